@@ -1,0 +1,161 @@
+"""Settings read from `DIAMONDS_*` environment variables, validated once at start-up.
+
+Every bad value is reported together in one `ConfigError`, naming the variable and what it expects.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from ledger.rates import CashRate, GiftRate
+
+log = logging.getLogger(__name__)
+
+DEV_JWT_SECRET = "diamonds-development-secret-do-not-use-in-production"  # noqa: S105
+_CURRENCY = re.compile(r"^[A-Z]{3}$")
+
+
+class ConfigError(ValueError):
+    """One or more `DIAMONDS_*` variables hold a value the service cannot run with."""
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = problems
+        super().__init__("invalid configuration:\n  " + "\n  ".join(problems))
+
+
+def default_database_url(workdir: Path | None = None) -> str:
+    """The embedded default: an SQLite file in the working folder."""
+    folder = workdir or Path.cwd()
+    return f"sqlite+aiosqlite:///{folder / 'diamonds.db'}"
+
+
+def normalize_database_url(url: str) -> str:
+    """Accept the plain scheme people type and pick the async driver we ship."""
+    for plain, driver in (
+        ("postgresql://", "postgresql+asyncpg://"),
+        ("postgres://", "postgresql+asyncpg://"),
+        ("sqlite://", "sqlite+aiosqlite://"),
+    ):
+        if url.startswith(plain):
+            return driver + url[len(plain) :]
+    return url
+
+
+@dataclass(frozen=True)
+class Settings:
+    """What the service needs to run; built by `Settings.from_env`."""
+
+    database_url: str
+    jwt_secret: str
+    jwt_issuer: str | None = None
+    jwt_audience: str | None = None
+    development: bool = True
+    gift_rate: GiftRate = field(default_factory=GiftRate)
+    cash_rates: Mapping[str, CashRate] = field(
+        default_factory=lambda: {"USD": CashRate(currency="USD", minor_per_diamond=(1, 2))}
+    )
+    max_gift_quantity: int = 10_000
+    max_grant_coins: int = 100_000_000
+    diamond_wallet_shards: int = 16
+
+    @property
+    def using_dev_secret(self) -> bool:
+        return self.jwt_secret == DEV_JWT_SECRET
+
+    def with_database(self, url: str | None) -> Settings:
+        """A copy pointing at another database (a command line `--database-url`)."""
+        return self if url is None else replace(self, database_url=normalize_database_url(url))
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if environ is None else environ
+        problems: list[str] = []
+
+        def integer(name: str, default: int, low: int, high: int) -> int:
+            raw = env.get(name)
+            if raw is None or raw == "":
+                return default
+            try:
+                value = int(raw)
+            except ValueError:
+                problems.append(f"{name}={raw!r}: expected a whole number")
+                return default
+            if not low <= value <= high:
+                problems.append(f"{name}={raw!r}: expected a number from {low} to {high}")
+                return default
+            return value
+
+        database_url = normalize_database_url(
+            env.get("DIAMONDS_DATABASE_URL") or default_database_url()
+        )
+        if not database_url.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):
+            problems.append(
+                f"DIAMONDS_DATABASE_URL={database_url!r}: expected a sqlite:/// or postgresql:// URL"
+            )
+
+        development = env.get("DIAMONDS_ENV", "development").lower() != "production"
+        secret = env.get("DIAMONDS_JWT_SECRET") or ""
+        if not secret:
+            if development:
+                secret = DEV_JWT_SECRET
+            else:
+                problems.append("DIAMONDS_JWT_SECRET: required when DIAMONDS_ENV=production")
+        elif len(secret) < 16:
+            problems.append("DIAMONDS_JWT_SECRET: expected at least 16 characters")
+
+        gift_rate = GiftRate(
+            diamonds_per_coin=integer("DIAMONDS_DIAMONDS_PER_COIN", 2, 1, 1_000),
+            creator_share_bps=integer("DIAMONDS_CREATOR_SHARE_BPS", 5_000, 0, 10_000),
+        )
+        cash_rates = _parse_cash_rates(env.get("DIAMONDS_CASH_RATES", "USD=1/2"), problems)
+
+        settings = cls(
+            database_url=database_url,
+            jwt_secret=secret,
+            jwt_issuer=env.get("DIAMONDS_JWT_ISSUER") or None,
+            jwt_audience=env.get("DIAMONDS_JWT_AUDIENCE") or None,
+            development=development,
+            gift_rate=gift_rate,
+            cash_rates=cash_rates,
+            max_gift_quantity=integer("DIAMONDS_MAX_GIFT_QUANTITY", 10_000, 1, 1_000_000),
+            max_grant_coins=integer("DIAMONDS_MAX_GRANT_COINS", 100_000_000, 1, 10**12),
+            diamond_wallet_shards=integer("DIAMONDS_DIAMOND_WALLET_SHARDS", 16, 1, 256),
+        )
+        if problems:
+            raise ConfigError(problems)
+        return settings
+
+    def warn_if_insecure(self) -> None:
+        if self.using_dev_secret:
+            log.warning(
+                "!!! DIAMONDS_JWT_SECRET is not set: using the public DEVELOPMENT secret. "
+                "Anyone can mint tokens. Never run like this with real money. !!!"
+            )
+
+
+def _parse_cash_rates(raw: str, problems: list[str]) -> dict[str, CashRate]:
+    """`USD=1/2,EUR=9/20`: minor units of the currency per diamond, as a fraction."""
+    rates: dict[str, CashRate] = {}
+    for item in filter(None, (part.strip() for part in raw.split(","))):
+        currency, _, fraction = item.partition("=")
+        numerator, _, denominator = fraction.partition("/")
+        currency = currency.strip().upper()
+        try:
+            num, den = int(numerator), int(denominator or "1")
+        except ValueError:
+            num, den = -1, -1
+        if not _CURRENCY.match(currency) or num < 0 or den <= 0:
+            problems.append(
+                f"DIAMONDS_CASH_RATES item {item!r}: expected CUR=N/D "
+                "(minor units per diamond, e.g. USD=1/2)"
+            )
+            continue
+        rates[currency] = CashRate(currency=currency, minor_per_diamond=(num, den))
+    if not rates and not problems:
+        problems.append("DIAMONDS_CASH_RATES: expected at least one CUR=N/D rate")
+    return rates

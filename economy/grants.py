@@ -1,0 +1,81 @@
+"""Promotional coins: an admin grants coins to a subject with a reason; the grant is booked in
+the ledger from the platform's promotions account and written to the audit log, once per key.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import insert
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from ledger import Asset, IdempotencyConflict, IdempotentRequest, Transfer, run_once
+
+from economy.app import Economy
+from economy.errors import DomainError
+from economy.tables import audit_log
+from economy.users import MAX_SUBJECT_LENGTH, User
+from economy.validation import idempotency_key, text_field, whole_number
+
+MAX_REASON_LENGTH = 500
+
+
+@dataclass(frozen=True)
+class Grant:
+    transaction_id: int
+    recipient: User
+    coins: int
+    replayed: bool
+
+
+async def grant_coins(
+    eco: Economy, admin: User, *, subject: str, coins: int, reason: str, key: str
+) -> Grant:
+    """Raises `DomainError` with INVALID_SUBJECT, INVALID_AMOUNT, INVALID_REASON,
+    INVALID_IDEMPOTENCY_KEY or IDEMPOTENCY_CONFLICT; nothing is written then."""
+    recipient_subject = text_field(
+        subject, field="subject", code="INVALID_SUBJECT", max_length=MAX_SUBJECT_LENGTH,
+        what="the subject",
+    )
+    whole_number(
+        coins, field="coins", code="INVALID_AMOUNT", low=1, high=eco.settings.max_grant_coins,
+        what="the coins granted",
+    )
+    why = text_field(
+        reason, field="reason", code="INVALID_REASON", max_length=MAX_REASON_LENGTH,
+        what="the reason",
+    )
+    request = IdempotentRequest.of(
+        f"grantCoins:{admin.id}",
+        idempotency_key(key),
+        {"subject": recipient_subject, "coins": coins, "reason": why},
+    )
+    recipient = await eco.users.ensure(recipient_subject)
+
+    async def book(conn: AsyncConnection) -> int:
+        transaction_id = await eco.ledger.record(
+            conn,
+            "GRANT",
+            [Transfer(eco.platform.coin_promotions, recipient.coin_account_id, Asset.COIN, coins)],
+            details={"reason": why, "granted_by": admin.subject},
+            idempotency=request,
+        )
+        await conn.execute(
+            insert(audit_log).values(
+                actor_subject=admin.subject,
+                action="GRANT_COINS",
+                target=recipient.subject,
+                details={"coins": coins, "reason": why, "transaction_id": transaction_id},
+            )
+        )
+        return transaction_id
+
+    try:
+        outcome = await run_once(eco.db, request, book)
+    except IdempotencyConflict:
+        raise DomainError(
+            "IDEMPOTENCY_CONFLICT",
+            "this idempotency key was already used for a different grant",
+            "idempotencyKey",
+        ) from None
+    return Grant(outcome.transaction_id, recipient, coins, outcome.replayed)

@@ -1,0 +1,147 @@
+"""Live streams: a creator starts one (at most one live at a time) and ends it; everyone can
+read a stream, the live ones page by page, its earnings and its leaderboard of top gifters.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import RowMapping, func, insert, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from economy.app import Economy
+from economy.errors import DomainError, NotFound
+from economy.tables import gift_sends, streams, users
+from economy.users import User
+from economy.validation import text_field
+
+MAX_TITLE_LENGTH = 200
+
+
+@dataclass(frozen=True)
+class Stream:
+    id: int
+    creator_id: int
+    title: str
+    status: str
+    started_at: datetime
+    ended_at: datetime | None
+
+    @property
+    def live(self) -> bool:
+        return self.status == "LIVE"
+
+
+@dataclass(frozen=True)
+class LeaderboardEntry:
+    rank: int
+    user_id: int
+    subject: str
+    display_name: str
+    coins: int
+
+
+def stream_from_row(row: RowMapping) -> Stream:
+    return Stream(
+        id=int(row["id"]),
+        creator_id=int(row["creator_id"]),
+        title=row["title"],
+        status=row["status"],
+        started_at=row["started_at"],
+        ended_at=row["ended_at"],
+    )
+
+
+async def get_stream(conn: AsyncConnection, stream_id: int) -> Stream | None:
+    row = (await conn.execute(select(streams).where(streams.c.id == stream_id))).first()
+    return None if row is None else stream_from_row(row._mapping)
+
+
+async def start_stream(eco: Economy, creator: User, title: str) -> Stream:
+    clean = text_field(
+        title, field="title", code="INVALID_TITLE", max_length=MAX_TITLE_LENGTH, what="the title"
+    )
+    try:
+        async with eco.db.write() as conn:
+            live = await conn.scalar(
+                select(streams.c.id).where(
+                    streams.c.creator_id == creator.id, streams.c.status == "LIVE"
+                )
+            )
+            if live is not None:
+                raise _already_live(live)
+            row = (
+                await conn.execute(
+                    insert(streams).values(creator_id=creator.id, title=clean).returning(streams)
+                )
+            ).one()
+            return stream_from_row(row._mapping)
+    except IntegrityError:  # a racing startStream by the same creator won
+        raise _already_live(None) from None
+
+
+def _already_live(stream_id: int | None) -> DomainError:
+    which = f" (stream {stream_id})" if stream_id is not None else ""
+    return DomainError("STREAM_ALREADY_LIVE", f"you already have a live stream{which}")
+
+
+async def end_stream(eco: Economy, actor: User, stream_id: int, *, may_end_any: bool) -> Stream:
+    async with eco.db.write() as conn:
+        stream = await get_stream(conn, stream_id)
+        if stream is None or (stream.creator_id != actor.id and not may_end_any):
+            raise NotFound("STREAM_NOT_FOUND", "no such stream of yours", "streamId")
+        ended = await conn.execute(
+            update(streams)
+            .where(streams.c.id == stream_id, streams.c.status == "LIVE")
+            .values(status="ENDED", ended_at=func.now())
+            .returning(streams)
+        )
+        row = ended.first()
+        if row is None:
+            raise DomainError("STREAM_NOT_LIVE", "the stream has already ended", "streamId")
+        return stream_from_row(row._mapping)
+
+
+async def live_streams_page(
+    conn: AsyncConnection, *, after_id: int | None, limit: int
+) -> list[Stream]:
+    """Live streams, newest first, keyset-paged by id."""
+    query = select(streams).where(streams.c.status == "LIVE")
+    if after_id is not None:
+        query = query.where(streams.c.id < after_id)
+    rows = await conn.execute(query.order_by(streams.c.id.desc()).limit(limit))
+    return [stream_from_row(r._mapping) for r in rows]
+
+
+async def stream_earnings(conn: AsyncConnection, stream_id: int) -> int:
+    """Diamonds the creator received in this stream."""
+    total = await conn.scalar(
+        select(func.coalesce(func.sum(gift_sends.c.creator_diamonds), 0)).where(
+            gift_sends.c.stream_id == stream_id
+        )
+    )
+    return int(total or 0)
+
+
+async def leaderboard(conn: AsyncConnection, stream_id: int, limit: int) -> list[LeaderboardEntry]:
+    """Top gifters of a stream by coins spent; ties go to whoever sent first."""
+    total = func.sum(gift_sends.c.coins).label("total")
+    first = func.min(gift_sends.c.id).label("first")
+    ranked = (
+        select(gift_sends.c.sender_id, total, first)
+        .where(gift_sends.c.stream_id == stream_id)
+        .group_by(gift_sends.c.sender_id)
+        .subquery()
+    )
+    rows = await conn.execute(
+        select(ranked.c.sender_id, users.c.subject, users.c.display_name, ranked.c.total)
+        .join(users, users.c.id == ranked.c.sender_id)
+        .order_by(ranked.c.total.desc(), ranked.c.first)
+        .limit(limit)
+    )
+    return [
+        LeaderboardEntry(rank=n, user_id=int(u), subject=s, display_name=d, coins=int(t))
+        for n, (u, s, d, t) in enumerate(rows, start=1)
+    ]

@@ -1,0 +1,113 @@
+"""Users: a record per token subject, created the first time the subject is seen, with its coin
+wallet and its diamond wallet opened in the same transaction.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import RowMapping, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from ledger import Asset, Policy, open_account, user_owner
+from ledger.database import Database, insert_ignoring_conflicts
+
+from economy.tables import users
+
+
+@dataclass(frozen=True)
+class User:
+    id: int
+    subject: str
+    display_name: str
+    coin_account_id: int
+    diamond_account_id: int
+    created_at: datetime
+
+
+MAX_SUBJECT_LENGTH = 255
+
+
+class UserDirectory:
+    """Finds users by subject or id, creating them on first sight. A user's id and wallets
+    never change, so found users are cached for the life of the process."""
+
+    def __init__(self, db: Database, diamond_shards: int) -> None:
+        self._db = db
+        self._shards = diamond_shards
+        self._by_subject: dict[str, User] = {}
+
+    async def ensure(self, subject: str) -> User:
+        cached = self._by_subject.get(subject)
+        if cached is not None:
+            return cached
+        async with self._db.read() as conn:
+            found = await by_subject(conn, subject)
+        if found is None:
+            async with self._db.write() as conn:
+                found = await self._create(conn, subject)
+        self._by_subject[subject] = found
+        return found
+
+    async def _create(self, conn: AsyncConnection, subject: str) -> User:
+        await conn.execute(
+            insert_ignoring_conflicts(conn.dialect, users).values(
+                subject=subject, display_name=default_display_name(subject)
+            )
+        )
+        row = (await conn.execute(select(users).where(users.c.subject == subject))).one()._mapping
+        if row["coin_account_id"] is not None:
+            return _user(row)
+        owner = user_owner(int(row["id"]))
+        coins = await open_account(conn, owner, "coins", Asset.COIN, policy=Policy.NON_NEGATIVE)
+        diamonds = await open_account(
+            conn, owner, "diamonds", Asset.DIAMOND, policy=Policy.NON_NEGATIVE, shards=self._shards
+        )
+        await conn.execute(
+            update(users)
+            .where(users.c.id == row["id"])
+            .values(coin_account_id=coins.id, diamond_account_id=diamonds.id)
+        )
+        row = (await conn.execute(select(users).where(users.c.id == row["id"]))).one()._mapping
+        return _user(row)
+
+
+def default_display_name(subject: str) -> str:
+    return subject[:64]
+
+
+async def by_subject(conn: AsyncConnection, subject: str) -> User | None:
+    row = (await conn.execute(select(users).where(users.c.subject == subject))).first()
+    if row is None or row.coin_account_id is None:
+        return None
+    return _user(row._mapping)
+
+
+async def by_id(conn: AsyncConnection, user_id: int) -> User | None:
+    row = (await conn.execute(select(users).where(users.c.id == user_id))).first()
+    if row is None or row.coin_account_id is None:
+        return None
+    return _user(row._mapping)
+
+
+async def owner_of_account(conn: AsyncConnection, account_id: int) -> User | None:
+    row = (
+        await conn.execute(
+            select(users).where(
+                (users.c.coin_account_id == account_id) | (users.c.diamond_account_id == account_id)
+            )
+        )
+    ).first()
+    return None if row is None else _user(row._mapping)
+
+
+def _user(row: RowMapping) -> User:
+    return User(
+        id=int(row["id"]),
+        subject=row["subject"],
+        display_name=row["display_name"],
+        coin_account_id=int(row["coin_account_id"]),
+        diamond_account_id=int(row["diamond_account_id"]),
+        created_at=row["created_at"],
+    )

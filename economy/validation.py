@@ -1,0 +1,38 @@
+"""Checks of raw input shared by the economy's operations: quantities, text and idempotency keys.
+
+Each returns the cleaned value or raises a `DomainError` naming the field.
+"""
+
+from __future__ import annotations
+
+from ledger.idempotency import MAX_KEY_LENGTH
+
+from economy.errors import DomainError
+
+
+def whole_number(value: int, *, field: str, code: str, low: int, high: int, what: str) -> int:
+    if not low <= value <= high:
+        raise DomainError(code, f"{what} must be between {low:,} and {high:,}, got {value:,}", field)
+    return value
+
+
+def text_field(value: str, *, field: str, code: str, max_length: int, what: str) -> str:
+    cleaned = value.strip()
+    if not cleaned:
+        raise DomainError(code, f"{what} must not be empty", field)
+    if len(cleaned) > max_length:
+        raise DomainError(code, f"{what} must be at most {max_length} characters", field)
+    if any(ord(ch) < 32 for ch in cleaned):
+        raise DomainError(code, f"{what} must not contain control characters", field)
+    return cleaned
+
+
+def idempotency_key(value: str, field: str = "idempotencyKey") -> str:
+    if not value or len(value) > MAX_KEY_LENGTH or not value.isprintable() or value != value.strip():
+        raise DomainError(
+            "INVALID_IDEMPOTENCY_KEY",
+            f"the idempotency key must be 1 to {MAX_KEY_LENGTH} printable characters "
+            "without surrounding spaces",
+            field,
+        )
+    return value

@@ -1,0 +1,64 @@
+"""Wallets as the API shows them: a user's coin or diamond account with its balance, what is
+available after holds, and its history of transfers, newest first, keyset-paged.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from ledger import Balance
+from ledger.accounts import read_balance
+from ledger.tables import transactions, transfers
+
+
+@dataclass(frozen=True)
+class WalletEntry:
+    """One transfer seen from one wallet: positive when it came in, negative when it went out."""
+
+    transfer_id: int
+    transaction_id: int
+    kind: str
+    amount: int
+    created_at: datetime
+
+
+async def wallet_balance(conn: AsyncConnection, account_id: int) -> Balance:
+    return await read_balance(conn, account_id)
+
+
+async def wallet_entries(
+    conn: AsyncConnection, account_id: int, *, before_id: int | None, limit: int
+) -> list[WalletEntry]:
+    """Up to `limit` transfers touching the account, newest first, older than `before_id`."""
+    touches = (transfers.c.debit_account_id == account_id) | (
+        transfers.c.credit_account_id == account_id
+    )
+    query = (
+        select(
+            transfers.c.id,
+            transfers.c.transaction_id,
+            transactions.c.kind,
+            transfers.c.amount,
+            transfers.c.credit_account_id,
+            transfers.c.created_at,
+        )
+        .join(transactions, transactions.c.id == transfers.c.transaction_id)
+        .where(touches)
+    )
+    if before_id is not None:
+        query = query.where(transfers.c.id < before_id)
+    rows = await conn.execute(query.order_by(transfers.c.id.desc()).limit(limit))
+    return [
+        WalletEntry(
+            transfer_id=int(t),
+            transaction_id=int(x),
+            kind=kind,
+            amount=int(a) if int(credit) == account_id else -int(a),
+            created_at=at,
+        )
+        for t, x, kind, a, credit, at in rows
+    ]

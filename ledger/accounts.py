@@ -1,0 +1,134 @@
+"""Ledger accounts: who owns them, which asset they hold, whether they may go negative, and how
+many balance shards spread their credits. An account's shape never changes once opened.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+from sqlalchemy import RowMapping, func, select
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from ledger.database import insert_ignoring_conflicts
+from ledger.errors import UnknownAccount
+from ledger.tables import accounts, balances
+
+
+class Asset(enum.StrEnum):
+    """The two virtual assets; cash accounts use their ISO 4217 currency code as the asset."""
+
+    COIN = "COIN"
+    DIAMOND = "DIAMOND"
+
+
+class Policy(enum.StrEnum):
+    NON_NEGATIVE = "NON_NEGATIVE"
+    """Available (balance minus holds) never below zero: checked on every debit and hold."""
+    UNBOUNDED = "UNBOUNDED"
+    """A platform account that issues an asset and so runs negative by design."""
+
+
+PLATFORM = "platform"
+
+
+def user_owner(user_id: int) -> str:
+    return f"user:{user_id}"
+
+
+@dataclass(frozen=True)
+class Account:
+    id: int
+    owner: str
+    name: str
+    asset: str
+    policy: Policy
+    shards: int
+
+
+@dataclass(frozen=True)
+class Balance:
+    balance: int
+    held: int
+
+    @property
+    def available(self) -> int:
+        return self.balance - self.held
+
+
+async def open_account(
+    conn: AsyncConnection,
+    owner: str,
+    name: str,
+    asset: str,
+    *,
+    policy: Policy = Policy.NON_NEGATIVE,
+    shards: int = 1,
+) -> Account:
+    """The account (owner, name, asset), created with zeroed shards if it does not exist yet.
+
+    Safe under concurrency: a racing opener waits on the unique key and then reads the winner's.
+    """
+    await conn.execute(
+        insert_ignoring_conflicts(conn.dialect, accounts).values(
+            owner=owner, name=name, asset=asset, policy=policy.value, shards=shards
+        )
+    )
+    row = (
+        await conn.execute(
+            select(accounts).where(
+                accounts.c.owner == owner, accounts.c.name == name, accounts.c.asset == asset
+            )
+        )
+    ).one()
+    account = _account(row._mapping)
+    have = await conn.scalar(
+        select(func.count()).select_from(balances).where(balances.c.account_id == account.id)
+    )
+    if have != account.shards:
+        await conn.execute(
+            insert_ignoring_conflicts(conn.dialect, balances),
+            [{"account_id": account.id, "shard": shard} for shard in range(account.shards)],
+        )
+    return account
+
+
+async def load_account(conn: AsyncConnection, account_id: int) -> Account:
+    row = (await conn.execute(select(accounts).where(accounts.c.id == account_id))).first()
+    if row is None:
+        raise UnknownAccount(account_id)
+    return _account(row._mapping)
+
+
+async def find_account(conn: AsyncConnection, owner: str, name: str, asset: str) -> Account | None:
+    row = (
+        await conn.execute(
+            select(accounts).where(
+                accounts.c.owner == owner, accounts.c.name == name, accounts.c.asset == asset
+            )
+        )
+    ).first()
+    return None if row is None else _account(row._mapping)
+
+
+async def read_balance(conn: AsyncConnection, account_id: int) -> Balance:
+    row = (
+        await conn.execute(
+            select(
+                func.coalesce(func.sum(balances.c.balance), 0),
+                func.coalesce(func.sum(balances.c.held), 0),
+            ).where(balances.c.account_id == account_id)
+        )
+    ).one()
+    return Balance(balance=int(row[0]), held=int(row[1]))
+
+
+def _account(m: RowMapping) -> Account:
+    return Account(
+        id=int(m["id"]),
+        owner=m["owner"],
+        name=m["name"],
+        asset=m["asset"],
+        policy=Policy(m["policy"]),
+        shards=int(m["shards"]),
+    )

@@ -1,0 +1,111 @@
+"""The database handle: async engines for SQLite and PostgreSQL, and read and write transactions.
+
+PostgreSQL serializes conflicting writes with row locks. SQLite ignores `FOR UPDATE`, so here every
+write transaction runs on one writer connection, behind an asyncio lock and `BEGIN IMMEDIATE`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from sqlalchemy import MetaData, event
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Dialect
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+from sqlalchemy.pool import ConnectionPoolEntry
+from sqlalchemy.sql.expression import Insert
+from sqlalchemy.sql.schema import Table
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+metadata = MetaData(naming_convention=NAMING)
+"""Every table of the service, ledger and economy alike; Alembic migrates from it."""
+
+
+def is_sqlite(url: str) -> bool:
+    return url.startswith("sqlite")
+
+
+def insert_ignoring_conflicts(dialect: Dialect, table: Table) -> Insert:
+    """`INSERT ... ON CONFLICT DO NOTHING` in the connection's own dialect."""
+    if dialect.name == "postgresql":
+        return postgresql.insert(table).on_conflict_do_nothing()
+    return sqlite.insert(table).on_conflict_do_nothing()
+
+
+class Database:
+    """Owns the engines; hands out transactions. One per process."""
+
+    def __init__(self, url: str, *, pool_size: int = 20, echo: bool = False) -> None:
+        self.url = url
+        self.sqlite = is_sqlite(url)
+        self._write_lock = asyncio.Lock()
+        if self.sqlite:
+            self.writer = _sqlite_engine(url, immediate=True, echo=echo)
+            self.reader = _sqlite_engine(url, immediate=False, echo=echo)
+        else:
+            self.writer = create_async_engine(
+                url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=False, echo=echo
+            )
+            self.reader = self.writer
+
+    @asynccontextmanager
+    async def write(self) -> AsyncIterator[AsyncConnection]:
+        """A read-write transaction, committed when the block ends, rolled back on error."""
+        if self.sqlite:
+            async with self._write_lock, self.writer.begin() as conn:
+                yield conn
+        else:
+            async with self.writer.begin() as conn:
+                yield conn
+
+    @asynccontextmanager
+    async def read(self) -> AsyncIterator[AsyncConnection]:
+        """A transaction for reading: one consistent snapshot on SQLite (WAL), statement-level on
+        PostgreSQL (READ COMMITTED)."""
+        async with self.reader.begin() as conn:
+            yield conn
+
+    async def ping(self) -> None:
+        async with self.read() as conn:
+            await conn.exec_driver_sql("SELECT 1")
+
+    async def dispose(self) -> None:
+        await self.writer.dispose()
+        if self.reader is not self.writer:
+            await self.reader.dispose()
+
+
+def _sqlite_engine(url: str, *, immediate: bool, echo: bool) -> AsyncEngine:
+    options: dict[str, Any] = {"connect_args": {"timeout": 30}, "echo": echo}
+    if immediate:
+        options.update(pool_size=1, max_overflow=0, pool_timeout=60)
+    engine = create_async_engine(url, **options)
+
+    @event.listens_for(engine.sync_engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None:
+        # Let SQLAlchemy, not the driver, emit BEGIN, so that we can choose IMMEDIATE.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.close()
+
+    begin = "BEGIN IMMEDIATE" if immediate else "BEGIN"
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _on_begin(conn: Any) -> None:
+        conn.exec_driver_sql(begin)
+
+    return engine
