@@ -1,0 +1,118 @@
+"""Bearer tokens: minting development tokens and verifying the callers' JWTs (HS256 with the
+configured secret; issuer and audience checked when configured) into a `Principal`.
+"""
+
+from __future__ import annotations
+
+import enum
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+import jwt
+
+from diamonds.config import Settings
+
+ALGORITHM = "HS256"
+DEFAULT_TTL_SECONDS = 24 * 3600
+
+
+class Role(enum.StrEnum):
+    VIEWER = "VIEWER"
+    CREATOR = "CREATOR"
+    FINANCE = "FINANCE"
+    ADMIN = "ADMIN"
+
+
+class InvalidToken(ValueError):
+    """The bearer token cannot be trusted; the message says why, without echoing the token."""
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is calling: the token's subject and roles, or nobody."""
+
+    subject: str | None
+    roles: frozenset[Role]
+
+    @property
+    def authenticated(self) -> bool:
+        return self.subject is not None
+
+    def has(self, *roles: Role) -> bool:
+        return any(role in self.roles for role in roles)
+
+    @property
+    def sees_all_money(self) -> bool:
+        """FINANCE and ADMIN may read every wallet; everyone else only their own."""
+        return self.has(Role.FINANCE, Role.ADMIN)
+
+
+ANONYMOUS = Principal(subject=None, roles=frozenset())
+
+
+def parse_roles(names: Iterable[str]) -> frozenset[Role]:
+    roles = set()
+    for name in names:
+        try:
+            roles.add(Role(str(name).upper()))
+        except ValueError:
+            known = ", ".join(r.value for r in Role)
+            raise InvalidToken(f"unknown role {name!r}; roles are {known}") from None
+    return frozenset(roles)
+
+
+def mint_token(
+    settings: Settings, subject: str, roles: Iterable[str], ttl_seconds: int = DEFAULT_TTL_SECONDS
+) -> str:
+    """A signed token for `subject` with `roles`, valid for `ttl_seconds`."""
+    if not subject.strip():
+        raise InvalidToken("the subject must not be empty")
+    now = int(time.time())
+    claims: dict[str, Any] = {
+        "sub": subject,
+        "roles": sorted(r.value for r in parse_roles(roles)),
+        "iat": now,
+        "exp": now + ttl_seconds,
+    }
+    if settings.jwt_issuer:
+        claims["iss"] = settings.jwt_issuer
+    if settings.jwt_audience:
+        claims["aud"] = settings.jwt_audience
+    return jwt.encode(claims, settings.jwt_secret, algorithm=ALGORITHM)
+
+
+def verify_token(settings: Settings, token: str) -> Principal:
+    """The principal a token names. Raises `InvalidToken` for a bad signature, an expired token,
+    a wrong issuer or audience, a missing subject or an unknown role."""
+    try:
+        claims = jwt.decode(
+            token,
+            settings.jwt_secret,
+            algorithms=[ALGORITHM],
+            issuer=settings.jwt_issuer,
+            audience=settings.jwt_audience,
+            options={"require": ["sub", "exp"], "verify_aud": settings.jwt_audience is not None},
+        )
+    except jwt.ExpiredSignatureError:
+        raise InvalidToken("the token has expired") from None
+    except jwt.PyJWTError as exc:
+        raise InvalidToken(f"the token is not valid: {exc}") from None
+    subject = claims.get("sub")
+    if not isinstance(subject, str) or not subject.strip() or len(subject) > 255:
+        raise InvalidToken("the token's subject must be a string of 1 to 255 characters")
+    raw_roles = claims.get("roles", [])
+    if not isinstance(raw_roles, list):
+        raise InvalidToken("the token's roles must be a list")
+    return Principal(subject=subject, roles=parse_roles(raw_roles))
+
+
+def principal_from_header(settings: Settings, authorization: str | None) -> Principal:
+    """ANONYMOUS without an Authorization header; the token's principal with a Bearer one."""
+    if not authorization:
+        return ANONYMOUS
+    scheme, _, token = authorization.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise InvalidToken("the Authorization header must be 'Bearer <token>'")
+    return verify_token(settings, token.strip())
