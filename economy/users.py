@@ -58,7 +58,7 @@ class UserDirectory:
         )
         row = (await conn.execute(select(users).where(users.c.subject == subject))).one()._mapping
         if row["coin_account_id"] is not None:
-            return _user(row)
+            return user_from_row(row)
         owner = user_owner(int(row["id"]))
         coins = await open_account(conn, owner, "coins", Asset.COIN, policy=Policy.NON_NEGATIVE)
         diamonds = await open_account(
@@ -70,7 +70,7 @@ class UserDirectory:
             .values(coin_account_id=coins.id, diamond_account_id=diamonds.id)
         )
         row = (await conn.execute(select(users).where(users.c.id == row["id"]))).one()._mapping
-        return _user(row)
+        return user_from_row(row)
 
 
 def default_display_name(subject: str) -> str:
@@ -81,14 +81,14 @@ async def by_subject(conn: AsyncConnection, subject: str) -> User | None:
     row = (await conn.execute(select(users).where(users.c.subject == subject))).first()
     if row is None or row.coin_account_id is None:
         return None
-    return _user(row._mapping)
+    return user_from_row(row._mapping)
 
 
 async def by_id(conn: AsyncConnection, user_id: int) -> User | None:
     row = (await conn.execute(select(users).where(users.c.id == user_id))).first()
     if row is None or row.coin_account_id is None:
         return None
-    return _user(row._mapping)
+    return user_from_row(row._mapping)
 
 
 async def owner_of_account(conn: AsyncConnection, account_id: int) -> User | None:
@@ -99,10 +99,10 @@ async def owner_of_account(conn: AsyncConnection, account_id: int) -> User | Non
             )
         )
     ).first()
-    return None if row is None else _user(row._mapping)
+    return None if row is None else user_from_row(row._mapping)
 
 
-def _user(row: RowMapping) -> User:
+def user_from_row(row: RowMapping) -> User:
     return User(
         id=int(row["id"]),
         subject=row["subject"],

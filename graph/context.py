@@ -1,0 +1,49 @@
+"""The per-request context: the economy, the caller, and the caller's user record (created on
+first sight), with the one rule for money: your own, or everyone's for FINANCE and ADMIN.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from aiohttp import web
+
+from economy.app import Economy
+from economy.users import User
+from graph.auth import Principal
+from graph.errors import forbidden, unauthenticated
+from graph.loaders import Loaders
+
+
+@dataclass
+class Context:
+    eco: Economy
+    principal: Principal
+    request: web.Request | None = None
+    response: web.StreamResponse | None = None
+    loaders: Loaders = field(init=False)
+    _user: User | None = field(default=None, init=False)
+
+    def __post_init__(self) -> None:
+        self.loaders = Loaders(self.eco)
+
+    async def user(self) -> User:
+        """The caller's user record; UNAUTHENTICATED without a token."""
+        if self.principal.subject is None:
+            raise unauthenticated()
+        if self._user is None:
+            self._user = await self.eco.users.ensure(self.principal.subject)
+        return self._user
+
+    async def may_see_money_of(self, user_id: int) -> bool:
+        if self.principal.sees_all_money:
+            return True
+        if not self.principal.authenticated:
+            return False
+        return (await self.user()).id == user_id
+
+    async def require_money_of(self, user_id: int, what: str) -> None:
+        if not self.principal.authenticated:
+            raise unauthenticated()
+        if not await self.may_see_money_of(user_id):
+            raise forbidden(f"see {what}")

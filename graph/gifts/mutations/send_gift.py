@@ -1,0 +1,90 @@
+"""`sendGift`: a viewer spends coins on a gift in a live stream, once per idempotency key."""
+
+from __future__ import annotations
+
+import enum
+
+import strawberry
+from strawberry.types import Info
+
+from economy.errors import DomainError
+from economy.gifting import send_gift as send_gift_service
+from graph.context import Context
+from graph.errors import payload_errors
+from graph.gifts.types import GiftSend
+from graph.relay import id_argument
+from graph.streams.types import LiveStream
+from graph.wallets.types import Asset, Wallet
+
+
+@strawberry.enum
+class SendGiftErrorCode(enum.Enum):
+    INVALID_ID = "INVALID_ID"
+    INVALID_QUANTITY = "INVALID_QUANTITY"
+    INVALID_IDEMPOTENCY_KEY = "INVALID_IDEMPOTENCY_KEY"
+    STREAM_NOT_FOUND = "STREAM_NOT_FOUND"
+    STREAM_NOT_LIVE = "STREAM_NOT_LIVE"
+    CANNOT_GIFT_OWN_STREAM = "CANNOT_GIFT_OWN_STREAM"
+    GIFT_NOT_FOUND = "GIFT_NOT_FOUND"
+    GIFT_UNAVAILABLE = "GIFT_UNAVAILABLE"
+    INSUFFICIENT_COINS = "INSUFFICIENT_COINS"
+    IDEMPOTENCY_CONFLICT = "IDEMPOTENCY_CONFLICT"
+
+
+@strawberry.type
+class SendGiftError:
+    field: str | None
+    message: str
+    code: SendGiftErrorCode
+
+
+@strawberry.input
+class SendGiftInput:
+    stream_id: strawberry.ID
+    gift_id: strawberry.ID
+    quantity: int = strawberry.field(description="How many of the gift at once (a combo).")
+    idempotency_key: str = strawberry.field(
+        description="Chosen by the client, unique per gift: a retry with the same key and input "
+        "returns the first result and spends nothing more."
+    )
+
+
+@strawberry.type
+class SendGiftPayload:
+    gift_send: GiftSend | None
+    stream: LiveStream | None
+    coin_wallet: Wallet | None = strawberry.field(description="The sender's wallet after.")
+    replayed: bool = strawberry.field(
+        description="True when this answers a retry of an earlier, identical request."
+    )
+    errors: list[SendGiftError]
+
+
+async def send_gift(info: Info[Context, None], input: SendGiftInput) -> SendGiftPayload:
+    sender = await info.context.user()
+    wallet = Wallet.of(sender.coin_account_id, sender.id, Asset.COIN)
+    try:
+        result = await send_gift_service(
+            info.context.eco,
+            sender,
+            stream_id=id_argument(input.stream_id, "LiveStream", "streamId"),
+            gift_id=id_argument(input.gift_id, "Gift", "giftId"),
+            quantity=input.quantity,
+            key=input.idempotency_key,
+        )
+    except DomainError as exc:
+        return SendGiftPayload(
+            gift_send=None,
+            stream=None,
+            coin_wallet=wallet,
+            replayed=False,
+            errors=payload_errors(SendGiftError, SendGiftErrorCode, exc),
+        )
+    stream = await info.context.loaders.stream.load(result.sent.stream_id)
+    return SendGiftPayload(
+        gift_send=GiftSend.of(result.sent),
+        stream=LiveStream.of(stream) if stream else None,
+        coin_wallet=wallet,
+        replayed=result.replayed,
+        errors=[],
+    )

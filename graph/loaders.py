@@ -1,0 +1,55 @@
+"""Per-request DataLoaders: users, gifts, streams and wallet balances fetched in batches, so a
+leaderboard of fifty gifters costs one query for their users, not fifty.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy import func, select
+from strawberry.dataloader import DataLoader
+
+from economy.app import Economy
+from economy.catalog import Gift, gift_from_row
+from economy.streams import Stream, stream_from_row
+from economy.tables import gifts, streams, users
+from economy.users import User, user_from_row
+from ledger import Balance
+from ledger.tables import balances
+
+
+class Loaders:
+    def __init__(self, eco: Economy) -> None:
+        self._eco = eco
+        self.user = DataLoader[int, User | None](load_fn=self._users)
+        self.gift = DataLoader[int, Gift | None](load_fn=self._gifts)
+        self.stream = DataLoader[int, Stream | None](load_fn=self._streams)
+        self.balance = DataLoader[int, Balance](load_fn=self._balances)
+
+    async def _users(self, ids: Sequence[int]) -> list[User | None]:
+        async with self._eco.db.read() as conn:
+            rows = await conn.execute(select(users).where(users.c.id.in_(list(ids))))
+            found = {int(r.id): user_from_row(r._mapping) for r in rows if r.coin_account_id}
+        return [found.get(i) for i in ids]
+
+    async def _gifts(self, ids: Sequence[int]) -> list[Gift | None]:
+        async with self._eco.db.read() as conn:
+            rows = await conn.execute(select(gifts).where(gifts.c.id.in_(list(ids))))
+            found = {int(r.id): gift_from_row(r._mapping) for r in rows}
+        return [found.get(i) for i in ids]
+
+    async def _streams(self, ids: Sequence[int]) -> list[Stream | None]:
+        async with self._eco.db.read() as conn:
+            rows = await conn.execute(select(streams).where(streams.c.id.in_(list(ids))))
+            found = {int(r.id): stream_from_row(r._mapping) for r in rows}
+        return [found.get(i) for i in ids]
+
+    async def _balances(self, account_ids: Sequence[int]) -> list[Balance]:
+        async with self._eco.db.read() as conn:
+            rows = await conn.execute(
+                select(balances.c.account_id, func.sum(balances.c.balance), func.sum(balances.c.held))
+                .where(balances.c.account_id.in_(list(account_ids)))
+                .group_by(balances.c.account_id)
+            )
+            found = {int(a): Balance(balance=int(b), held=int(h)) for a, b, h in rows}
+        return [found.get(i, Balance(0, 0)) for i in account_ids]

@@ -1,0 +1,92 @@
+"""The aiohttp application: `/graphql` (GraphiQL on GET in development), `/healthz` (the process
+is up) and `/readyz` (the database answers and its schema is at the newest migration).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+
+from aiohttp import web
+from strawberry.aiohttp.views import GraphQLView
+from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
+
+from diamonds.migrate import current_revision, head_revision
+from economy.app import Economy
+from graph.auth import InvalidToken, principal_from_header
+from graph.context import Context
+from graph.schema import schema
+
+log = logging.getLogger(__name__)
+
+ECONOMY: web.AppKey[Economy] = web.AppKey("economy", Economy)
+MAX_REQUEST_BYTES = 256 * 1024
+
+
+class DiamondsGraphQLView(GraphQLView[Context, None]):
+    """Strawberry's view with our context: the economy and the caller named by the token."""
+
+    def __init__(self, eco: Economy) -> None:
+        super().__init__(
+            schema=schema,
+            graphql_ide="graphiql" if eco.settings.development else None,
+            allow_queries_via_get=True,
+            subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL,),
+        )
+        self.eco = eco
+
+    async def get_context(  # type: ignore[override]
+        self, request: web.Request, response: web.Response | web.WebSocketResponse
+    ) -> Context:
+        try:
+            principal = principal_from_header(
+                self.eco.settings, request.headers.get("Authorization")
+            )
+        except InvalidToken as exc:
+            raise _unauthorized(str(exc)) from None
+        return Context(eco=self.eco, principal=principal, request=request, response=response)
+
+
+def _unauthorized(message: str) -> web.HTTPUnauthorized:
+    body = {"errors": [{"message": message, "extensions": {"code": "UNAUTHENTICATED"}}]}
+    return web.HTTPUnauthorized(
+        text=json.dumps(body),
+        content_type="application/json",
+        headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
+    )
+
+
+async def healthz(_request: web.Request) -> web.Response:
+    return web.json_response({"status": "ok"})
+
+
+async def readyz(request: web.Request) -> web.Response:
+    eco = request.app[ECONOMY]
+    try:
+        revision = await current_revision(eco.db)
+    except Exception:
+        log.exception("readiness check: the database did not answer")
+        return web.json_response({"status": "unavailable", "reason": "database"}, status=503)
+    head = head_revision()
+    if revision != head:
+        return web.json_response(
+            {"status": "unavailable", "reason": "migrations pending", "at": revision, "head": head},
+            status=503,
+        )
+    return web.json_response({"status": "ready", "revision": revision})
+
+
+def create_app(eco: Economy) -> web.Application:
+    """The whole HTTP service around one economy; the economy is closed when the app stops."""
+    app = web.Application(client_max_size=MAX_REQUEST_BYTES)
+    app[ECONOMY] = eco
+    view = DiamondsGraphQLView(eco)
+    app.router.add_route("*", "/graphql", view)
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/readyz", readyz)
+
+    async def close_economy(_app: web.Application) -> None:
+        await eco.close()
+
+    app.on_cleanup.append(close_economy)
+    return app

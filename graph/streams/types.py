@@ -1,0 +1,83 @@
+"""GraphQL types of live streams: `LiveStream` with its creator, earnings (creator, FINANCE
+and ADMIN only) and public leaderboard of top gifters.
+"""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+
+import strawberry
+from strawberry.types import Info
+
+from economy import streams
+from graph.context import Context
+from graph.errors import bad_input
+from graph.relay import Node, to_global_id
+from graph.scalars import BigInt, utc
+from graph.users.types import User
+
+MAX_LEADERBOARD = 100
+
+
+@strawberry.enum
+class StreamStatus(enum.Enum):
+    LIVE = "LIVE"
+    ENDED = "ENDED"
+
+
+@strawberry.type(description="One gifter's place on a stream's leaderboard.")
+class LeaderboardEntry:
+    rank: int
+    user: User
+    total: BigInt = strawberry.field(description="Coins this user spent on gifts in the stream.")
+
+
+@strawberry.type(description="A creator's live stream, where gifts are sent.")
+class LiveStream(Node):
+    id: strawberry.ID
+    title: str
+    status: StreamStatus
+    started_at: datetime
+    ended_at: datetime | None
+    record: strawberry.Private[streams.Stream]
+
+    @classmethod
+    def of(cls, stream: streams.Stream) -> LiveStream:
+        return cls(
+            id=to_global_id("LiveStream", stream.id),
+            title=stream.title,
+            status=StreamStatus(stream.status),
+            started_at=utc(stream.started_at),
+            ended_at=utc(stream.ended_at) if stream.ended_at else None,
+            record=stream,
+        )
+
+    @strawberry.field
+    async def creator(self, info: Info[Context, None]) -> User:
+        found = await info.context.loaders.user.load(self.record.creator_id)
+        assert found is not None
+        return User.of(found)
+
+    @strawberry.field(
+        description="Diamonds the creator received in this stream. Creator, FINANCE, ADMIN only."
+    )
+    async def earnings(self, info: Info[Context, None]) -> BigInt:
+        await info.context.require_money_of(self.record.creator_id, "this stream's earnings")
+        async with info.context.eco.db.read() as conn:
+            return await streams.stream_earnings(conn, self.record.id)
+
+    @strawberry.field(description="Top gifters by coins spent, at most 100.")
+    async def leaderboard(
+        self, info: Info[Context, None], first: int = 10
+    ) -> list[LeaderboardEntry]:
+        if not 1 <= first <= MAX_LEADERBOARD:
+            raise bad_input(f"'first' must be between 1 and {MAX_LEADERBOARD}, got {first}")
+        async with info.context.eco.db.read() as conn:
+            entries = await streams.leaderboard(conn, self.record.id, first)
+        users = await info.context.loaders.user.load_many([e.user_id for e in entries])
+        return [
+            LeaderboardEntry(rank=e.rank, user=User.of(u), total=e.coins)
+            for e, u in zip(entries, users, strict=True)
+            if u is not None
+        ]

@@ -1,0 +1,1 @@
+"""Users in the API: the caller (`me`) and the users that streams and leaderboards name."""
