@@ -95,7 +95,8 @@ class Settings:
         )
         if not database_url.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):
             problems.append(
-                f"DIAMONDS_DATABASE_URL={database_url!r}: expected a sqlite:/// or postgresql:// URL"
+                f"DIAMONDS_DATABASE_URL={database_url!r}: "
+                "expected a sqlite:/// or postgresql:// URL"
             )
 
         development = env.get("DIAMONDS_ENV", "development").lower() != "production"

@@ -7,10 +7,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from diamonds.config import Settings
-from ledger import Database, Ledger
-
 from economy.platform import PlatformAccounts, open_platform_accounts
 from economy.users import UserDirectory
+from ledger import Database, Ledger
 
 
 @dataclass

@@ -11,10 +11,9 @@ from dataclasses import dataclass
 from sqlalchemy import RowMapping, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from ledger.database import insert_ignoring_conflicts
-
 from economy.errors import DomainError
 from economy.tables import coin_bundle_prices, coin_bundles, gifts
+from ledger.database import insert_ignoring_conflicts
 
 _CURRENCY = re.compile(r"^[A-Z]{3}$")
 
@@ -80,9 +79,7 @@ async def put_gift(conn: AsyncConnection, name: str, coins: int, *, active: bool
     await conn.execute(
         insert_ignoring_conflicts(conn.dialect, gifts).values(name=name, coins=coins, active=active)
     )
-    await conn.execute(
-        update(gifts).where(gifts.c.name == name).values(coins=coins, active=active)
-    )
+    await conn.execute(update(gifts).where(gifts.c.name == name).values(coins=coins, active=active))
 
 
 async def put_coin_bundle(

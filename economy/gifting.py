@@ -10,9 +10,6 @@ from datetime import datetime
 from sqlalchemy import RowMapping, insert, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from ledger import Asset, IdempotencyConflict, IdempotentRequest, InsufficientFunds, Transfer
-from ledger import run_once
-
 from economy.app import Economy
 from economy.catalog import get_gift
 from economy.errors import DomainError, NotFound
@@ -20,6 +17,14 @@ from economy.streams import get_stream
 from economy.tables import gift_sends
 from economy.users import User, by_id
 from economy.validation import idempotency_key, whole_number
+from ledger import (
+    Asset,
+    IdempotencyConflict,
+    IdempotentRequest,
+    InsufficientFunds,
+    Transfer,
+    run_once,
+)
 
 
 @dataclass(frozen=True)
@@ -73,7 +78,9 @@ async def send_gift(
             raise DomainError("STREAM_NOT_LIVE", "the stream has ended", "streamId")
         if stream.creator_id == sender.id:
             raise DomainError(
-                "CANNOT_GIFT_OWN_STREAM", "creators cannot send gifts to their own stream", "streamId"
+                "CANNOT_GIFT_OWN_STREAM",
+                "creators cannot send gifts to their own stream",
+                "streamId",
             )
         gift = await get_gift(conn, gift_id)
         if gift is None:

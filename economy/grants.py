@@ -9,13 +9,12 @@ from dataclasses import dataclass
 from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from ledger import Asset, IdempotencyConflict, IdempotentRequest, Transfer, run_once
-
 from economy.app import Economy
 from economy.errors import DomainError
 from economy.tables import audit_log
 from economy.users import MAX_SUBJECT_LENGTH, User
 from economy.validation import idempotency_key, text_field, whole_number
+from ledger import Asset, IdempotencyConflict, IdempotentRequest, Transfer, run_once
 
 MAX_REASON_LENGTH = 500
 
@@ -34,15 +33,25 @@ async def grant_coins(
     """Raises `DomainError` with INVALID_SUBJECT, INVALID_AMOUNT, INVALID_REASON,
     INVALID_IDEMPOTENCY_KEY or IDEMPOTENCY_CONFLICT; nothing is written then."""
     recipient_subject = text_field(
-        subject, field="subject", code="INVALID_SUBJECT", max_length=MAX_SUBJECT_LENGTH,
+        subject,
+        field="subject",
+        code="INVALID_SUBJECT",
+        max_length=MAX_SUBJECT_LENGTH,
         what="the subject",
     )
     whole_number(
-        coins, field="coins", code="INVALID_AMOUNT", low=1, high=eco.settings.max_grant_coins,
+        coins,
+        field="coins",
+        code="INVALID_AMOUNT",
+        low=1,
+        high=eco.settings.max_grant_coins,
         what="the coins granted",
     )
     why = text_field(
-        reason, field="reason", code="INVALID_REASON", max_length=MAX_REASON_LENGTH,
+        reason,
+        field="reason",
+        code="INVALID_REASON",
+        max_length=MAX_REASON_LENGTH,
         what="the reason",
     )
     request = IdempotentRequest.of(

@@ -10,10 +10,9 @@ from datetime import datetime
 from sqlalchemy import RowMapping, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from economy.tables import users
 from ledger import Asset, Policy, open_account, user_owner
 from ledger.database import Database, insert_ignoring_conflicts
-
-from economy.tables import users
 
 
 @dataclass(frozen=True)

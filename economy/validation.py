@@ -5,14 +5,15 @@ Each returns the cleaned value or raises a `DomainError` naming the field.
 
 from __future__ import annotations
 
-from ledger.idempotency import MAX_KEY_LENGTH
-
 from economy.errors import DomainError
+from ledger.idempotency import MAX_KEY_LENGTH
 
 
 def whole_number(value: int, *, field: str, code: str, low: int, high: int, what: str) -> int:
     if not low <= value <= high:
-        raise DomainError(code, f"{what} must be between {low:,} and {high:,}, got {value:,}", field)
+        raise DomainError(
+            code, f"{what} must be between {low:,} and {high:,}, got {value:,}", field
+        )
     return value
 
 
@@ -28,7 +29,12 @@ def text_field(value: str, *, field: str, code: str, max_length: int, what: str)
 
 
 def idempotency_key(value: str, field: str = "idempotencyKey") -> str:
-    if not value or len(value) > MAX_KEY_LENGTH or not value.isprintable() or value != value.strip():
+    if (
+        not value
+        or len(value) > MAX_KEY_LENGTH
+        or not value.isprintable()
+        or value != value.strip()
+    ):
         raise DomainError(
             "INVALID_IDEMPOTENCY_KEY",
             f"the idempotency key must be 1 to {MAX_KEY_LENGTH} printable characters "

@@ -47,7 +47,9 @@ class Loaders:
     async def _balances(self, account_ids: Sequence[int]) -> list[Balance]:
         async with self._eco.db.read() as conn:
             rows = await conn.execute(
-                select(balances.c.account_id, func.sum(balances.c.balance), func.sum(balances.c.held))
+                select(
+                    balances.c.account_id, func.sum(balances.c.balance), func.sum(balances.c.held)
+                )
                 .where(balances.c.account_id.in_(list(account_ids)))
                 .group_by(balances.c.account_id)
             )

@@ -26,8 +26,10 @@ def _parse(value: object) -> int:
     return number
 
 
-BigInt = strawberry.scalar(
-    NewType("BigInt", int),
+BigInt = NewType("BigInt", int)
+"""A whole number up to 64 bits: every amount of coins, diamonds and minor units of money."""
+
+BIGINT_SCALAR = strawberry.scalar(
     name="BigInt",
     description="A whole number up to 64 bits, serialized as a JSON number. "
     "Amounts of coins, diamonds and minor units of money.",

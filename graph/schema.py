@@ -4,7 +4,10 @@ passes through (depth, alias and token limits, parser and validation caches, err
 
 from __future__ import annotations
 
+import logging
+
 import strawberry
+from graphql import GraphQLError
 from strawberry.extensions import (
     MaskErrors,
     MaxAliasesLimiter,
@@ -14,14 +17,18 @@ from strawberry.extensions import (
     ValidationCache,
 )
 from strawberry.schema.config import StrawberryConfig
+from strawberry.types import ExecutionContext
 
 from graph.errors import should_mask
 from graph.gifts.schema import GiftMutations, GiftQueries
 from graph.node import resolve_node
 from graph.relay import Node
+from graph.scalars import BIGINT_SCALAR, BigInt
 from graph.streams.schema import StreamMutations, StreamQueries
 from graph.users.schema import UserQueries
 from graph.wallets.schema import WalletMutations
+
+log = logging.getLogger(__name__)
 
 MAX_DEPTH = 10
 MAX_ALIASES = 30
@@ -39,16 +46,33 @@ class Mutation(GiftMutations, StreamMutations, WalletMutations):
     pass
 
 
-schema = strawberry.Schema(
+class DiamondsSchema(strawberry.Schema):
+    """Logs only the unexpected: public errors (bad input, auth) are the caller's business."""
+
+    def process_errors(
+        self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
+    ) -> None:
+        for error in errors:
+            if should_mask(error):
+                log.error(
+                    "unexpected error at %s: %s",
+                    ".".join(str(p) for p in error.path or []),
+                    error.message,
+                    exc_info=error.original_error,
+                )
+
+
+schema = DiamondsSchema(
     query=Query,
     mutation=Mutation,
-    config=StrawberryConfig(auto_camel_case=True),
+    config=StrawberryConfig(auto_camel_case=True, scalar_map={BigInt: BIGINT_SCALAR}),
+    # Factories: a fresh extension per request; the parser and validation caches are shared.
     extensions=[
-        QueryDepthLimiter(max_depth=MAX_DEPTH),
-        MaxAliasesLimiter(max_alias_count=MAX_ALIASES),
-        MaxTokensLimiter(max_token_count=MAX_TOKENS),
-        ParserCache(maxsize=CACHE_SIZE),
-        ValidationCache(maxsize=CACHE_SIZE),
-        MaskErrors(should_mask_error=should_mask, error_message="Unexpected error."),
+        lambda: QueryDepthLimiter(max_depth=MAX_DEPTH),
+        lambda: MaxAliasesLimiter(max_alias_count=MAX_ALIASES),
+        lambda: MaxTokensLimiter(max_token_count=MAX_TOKENS),
+        lambda: ParserCache(maxsize=CACHE_SIZE),
+        lambda: ValidationCache(maxsize=CACHE_SIZE),
+        lambda: MaskErrors(should_mask_error=should_mask, error_message="Unexpected error."),
     ],
 )

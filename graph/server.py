@@ -35,7 +35,7 @@ class DiamondsGraphQLView(GraphQLView[Context, None]):
         )
         self.eco = eco
 
-    async def get_context(  # type: ignore[override]
+    async def get_context(
         self, request: web.Request, response: web.Response | web.WebSocketResponse
     ) -> Context:
         try:

@@ -216,8 +216,12 @@ class Ledger:
     async def _apply(self, conn: AsyncConnection, deltas: Mapping[int, int]) -> None:
         """Apply net balance changes, taking row locks in one global order (account rows first,
         then balance rows by account and shard) so that concurrent transactions cannot deadlock."""
-        shaped = [(await self.account(conn, account_id), delta) for account_id, delta in deltas.items()]
-        guarded = [a for a, d in shaped if d < 0 and a.policy is Policy.NON_NEGATIVE and a.shards > 1]
+        shaped = [
+            (await self.account(conn, account_id), delta) for account_id, delta in deltas.items()
+        ]
+        guarded = [
+            a for a, d in shaped if d < 0 and a.policy is Policy.NON_NEGATIVE and a.shards > 1
+        ]
         await self._lock_accounts(conn, guarded)
         for account in sorted(guarded, key=lambda a: a.id):
             await self._check_available(conn, account, -deltas[account.id])
@@ -225,7 +229,9 @@ class Ledger:
         for account, delta in shaped:
             if delta == 0:
                 continue
-            shard = 0 if delta < 0 and account.policy is Policy.NON_NEGATIVE else self._shard(account)
+            shard = (
+                0 if delta < 0 and account.policy is Policy.NON_NEGATIVE else self._shard(account)
+            )
             plan.append((account.id, shard, delta, account))
         for account_id, shard, delta, account in sorted(plan, key=lambda p: (p[0], p[1])):
             statement = (
@@ -233,7 +239,9 @@ class Ledger:
                 .where(balances.c.account_id == account_id, balances.c.shard == shard)
                 .values(balance=balances.c.balance + delta)
             )
-            single_checked = delta < 0 and account.policy is Policy.NON_NEGATIVE and account.shards == 1
+            single_checked = (
+                delta < 0 and account.policy is Policy.NON_NEGATIVE and account.shards == 1
+            )
             if single_checked:
                 # The balance check and the debit are one atomic statement on this row.
                 statement = statement.where(balances.c.balance - balances.c.held >= -delta)

@@ -101,8 +101,6 @@ idempotency_keys = Table(
     Column("scope", String(64), primary_key=True),
     Column("key", String(255), primary_key=True),
     Column("request_hash", String(64), nullable=False),
-    Column(
-        "transaction_id", Id, ForeignKey("ledger_transactions.id"), nullable=False, unique=True
-    ),
+    Column("transaction_id", Id, ForeignKey("ledger_transactions.id"), nullable=False, unique=True),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
 )

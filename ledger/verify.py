@@ -53,7 +53,9 @@ async def _assets_sum_to_zero(conn: AsyncConnection) -> list[Violation]:
 
 async def _balances_match_transfers(conn: AsyncConnection) -> list[Violation]:
     movements = union_all(
-        select(transfers.c.credit_account_id.label("account_id"), transfers.c.amount.label("amount")),
+        select(
+            transfers.c.credit_account_id.label("account_id"), transfers.c.amount.label("amount")
+        ),
         select(transfers.c.debit_account_id, -transfers.c.amount),
     ).subquery()
     moved = (
@@ -111,7 +113,9 @@ async def _held_matches_pending_holds(conn: AsyncConnection) -> list[Violation]:
         .where(stored.c.held != expected)
     )
     return [
-        Violation("held equals pending holds", f"account {a}: held {int(h)}, pending holds {int(p)}")
+        Violation(
+            "held equals pending holds", f"account {a}: held {int(h)}, pending holds {int(p)}"
+        )
         for a, h, p in rows
     ]
 

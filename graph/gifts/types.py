@@ -43,7 +43,7 @@ class CoinBundle:
             id=to_global_id("CoinBundle", bundle.id),
             coins=bundle.coins,
             currency=bundle.currency,
-            price=bundle.price_minor,
+            price=BigInt(bundle.price_minor),
         )
 
 
@@ -61,8 +61,8 @@ class GiftSend(Node):
         return cls(
             id=to_global_id("GiftSend", sent.id),
             quantity=sent.quantity,
-            coins=sent.coins,
-            diamonds=sent.creator_diamonds,
+            coins=BigInt(sent.coins),
+            diamonds=BigInt(sent.creator_diamonds),
             created_at=utc(sent.created_at),
             record=sent,
         )

@@ -65,7 +65,7 @@ class LiveStream(Node):
     async def earnings(self, info: Info[Context, None]) -> BigInt:
         await info.context.require_money_of(self.record.creator_id, "this stream's earnings")
         async with info.context.eco.db.read() as conn:
-            return await streams.stream_earnings(conn, self.record.id)
+            return BigInt(await streams.stream_earnings(conn, self.record.id))
 
     @strawberry.field(description="Top gifters by coins spent, at most 100.")
     async def leaderboard(
@@ -77,7 +77,7 @@ class LiveStream(Node):
             entries = await streams.leaderboard(conn, self.record.id, first)
         users = await info.context.loaders.user.load_many([e.user_id for e in entries])
         return [
-            LeaderboardEntry(rank=e.rank, user=User.of(u), total=e.coins)
+            LeaderboardEntry(rank=e.rank, user=User.of(u), total=BigInt(e.coins))
             for e, u in zip(entries, users, strict=True)
             if u is not None
         ]

@@ -46,13 +46,17 @@ class WalletTransaction:
         known = WalletTransactionKind.__members__
         return cls(
             id=to_global_id("WalletTransaction", entry.transfer_id),
-            amount=entry.amount,
-            kind=WalletTransactionKind[entry.kind] if entry.kind in known else WalletTransactionKind.OTHER,
+            amount=BigInt(entry.amount),
+            kind=WalletTransactionKind[entry.kind]
+            if entry.kind in known
+            else WalletTransactionKind.OTHER,
             created_at=utc(entry.created_at),
         )
 
 
-@strawberry.type(description="A user's coins or diamonds. Only its owner, FINANCE and ADMIN see it.")
+@strawberry.type(
+    description="A user's coins or diamonds. Only its owner, FINANCE and ADMIN see it."
+)
 class Wallet(Node):
     id: strawberry.ID
     asset: Asset
@@ -70,15 +74,15 @@ class Wallet(Node):
 
     @strawberry.field(description="Everything in the wallet, including what is held.")
     async def balance(self, info: Info[Context, None]) -> BigInt:
-        return (await info.context.loaders.balance.load(self.account_id)).balance
+        return BigInt((await info.context.loaders.balance.load(self.account_id)).balance)
 
     @strawberry.field(description="What can be spent now: the balance minus holds.")
     async def available(self, info: Info[Context, None]) -> BigInt:
-        return (await info.context.loaders.balance.load(self.account_id)).available
+        return BigInt((await info.context.loaders.balance.load(self.account_id)).available)
 
     @strawberry.field(description="Reserved for pending payouts.")
     async def held(self, info: Info[Context, None]) -> BigInt:
-        return (await info.context.loaders.balance.load(self.account_id)).held
+        return BigInt((await info.context.loaders.balance.load(self.account_id)).held)
 
     @strawberry.field
     async def owner(
