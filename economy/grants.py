@@ -15,6 +15,7 @@ from economy.tables import audit_log
 from economy.users import MAX_SUBJECT_LENGTH, User
 from economy.validation import idempotency_key, text_field, whole_number
 from ledger import Asset, IdempotencyConflict, IdempotentRequest, Transfer, run_once
+from ledger.idempotency import find
 
 MAX_REASON_LENGTH = 500
 
@@ -59,6 +60,14 @@ async def grant_coins(
         idempotency_key(key),
         {"subject": recipient_subject, "coins": coins, "reason": why},
     )
+    async with eco.db.read() as conn:
+        try:
+            earlier = await find(conn, request)
+        except IdempotencyConflict:
+            raise _conflict() from None
+    if earlier is not None:  # a replay: answer without creating anything
+        recipient = await eco.users.ensure(recipient_subject)
+        return Grant(earlier, recipient, coins, replayed=True)
     recipient = await eco.users.ensure(recipient_subject)
 
     async def book(conn: AsyncConnection) -> int:
@@ -82,9 +91,13 @@ async def grant_coins(
     try:
         outcome = await run_once(eco.db, request, book)
     except IdempotencyConflict:
-        raise DomainError(
-            "IDEMPOTENCY_CONFLICT",
-            "this idempotency key was already used for a different grant",
-            "idempotencyKey",
-        ) from None
+        raise _conflict() from None
     return Grant(outcome.transaction_id, recipient, coins, outcome.replayed)
+
+
+def _conflict() -> DomainError:
+    return DomainError(
+        "IDEMPOTENCY_CONFLICT",
+        "this idempotency key was already used for a different grant",
+        "idempotencyKey",
+    )

@@ -71,6 +71,13 @@ class Ledger:
                 if account.asset != move.asset:
                     raise AssetMismatch(account_id, account.asset, move.asset)
         transaction_id = await self._open_transaction(conn, kind, details, idempotency)
+        deltas: dict[int, int] = {}
+        for m in moves:
+            deltas[m.debit] = deltas.get(m.debit, 0) - m.amount
+            deltas[m.credit] = deltas.get(m.credit, 0) + m.amount
+        # Balances first: a refusal fails fast, and the account locks are taken before the
+        # transfer rows' foreign keys share-lock the same account rows.
+        await self._apply(conn, deltas)
         await conn.execute(
             insert(transfers),
             [
@@ -84,11 +91,6 @@ class Ledger:
                 for m in moves
             ],
         )
-        deltas: dict[int, int] = {}
-        for m in moves:
-            deltas[m.debit] = deltas.get(m.debit, 0) - m.amount
-            deltas[m.credit] = deltas.get(m.credit, 0) + m.amount
-        await self._apply(conn, deltas)
         return transaction_id
 
     async def place_hold(
@@ -167,31 +169,35 @@ class Ledger:
             .where(holds.c.id == hold_id, holds.c.status == "PENDING")
             .values(status=status, resolved_at=func.now(), resolved_transaction_id=transaction_id)
         )
-        if claimed.rowcount != 1:
-            raise HoldNotPending(hold_id, hold["status"])
+        if claimed.rowcount != 1:  # resolved meanwhile: report what it became
+            now = await conn.scalar(select(holds.c.status).where(holds.c.id == hold_id))
+            raise HoldNotPending(hold_id, now)
         amount = int(hold["amount"])
-        release = balances.c.held - amount
+        debit_id = int(hold["debit_account_id"])
+        # (account, shard) -> new values; applied in the global lock order, like `_apply`.
+        changes: dict[tuple[int, int], dict[str, Any]] = {
+            (debit_id, 0): {"held": balances.c.held - amount}
+        }
         if status == "POSTED":
             await conn.execute(
                 insert(transfers).values(
                     transaction_id=transaction_id,
-                    debit_account_id=hold["debit_account_id"],
+                    debit_account_id=debit_id,
                     credit_account_id=hold["credit_account_id"],
                     asset=hold["asset"],
                     amount=amount,
                     hold_id=hold_id,
                 )
             )
+            changes[(debit_id, 0)]["balance"] = balances.c.balance - amount
             credit = await self.account(conn, int(hold["credit_account_id"]))
-            debit_values = {"held": release, "balance": balances.c.balance - amount}
-            await self._credit(conn, credit, amount)
-        else:
-            debit_values = {"held": release}
-        await conn.execute(
-            update(balances)
-            .where(balances.c.account_id == hold["debit_account_id"], balances.c.shard == 0)
-            .values(**debit_values)
-        )
+            changes[(credit.id, self._shard(credit))] = {"balance": balances.c.balance + amount}
+        for (account_id, shard), values in sorted(changes.items(), key=lambda c: c[0]):
+            await conn.execute(
+                update(balances)
+                .where(balances.c.account_id == account_id, balances.c.shard == shard)
+                .values(**values)
+            )
         return transaction_id
 
     async def _open_transaction(
@@ -249,13 +255,6 @@ class Ledger:
             if single_checked and result.rowcount != 1:
                 raise InsufficientFunds(account_id, account.asset, -delta)
 
-    async def _credit(self, conn: AsyncConnection, account: Account, amount: int) -> None:
-        await conn.execute(
-            update(balances)
-            .where(balances.c.account_id == account.id, balances.c.shard == self._shard(account))
-            .values(balance=balances.c.balance + amount)
-        )
-
     async def _lock_accounts(self, conn: AsyncConnection, debited: Iterable[Account]) -> None:
         """Serialize debits and holds of sharded accounts on their account rows, in id order.
         Credits never take this lock, so gifts into a hot creator do not queue on one row."""
@@ -265,7 +264,9 @@ class Ledger:
                 select(accounts.c.id)
                 .where(accounts.c.id.in_(ids))
                 .order_by(accounts.c.id)
-                .with_for_update()
+                # FOR NO KEY UPDATE: serializes debits, yet does not conflict with the KEY SHARE
+                # locks that inserting a row referencing the account (a transfer, a hold) takes.
+                .with_for_update(key_share=True)
             )
 
     async def _check_available(self, conn: AsyncConnection, account: Account, amount: int) -> None:

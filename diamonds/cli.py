@@ -1,0 +1,414 @@
+"""The `diamonds` command line: serve the API, migrate the database, load the demo data, mint
+development tokens, verify the ledger and print the GraphQL schema.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import importlib
+import logging
+import os
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from sqlalchemy import func, select
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, SQLAlchemyError
+
+from diamonds.config import ConfigError, Settings
+from graph.auth import DEFAULT_TTL_SECONDS, InvalidToken, Role, mint_token, parse_roles
+
+if TYPE_CHECKING:
+    from aiohttp import web
+
+    from diamonds.demo import DemoSummary
+    from economy.app import Economy
+
+log = logging.getLogger("diamonds")
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+"""Bad configuration or arguments, as argparse itself exits."""
+
+_SCHEMES = ("sqlite+aiosqlite://", "postgresql+asyncpg://")
+
+
+class CommandError(Exception):
+    """A failure the user can act on: printed as one message, without a traceback."""
+
+    def __init__(self, message: str, code: int = EXIT_FAILED) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    command: Callable[[argparse.Namespace], int] = args.command
+    try:
+        return command(args)
+    except ConfigError as exc:
+        print(f"diamonds: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except CommandError as exc:
+        print(f"diamonds: {exc}", file=sys.stderr)
+        return exc.code
+    except (SQLAlchemyError, OSError) as exc:
+        print(f"diamonds: {_database_failure(args, exc)}", file=sys.stderr)
+        return EXIT_FAILED
+    except KeyboardInterrupt:
+        return 130
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="diamonds",
+        description="The Diamonds live-gifting API: coins, gifts, diamonds and payouts.",
+    )
+    commands = parser.add_subparsers(title="commands", metavar="COMMAND", required=True)
+
+    serve = commands.add_parser("serve", help="migrate, then serve the GraphQL API (GraphiQL)")
+    serve.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    serve.add_argument("--port", type=_port, default=8000, help="port to bind (default 8000)")
+    _database_option(serve)
+    serve.add_argument("--demo", action="store_true", help="load the demo data before serving")
+    serve.add_argument(
+        "--no-migrate", action="store_true", help="do not apply pending migrations first"
+    )
+    serve.set_defaults(command=_serve)
+
+    migrate = commands.add_parser("migrate", help="apply pending database migrations")
+    _database_option(migrate)
+    migrate.set_defaults(command=_migrate)
+
+    demo = commands.add_parser("demo", help="migrate and load the demo data (idempotent)")
+    _database_option(demo)
+    demo.set_defaults(command=_demo)
+
+    token = commands.add_parser(
+        "token", help="print a development bearer token (only the token, on stdout)"
+    )
+    token.add_argument("subject", metavar="SUBJECT", help="the token's subject (the user)")
+    token.add_argument(
+        "--role",
+        dest="roles",
+        action="append",
+        required=True,
+        type=_role,
+        metavar="ROLE",
+        help="a role: " + ", ".join(r.value for r in Role) + " (repeat for several)",
+    )
+    token.add_argument(
+        "--ttl",
+        type=_positive,
+        default=DEFAULT_TTL_SECONDS,
+        metavar="SECONDS",
+        help=f"lifetime in seconds (default {DEFAULT_TTL_SECONDS})",
+    )
+    token.set_defaults(command=_token)
+
+    ledger = commands.add_parser("ledger", help="ledger maintenance")
+    ledger_commands = ledger.add_subparsers(title="commands", metavar="COMMAND", required=True)
+    verify = ledger_commands.add_parser(
+        "verify", help="check every ledger invariant; exit 1 and name the rows if one is broken"
+    )
+    _database_option(verify)
+    verify.set_defaults(command=_ledger_verify)
+
+    schema = commands.add_parser("schema", help="print the GraphQL schema (SDL)")
+    schema.set_defaults(command=_schema)
+    return parser
+
+
+def _database_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--database-url",
+        metavar="URL",
+        help="database to use instead of DIAMONDS_DATABASE_URL "
+        "(sqlite:///path or postgresql://user@host:port/db)",
+    )
+
+
+def _port(raw: str) -> int:
+    value = _integer(raw)
+    if not 0 <= value <= 65_535:
+        raise argparse.ArgumentTypeError(f"expected a port from 0 to 65535, got {raw}")
+    return value
+
+
+def _positive(raw: str) -> int:
+    value = _integer(raw)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {raw}")
+    return value
+
+
+def _integer(raw: str) -> int:
+    try:
+        return int(raw)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {raw!r}") from None
+
+
+def _role(raw: str) -> Role:
+    try:
+        (role,) = parse_roles([raw])
+    except InvalidToken as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return role
+
+
+# --- settings and output ------------------------------------------------------------------------
+
+
+def settings_for(database_url: str | None) -> Settings:
+    """Settings from the environment; a `--database-url` replaces DIAMONDS_DATABASE_URL."""
+    if database_url is None:
+        return Settings.from_env()
+    env = {k: v for k, v in os.environ.items() if k != "DIAMONDS_DATABASE_URL"}
+    settings = Settings.from_env(env).with_database(database_url)
+    if not settings.database_url.startswith(_SCHEMES):
+        raise ConfigError(
+            [f"--database-url {database_url!r}: expected a sqlite:/// or postgresql:// URL"]
+        )
+    return settings
+
+
+def safe_url(url: str) -> str:
+    """The URL with its password masked, fit to print."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return "<unparseable database URL>"
+
+
+def configure_logging(level: int = logging.INFO) -> None:
+    logging.basicConfig(
+        level=level,
+        stream=sys.stderr,
+        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
+    )
+    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
+
+
+def _database_failure(args: argparse.Namespace, exc: BaseException) -> str:
+    raw = getattr(args, "database_url", None) or os.environ.get("DIAMONDS_DATABASE_URL")
+    where = f" {safe_url(raw)}" if raw else ""
+    reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()
+    return f"cannot use the database{where}: {reason[0] if reason else type(exc).__name__}"
+
+
+def _migrate_now(settings: Settings) -> str | None:
+    """Apply pending migrations (blocking; before any event loop); the revision now current."""
+    from diamonds.migrate import upgrade
+
+    log.info("migrating %s", safe_url(settings.database_url))
+    upgrade(settings.database_url)
+    return asyncio.run(_current_revision(settings.database_url))
+
+
+async def _current_revision(url: str) -> str | None:
+    from diamonds.migrate import current_revision
+    from ledger import Database
+
+    db = Database(url)
+    try:
+        return await current_revision(db)
+    finally:
+        await db.dispose()
+
+
+# --- commands -----------------------------------------------------------------------------------
+
+
+def _migrate(args: argparse.Namespace) -> int:
+    from diamonds.migrate import head_revision
+
+    configure_logging()
+    settings = settings_for(args.database_url)
+    revision = _migrate_now(settings)
+    head = " (head)" if revision == head_revision() else ""
+    print(f"{safe_url(settings.database_url)} is at revision {revision}{head}")
+    return EXIT_OK
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from diamonds.demo import demo_tokens
+
+    configure_logging()
+    settings = settings_for(args.database_url)
+    _migrate_now(settings)
+    summary = asyncio.run(_load_demo(settings))
+    print_demo(summary, demo_tokens(settings), safe_url(settings.database_url))
+    return EXIT_OK
+
+
+async def _load_demo(settings: Settings) -> DemoSummary:
+    from diamonds.demo import load_demo
+    from economy.app import Economy
+
+    eco = await Economy.start(settings)
+    try:
+        return await load_demo(eco)
+    finally:
+        await eco.close()
+
+
+def print_demo(summary: DemoSummary, tokens: dict[str, str], database: str) -> None:
+    print(f"Demo data in {database}:")
+    gifts = ", ".join(f"{name} ({coins:,})" for name, coins in summary.gifts)
+    print(f"  gifts (coins):   {gifts}")
+    for coins, prices in summary.bundles:
+        priced = ", ".join(
+            f"{currency} {minor // 100}.{minor % 100:02d}" for currency, minor in prices.items()
+        )
+        print(f"  coin bundle:     {coins:>6,} coins for {priced}")
+    state = "started" if summary.stream_started else "already live"
+    print(f"  live stream:     {summary.stream_id} ({state})")
+    granted = "granted now" if summary.coins_granted else "granted earlier"
+    print(f"  demo-viewer:     {summary.viewer_coins:,} coins (welcome coins {granted})")
+    print(f"  users:           {', '.join(summary.subjects)}")
+    print("Bearer tokens (valid for a day):")
+    for subject, token in tokens.items():
+        print(f"  {subject}: {token}")
+
+
+def _token(args: argparse.Namespace) -> int:
+    settings = Settings.from_env()
+    try:
+        token = mint_token(settings, args.subject, args.roles, ttl_seconds=args.ttl)
+    except InvalidToken as exc:
+        raise CommandError(str(exc), EXIT_USAGE) from None
+    print(token)
+    return EXIT_OK
+
+
+def _ledger_verify(args: argparse.Namespace) -> int:
+    settings = settings_for(args.database_url)
+    _require_existing_sqlite(settings.database_url)
+    violations, accounts, transfers = asyncio.run(_verify(settings.database_url))
+    if violations:
+        for violation in violations:
+            print(f"VIOLATION {violation}")
+        print(f"ledger verify: {len(violations)} violation(s) found")
+        return EXIT_FAILED
+    print(f"ledger verify: OK ({accounts} accounts, {transfers} transfers checked)")
+    return EXIT_OK
+
+
+def _require_existing_sqlite(url: str) -> None:
+    """Refuse to verify an SQLite file that is not there (opening it would create it empty)."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
+        path = Path(parsed.database or "")
+        if not path.exists():
+            raise CommandError(f"no database at {path}; run `diamonds migrate` first")
+
+
+async def _verify(url: str) -> tuple[list[str], int, int]:
+    from diamonds.migrate import current_revision
+    from ledger import Database, verify_ledger
+    from ledger.tables import accounts, transfers
+
+    db = Database(url)
+    try:
+        if await current_revision(db) is None:
+            raise CommandError(f"{safe_url(url)} has no schema; run `diamonds migrate` first")
+        async with db.read() as conn:
+            violations = await verify_ledger(conn)
+            n_accounts = await conn.scalar(select(func.count()).select_from(accounts))
+            n_transfers = await conn.scalar(select(func.count()).select_from(transfers))
+    finally:
+        await db.dispose()
+    return [str(v) for v in violations], int(n_accounts or 0), int(n_transfers or 0)
+
+
+def _schema(_args: argparse.Namespace) -> int:
+    try:  # imported by name: the CLI works while the API is unfinished or broken
+        schema = importlib.import_module("graph.schema").schema
+    except (ImportError, AttributeError) as exc:
+        raise CommandError(f"the GraphQL schema cannot be loaded: {exc}") from exc
+    print(str(schema.as_str()))
+    return EXIT_OK
+
+
+def _serve(args: argparse.Namespace) -> int:
+    configure_logging()
+    settings = settings_for(args.database_url)
+    settings.warn_if_insecure()
+    create_app = _load_create_app()
+    if not args.no_migrate:
+        _migrate_now(settings)
+
+    from aiohttp import web
+
+    url = f"http://{_url_host(args.host)}:{args.port}/graphql"
+    banner: list[str] = []
+
+    async def build() -> web.Application:
+        from economy.app import Economy
+
+        eco = await Economy.start(settings)
+        try:
+            if args.demo:
+                from diamonds.demo import VIEWER, demo_tokens, load_demo
+
+                summary = await load_demo(eco)
+                banner.extend(_demo_banner(summary, demo_tokens(settings)[VIEWER]))
+            return create_app(eco)
+        except BaseException:
+            await eco.close()
+            raise
+
+    def announce(*_ignored: object) -> None:
+        what = "GraphiQL" if settings.development else "the GraphQL API"
+        print(f"Diamonds is serving {what} at {url}", flush=True)
+        for line in banner:
+            print(line, flush=True)
+        print("Press Ctrl+C to stop.", flush=True)
+
+    log.info("database %s", safe_url(settings.database_url))
+    try:
+        web.run_app(build(), host=args.host, port=args.port, print=announce)
+    except OSError as exc:
+        if isinstance(exc, ConnectionError):  # the database, not the listening socket
+            raise
+        raise CommandError(f"cannot serve on {args.host}:{args.port}: {exc}") from exc
+    return EXIT_OK
+
+
+def _load_create_app() -> Callable[[Economy], web.Application]:
+    """`graph.server.create_app`, imported by name so that every other command works while the
+    API is unfinished or broken."""
+    try:
+        create_app: Callable[[Economy], web.Application] = importlib.import_module(
+            "graph.server"
+        ).create_app
+    except (ImportError, AttributeError) as exc:
+        raise CommandError(f"the GraphQL server cannot be loaded: {exc}") from exc
+    return create_app
+
+
+def _demo_banner(summary: DemoSummary, viewer_token: str) -> Sequence[str]:
+    return (
+        f"Demo data loaded: {len(summary.gifts)} gifts, {len(summary.bundles)} coin bundles, "
+        f"live stream {summary.stream_id}; demo-viewer has {summary.viewer_coins:,} coins.",
+        "Demo viewer token (valid for a day); in GraphiQL open the Headers tab and paste:",
+        f'  {{"Authorization": "Bearer {viewer_token}"}}',
+        "Tokens for the other demo users: `diamonds demo`, or "
+        "`diamonds token demo-creator --role CREATOR --role VIEWER`.",
+    )
+
+
+def _url_host(host: str) -> str:
+    if host in ("0.0.0.0", "::", ""):  # noqa: S104 - only to print a URL one can open
+        return "127.0.0.1"
+    return f"[{host}]" if ":" in host else host
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
