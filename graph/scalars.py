@@ -4,10 +4,13 @@ every amount of coins, diamonds and money.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import NewType
 
 import strawberry
+
+from ledger.clock import as_utc as utc
+
+__all__ = ["BIGINT_SCALAR", "MAX_BIGINT", "BigInt", "utc"]
 
 MAX_BIGINT = 2**63 - 1
 
@@ -36,8 +39,3 @@ BIGINT_SCALAR = strawberry.scalar(
     serialize=int,
     parse_value=_parse,
 )
-
-
-def utc(moment: datetime) -> datetime:
-    """Timestamps as the API shows them: always timezone-aware UTC (SQLite returns naive)."""
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)

@@ -1,0 +1,338 @@
+"""The durable outbox's worker: claims approved payouts (SKIP LOCKED, with a lease), re-checks the
+gate, calls the provider with no database lock held, records what it answered, and looks up the
+payouts whose outcome is unknown or still pending. Killed anywhere, a restart resumes safely.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import socket
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import timedelta
+
+from sqlalchemy import or_, select, update
+
+from economy.payouts.service import PayoutService, now
+from ledger.payouts.states import PayoutStatus
+from ledger.payouts.store import InvalidTransition, Payout, StaleStatus, load_payout
+from ledger.payouts.tables import payouts
+from providers.base import (
+    Capability,
+    Payee,
+    PayoutInstruction,
+    PayoutProvider,
+    PayoutResult,
+    PayoutState,
+)
+from providers.errors import PermanentProviderError, TransientProviderError, UnknownOutcome
+
+log = logging.getLogger(__name__)
+
+Submit = Callable[[PayoutProvider, PayoutInstruction], Awaitable[PayoutResult]]
+
+STATE_TO_STATUS = {
+    PayoutState.PENDING: PayoutStatus.SUBMITTED,
+    PayoutState.PAID: PayoutStatus.PAID,
+    PayoutState.FAILED: PayoutStatus.FAILED,
+    PayoutState.RETURNED: PayoutStatus.RETURNED,
+    PayoutState.CANCELED: PayoutStatus.CANCELED,
+    PayoutState.UNKNOWN: PayoutStatus.UNKNOWN,
+}
+
+
+def worker_name() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"[:64]
+
+
+async def plain_submit(provider: PayoutProvider, instruction: PayoutInstruction) -> PayoutResult:
+    return await provider.submit(instruction)
+
+
+@dataclass
+class Dispatcher:
+    svc: PayoutService
+    name: str = ""
+    submit: Submit = plain_submit
+    batch: int = 10
+
+    def __post_init__(self) -> None:
+        self.name = self.name or worker_name()
+
+    async def run_once(self) -> int:
+        """Dispatch what is due now; returns how many payouts it handled."""
+        claimed = await self.claim()
+        for payout in claimed:
+            await self.dispatch(payout)
+        looked = await self.poll_pending()
+        return len(claimed) + looked
+
+    async def run_forever(self, stop: asyncio.Event, idle_seconds: float = 1.0) -> None:
+        log.info("payout worker %s started", self.name)
+        while not stop.is_set():
+            try:
+                handled = await self.run_once()
+            except Exception:
+                log.exception("payout worker %s: a round failed; trying again", self.name)
+                handled = 0
+            if not handled:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), timeout=idle_seconds)
+        log.info("payout worker %s stopped", self.name)
+
+    async def claim(self) -> list[Payout]:
+        """Take a lease on up to `batch` due payouts. Rows another worker is claiming are
+        skipped (PostgreSQL SKIP LOCKED); on SQLite writes are serialized anyway."""
+        moment = now()
+        async with self.svc.eco.db.write() as conn:
+            due = (
+                select(payouts.c.id)
+                .where(
+                    payouts.c.status.in_(
+                        [s.value for s in (PayoutStatus.APPROVED, PayoutStatus.UNKNOWN)]
+                    ),
+                    payouts.c.next_attempt_at <= moment,
+                    or_(payouts.c.lease_until.is_(None), payouts.c.lease_until < moment),
+                )
+                .order_by(payouts.c.next_attempt_at, payouts.c.id)
+                .limit(self.batch)
+                .with_for_update(skip_locked=True)
+            )
+            ids = [int(i) for i in (await conn.scalars(due)).all()]
+            if not ids:
+                return []
+            await conn.execute(
+                update(payouts)
+                .where(payouts.c.id.in_(ids))
+                .values(
+                    lease_owner=self.name,
+                    lease_until=moment + timedelta(seconds=self.svc.policy.lease_seconds),
+                    attempts=payouts.c.attempts + 1,
+                )
+            )
+            found = [await load_payout(conn, i) for i in ids]
+        return [p for p in found if p is not None]
+
+    async def dispatch(self, payout: Payout) -> None:
+        """One payout through its provider. No database lock is held during the call."""
+        provider = self.svc.providers.get(payout.provider)
+        if provider is None:
+            await self._record(
+                payout,
+                PayoutStatus.FAILED,
+                code="UNKNOWN_PROVIDER",
+                message=f"no provider {payout.provider!r} is configured",
+            )
+            return
+        async with self.svc.eco.db.read() as conn:
+            eligibility = await self.svc.gate.check(
+                conn,
+                user_id=payout.user_id,
+                provider=payout.provider,
+                currency=payout.currency,
+                amount_minor=payout.gross_minor,
+                today=now().date(),
+            )
+            payee = await self.svc.gate.payee(
+                conn, user_id=payout.user_id, provider=payout.provider
+            )
+        if payout.status is PayoutStatus.APPROVED and (not eligibility.eligible or payee is None):
+            codes = [r.code for r in eligibility.requirements] or ["PAYOUT_METHOD_UNVERIFIED"]
+            await self._record(
+                payout,
+                PayoutStatus.ON_HOLD,
+                code=",".join(codes)[:64],
+                message="blocked by the compliance gate before dispatch",
+            )
+            return
+        try:
+            if payout.status is PayoutStatus.UNKNOWN and Capability.LOOKUP in provider.capabilities:
+                result = await self._lookup_or_resubmit(provider, payout, payee)
+            else:
+                result = await self._submit(provider, payout, payee)
+        except PermanentProviderError as exc:
+            await self._record(payout, PayoutStatus.FAILED, code=exc.code, message=exc.detail)
+            return
+        except UnknownOutcome as exc:
+            await self._record(payout, PayoutStatus.UNKNOWN, message=str(exc), retry=True)
+            return
+        except TransientProviderError as exc:
+            if payout.attempts >= self.svc.policy.max_dispatch_attempts:
+                await self._record(
+                    payout, PayoutStatus.FAILED, code="PROVIDER_UNAVAILABLE", message=str(exc)
+                )
+            else:
+                await self._retry_later(payout, str(exc))
+            return
+        await self._record(
+            payout,
+            STATE_TO_STATUS[result.state],
+            code=result.failure_code,
+            message=result.failure_message,
+            reference=result.provider_reference,
+            retry=result.state is PayoutState.UNKNOWN,
+        )
+
+    async def _submit(
+        self, provider: PayoutProvider, payout: Payout, payee: Payee | None
+    ) -> PayoutResult:
+        if payee is None:
+            raise PermanentProviderError(
+                provider.slug,
+                "PAYOUT_METHOD_UNVERIFIED",
+                "the creator has no verified payout method here",
+            )
+        instruction = PayoutInstruction(
+            payout_id=payout.reference,
+            idempotency_key=payout.idempotency_key,
+            amount_minor=payout.net_minor,
+            currency=payout.currency,
+            payee=payee,
+            description=f"Diamonds payout {payout.id}",
+            metadata={"payout_id": str(payout.id), "user_id": str(payout.user_id)},
+        )
+        return await self.submit(provider, instruction)
+
+    async def _lookup_or_resubmit(
+        self, provider: PayoutProvider, payout: Payout, payee: Payee | None
+    ) -> PayoutResult:
+        """After an unknown outcome: ask the provider. If it never heard of the payout, submit
+        it again under the same idempotency key, which cannot pay twice."""
+        try:
+            found = await provider.lookup(payout.reference, payout.provider_reference)
+        except PermanentProviderError as exc:
+            log.info(
+                "payout %s: %s has no record of it (%s); resubmitting",
+                payout.id,
+                provider.slug,
+                exc.code,
+            )
+            return await self._submit(provider, payout, payee)
+        if found.state is PayoutState.UNKNOWN:
+            return await self._submit(provider, payout, payee)
+        return found
+
+    async def poll_pending(self) -> int:
+        """Look up submitted payouts that no webhook settled for a while."""
+        cutoff = now() - timedelta(seconds=self.svc.policy.lookup_after_seconds)
+        async with self.svc.eco.db.read() as conn:
+            rows = (
+                await conn.scalars(
+                    select(payouts.c.id)
+                    .where(
+                        payouts.c.status == PayoutStatus.SUBMITTED.value,
+                        payouts.c.updated_at <= cutoff,
+                        payouts.c.next_attempt_at <= now(),
+                    )
+                    .order_by(payouts.c.updated_at)
+                    .limit(self.batch)
+                )
+            ).all()
+            pending = [p for p in [await load_payout(conn, int(i)) for i in rows] if p]
+        handled = 0
+        for payout in pending:
+            provider = self.svc.providers.get(payout.provider)
+            if provider is None or Capability.LOOKUP not in provider.capabilities:
+                continue
+            try:
+                result = await provider.lookup(payout.reference, payout.provider_reference)
+            except (TransientProviderError, UnknownOutcome, PermanentProviderError) as exc:
+                log.warning("payout %s: lookup failed: %s", payout.id, exc)
+                await self._touch(payout)
+                continue
+            status = STATE_TO_STATUS[result.state]
+            if status in (PayoutStatus.SUBMITTED, PayoutStatus.UNKNOWN):
+                await self._touch(payout)
+            else:
+                await self._record(
+                    payout,
+                    status,
+                    code=result.failure_code,
+                    message=result.failure_message,
+                    reference=result.provider_reference,
+                )
+            handled += 1
+        return handled
+
+    async def _touch(self, payout: Payout) -> None:
+        async with self.svc.eco.db.write() as conn:
+            await conn.execute(
+                update(payouts)
+                .where(payouts.c.id == payout.id, payouts.c.status == payout.status.value)
+                .values(updated_at=now(), next_attempt_at=now())
+            )
+
+    async def _retry_later(self, payout: Payout, message: str) -> None:
+        delay = self.svc.policy.backoff_seconds(payout.attempts)
+        log.warning(
+            "payout %s: provider busy (%s); next attempt in %.0f s", payout.id, message, delay
+        )
+        async with self.svc.eco.db.write() as conn:
+            await conn.execute(
+                update(payouts)
+                .where(payouts.c.id == payout.id, payouts.c.status == payout.status.value)
+                .values(
+                    lease_owner=None,
+                    lease_until=None,
+                    next_attempt_at=now() + timedelta(seconds=delay),
+                    failure_message=message[:500],
+                )
+            )
+
+    async def _record(
+        self,
+        payout: Payout,
+        status: PayoutStatus,
+        *,
+        code: str | None = None,
+        message: str | None = None,
+        reference: str | None = None,
+        retry: bool = False,
+    ) -> None:
+        """Move the payout to what the provider said, releasing the lease. Another writer (a
+        webhook, say) may have settled it meanwhile: then the newer truth stands."""
+        changes: dict[str, object] = {"lease_owner": None, "lease_until": None}
+        if reference:
+            changes["provider_reference"] = reference[:255]
+        if code:
+            changes["failure_code"] = code[:64]
+        if message:
+            changes["failure_message"] = message[:500]
+        if retry:
+            changes["next_attempt_at"] = now() + timedelta(
+                seconds=self.svc.policy.backoff_seconds(payout.attempts)
+            )
+        async with self.svc.eco.db.write() as conn:
+            current = await load_payout(conn, payout.id)
+            assert current is not None
+            if current.status is status:
+                await conn.execute(
+                    update(payouts).where(payouts.c.id == payout.id).values(**changes)
+                )
+                return
+            try:
+                await self.svc.move(
+                    conn,
+                    current,
+                    status,
+                    actor=f"worker:{self.name}",
+                    reason=message,
+                    details={"code": code} if code else None,
+                    changes=changes,
+                )
+            except (InvalidTransition, StaleStatus) as exc:
+                log.info(
+                    "payout %s: not moved to %s (%s); keeping %s",
+                    payout.id,
+                    status,
+                    exc,
+                    current.status,
+                )
+                await conn.execute(
+                    update(payouts)
+                    .where(payouts.c.id == payout.id)
+                    .values(lease_owner=None, lease_until=None)
+                )

@@ -1,0 +1,83 @@
+"""What the pipeline asks compliance before money leaves: is this creator eligible for this payout,
+with what withholding, and where does the money go (the verified payout method).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from typing import Protocol
+
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from diamonds.config import Settings
+from providers.base import Payee
+
+
+@dataclass(frozen=True)
+class Requirement:
+    code: str
+    message: str
+
+
+@dataclass(frozen=True)
+class Eligibility:
+    eligible: bool
+    requirements: tuple[Requirement, ...]
+    withholding_bps: int = 0
+
+
+class PayoutGate(Protocol):
+    async def check(
+        self,
+        conn: AsyncConnection,
+        *,
+        user_id: int,
+        provider: str,
+        currency: str,
+        amount_minor: int,
+        today: date,
+    ) -> Eligibility: ...
+
+    async def payee(
+        self, conn: AsyncConnection, *, user_id: int, provider: str
+    ) -> Payee | None: ...
+
+
+class ComplianceGate:
+    """The real gate: identity, age, tax, sanctions and payout method, from `compliance`."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+
+    async def check(
+        self,
+        conn: AsyncConnection,
+        *,
+        user_id: int,
+        provider: str,
+        currency: str,
+        amount_minor: int,
+        today: date,
+    ) -> Eligibility:
+        from compliance import gate
+
+        found = await gate.check_payout(
+            conn,
+            user_id=user_id,
+            provider=provider,
+            currency=currency,
+            amount_minor=amount_minor,
+            today=today,
+            settings=self.settings,
+        )
+        return Eligibility(
+            eligible=found.eligible,
+            requirements=tuple(Requirement(r.code, r.message) for r in found.requirements),
+            withholding_bps=found.withholding_bps,
+        )
+
+    async def payee(self, conn: AsyncConnection, *, user_id: int, provider: str) -> Payee | None:
+        from compliance import gate
+
+        return await gate.payee_for(conn, user_id=user_id, provider=provider)

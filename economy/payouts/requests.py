@@ -1,0 +1,248 @@
+"""`requestPayout`: a creator turns diamonds into money. Checks the amount, the provider, the
+compliance gate, the minimum and the daily cap, then holds the diamonds and records the payout in
+one transaction, once per idempotency key.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+from sqlalchemy import func, insert, select
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from economy.errors import DomainError
+from economy.payouts.gate import Requirement
+from economy.payouts.service import PayoutService, now
+from economy.users import User
+from economy.validation import idempotency_key, whole_number
+from ledger import IdempotencyConflict, IdempotentRequest, InsufficientFunds, run_once
+from ledger.idempotency import find
+from ledger.payouts.states import PayoutStatus
+from ledger.payouts.store import Payout, load_payout, payout_from_row, record_event
+from ledger.payouts.tables import payouts
+
+UNSPENT = (
+    PayoutStatus.FAILED.value,
+    PayoutStatus.CANCELED.value,
+    PayoutStatus.REJECTED.value,
+    PayoutStatus.RETURNED.value,
+)
+
+
+class RequirementsNotMet(DomainError):
+    """The compliance gate blocks the payout; every missing requirement is listed."""
+
+    def __init__(self, requirements: tuple[Requirement, ...]) -> None:
+        self.requirements = requirements
+        codes = ", ".join(r.code for r in requirements)
+        super().__init__("PAYOUT_BLOCKED", f"payouts are blocked until: {codes}", None)
+
+
+@dataclass(frozen=True)
+class Quote:
+    """What a payout of some diamonds pays, in integer minor units."""
+
+    diamonds: int
+    currency: str
+    gross_minor: int
+    fee_minor: int
+    withholding_minor: int
+
+    @property
+    def net_minor(self) -> int:
+        return self.gross_minor - self.fee_minor - self.withholding_minor
+
+
+def withholding(gross_minor: int, bps: int) -> int:
+    """Tax withheld, rounded up to the minor unit so that never too little is withheld."""
+    return -(-gross_minor * bps // 10_000)
+
+
+@dataclass(frozen=True)
+class Requested:
+    payout: Payout
+    replayed: bool
+
+
+async def request_payout(
+    svc: PayoutService,
+    creator: User,
+    *,
+    diamonds: int,
+    provider: str,
+    currency: str,
+    key: str,
+) -> Requested:
+    """Raises `DomainError`: INVALID_AMOUNT, UNKNOWN_PROVIDER, UNSUPPORTED_CURRENCY,
+    BELOW_MINIMUM, AMOUNT_TOO_SMALL, PAYOUT_BLOCKED (`RequirementsNotMet`),
+    INSUFFICIENT_DIAMONDS, DAILY_CAP_EXCEEDED, INVALID_IDEMPOTENCY_KEY or IDEMPOTENCY_CONFLICT.
+    Nothing is written then."""
+    whole_number(
+        diamonds,
+        field="diamonds",
+        code="INVALID_AMOUNT",
+        low=1,
+        high=svc.policy.max_diamonds,
+        what="the diamonds",
+    )
+    code = currency.strip().upper()
+    request = IdempotentRequest.of(
+        f"requestPayout:{creator.id}",
+        idempotency_key(key),
+        {"diamonds": diamonds, "provider": provider, "currency": code},
+    )
+    async with svc.eco.db.read() as conn:
+        try:
+            earlier = await find(conn, request)
+        except IdempotencyConflict:
+            raise _conflict() from None
+        if earlier is not None:
+            return Requested(await _by_request(conn, earlier), replayed=True)
+
+    chosen = svc.provider(provider)
+    rate = svc.eco.settings.cash_rates.get(code)
+    if rate is None or code not in chosen.currencies:
+        raise DomainError(
+            "UNSUPPORTED_CURRENCY", f"{provider} does not pay out in {code!r}", "currency"
+        )
+    gross = rate.cash_for(diamonds)
+    if gross < svc.policy.minimum_minor:
+        raise DomainError(
+            "BELOW_MINIMUM",
+            f"{diamonds:,} diamonds are worth {gross} {code} minor units; the minimum is "
+            f"{svc.policy.minimum_minor}",
+            "diamonds",
+        )
+    today = now().date()
+    async with svc.eco.db.read() as conn:
+        eligibility = await svc.gate.check(
+            conn,
+            user_id=creator.id,
+            provider=provider,
+            currency=code,
+            amount_minor=gross,
+            today=today,
+        )
+    if not eligibility.eligible:
+        raise RequirementsNotMet(eligibility.requirements)
+    quote = Quote(
+        diamonds=diamonds,
+        currency=code,
+        gross_minor=gross,
+        fee_minor=chosen.fee_minor(gross, code),
+        withholding_minor=withholding(gross, eligibility.withholding_bps),
+    )
+    if quote.net_minor <= 0:
+        raise DomainError(
+            "AMOUNT_TOO_SMALL", "nothing would be left after fees and withholding", "diamonds"
+        )
+    recorded: list[Payout] = []
+
+    async def book(conn: AsyncConnection) -> int:
+        try:
+            transaction_id, hold_id = await svc.book.hold_diamonds(
+                conn,
+                creator.diamond_account_id,
+                diamonds,
+                {"provider": provider, "currency": code},
+                idempotency=request,
+            )
+        except InsufficientFunds:
+            raise DomainError(
+                "INSUFFICIENT_DIAMONDS",
+                f"fewer than {diamonds:,} diamonds are available",
+                "diamonds",
+            ) from None
+        # The hold locked the creator's diamond account: concurrent requests of this creator
+        # wait here, so the cap below cannot be passed by two requests at once.
+        await _check_daily_cap(svc, conn, creator.id, quote)
+        status = (
+            PayoutStatus.AWAITING_APPROVAL
+            if gross > svc.policy.approval_threshold_minor
+            else PayoutStatus.APPROVED
+        )
+        row = (
+            await conn.execute(
+                insert(payouts)
+                .values(
+                    user_id=creator.id,
+                    provider=provider,
+                    status=status.value,
+                    diamonds=diamonds,
+                    currency=code,
+                    gross_minor=quote.gross_minor,
+                    fee_minor=quote.fee_minor,
+                    withholding_minor=quote.withholding_minor,
+                    net_minor=quote.net_minor,
+                    hold_id=hold_id,
+                    request_transaction_id=transaction_id,
+                    requested_by=creator.subject,
+                )
+                .returning(payouts)
+            )
+        ).one()
+        payout = payout_from_row(row._mapping)
+        await record_event(conn, payout.id, None, PayoutStatus.REQUESTED, actor=creator.subject)
+        await record_event(
+            conn,
+            payout.id,
+            PayoutStatus.REQUESTED,
+            status,
+            actor="policy",
+            reason="above the approval threshold"
+            if status is PayoutStatus.AWAITING_APPROVAL
+            else "within the automatic approval limit",
+        )
+        recorded.append(payout)
+        return transaction_id
+
+    try:
+        outcome = await run_once(svc.eco.db, request, book)
+    except IdempotencyConflict:
+        raise _conflict() from None
+    if recorded and not outcome.replayed:
+        return Requested(recorded[0], replayed=False)
+    async with svc.eco.db.read() as conn:
+        return Requested(await _by_request(conn, outcome.transaction_id), replayed=True)
+
+
+async def _check_daily_cap(
+    svc: PayoutService, conn: AsyncConnection, user_id: int, quote: Quote
+) -> None:
+    start = now().replace(hour=0, minute=0, second=0, microsecond=0)
+    spent = await conn.scalar(
+        select(func.coalesce(func.sum(payouts.c.gross_minor), 0)).where(
+            payouts.c.user_id == user_id,
+            payouts.c.currency == quote.currency,
+            payouts.c.created_at >= start,
+            payouts.c.created_at < start + timedelta(days=1),
+            payouts.c.status.not_in(UNSPENT),
+        )
+    )
+    if int(spent or 0) + quote.gross_minor > svc.policy.daily_cap_minor:
+        left = max(0, svc.policy.daily_cap_minor - int(spent or 0))
+        raise DomainError(
+            "DAILY_CAP_EXCEEDED",
+            f"today's payouts are capped at {svc.policy.daily_cap_minor} {quote.currency} minor "
+            f"units; {left} remain",
+            "diamonds",
+        )
+
+
+async def _by_request(conn: AsyncConnection, transaction_id: int) -> Payout:
+    payout_id = await conn.scalar(
+        select(payouts.c.id).where(payouts.c.request_transaction_id == transaction_id)
+    )
+    assert payout_id is not None
+    found = await load_payout(conn, int(payout_id))
+    assert found is not None
+    return found
+
+
+def _conflict() -> DomainError:
+    return DomainError(
+        "IDEMPOTENCY_CONFLICT",
+        "this idempotency key was already used for a different payout",
+        "idempotencyKey",
+    )

@@ -1,0 +1,108 @@
+"""The payout pipeline's shared parts: the economy, the compliance gate, the providers by slug, the
+policy and the book, plus the helpers every payout operation uses.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, insert
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from economy.app import Economy
+from economy.errors import DomainError, NotFound
+from economy.payouts.gate import PayoutGate
+from economy.payouts.policy import PayoutPolicy
+from economy.tables import audit_log
+from economy.users import by_id
+from ledger.clock import utcnow
+from ledger.payouts.states import PayoutStatus
+from ledger.payouts.store import (
+    InvalidTransition,
+    Payout,
+    PayoutBook,
+    StaleStatus,
+    load_payout,
+)
+from providers.base import PayoutProvider
+
+
+@dataclass
+class PayoutService:
+    eco: Economy
+    gate: PayoutGate
+    providers: Mapping[str, PayoutProvider]
+    policy: PayoutPolicy = field(default_factory=PayoutPolicy)
+    book: PayoutBook = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.book = PayoutBook(self.eco.ledger)
+
+    def provider(self, slug: str) -> PayoutProvider:
+        found = self.providers.get(slug)
+        if found is None:
+            known = ", ".join(sorted(self.providers)) or "none configured"
+            raise DomainError(
+                "UNKNOWN_PROVIDER", f"no payout provider {slug!r} ({known})", "provider"
+            )
+        return found
+
+    async def move(
+        self,
+        conn: AsyncConnection,
+        payout: Payout,
+        new: PayoutStatus,
+        *,
+        actor: str,
+        reason: str | None = None,
+        details: Mapping[str, Any] | None = None,
+        changes: Mapping[str, Any] | None = None,
+        guard: ColumnElement[bool] | None = None,
+    ) -> Payout:
+        creator = await by_id(conn, payout.user_id)
+        assert creator is not None
+        return await self.book.move(
+            conn,
+            payout,
+            new,
+            diamond_account_id=creator.diamond_account_id,
+            actor=actor,
+            reason=reason,
+            details=details,
+            changes=changes,
+            guard=guard,
+        )
+
+
+def now() -> datetime:
+    return utcnow()
+
+
+async def payout_for_update(conn: AsyncConnection, payout_id: int) -> Payout:
+    payout = await load_payout(conn, payout_id)
+    if payout is None:
+        raise NotFound("PAYOUT_NOT_FOUND", "no such payout", "payoutId")
+    return payout
+
+
+def transition_refused(exc: InvalidTransition | StaleStatus) -> DomainError:
+    if isinstance(exc, InvalidTransition):
+        return DomainError(
+            "INVALID_STATUS",
+            f"a {exc.current.value.lower()} payout cannot become {exc.new.value.lower()}",
+            "payoutId",
+        )
+    return DomainError("INVALID_STATUS", "the payout changed meanwhile; read it again", "payoutId")
+
+
+async def audit(
+    conn: AsyncConnection, actor: str, action: str, payout_id: int, details: Mapping[str, Any]
+) -> None:
+    await conn.execute(
+        insert(audit_log).values(
+            actor_subject=actor, action=action, target=f"payout:{payout_id}", details=dict(details)
+        )
+    )

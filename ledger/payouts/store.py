@@ -1,0 +1,297 @@
+"""Reading payouts and moving them from one status to the next: each move is a conditional update
+from the status it left (so it happens once), a history row, and the ledger entries it books.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, RowMapping, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.sql import func
+
+from ledger.accounts import PLATFORM, Asset, Policy, open_account, user_owner
+from ledger.book import Ledger, Transfer
+from ledger.payouts.states import MoneyEffect, PayoutStatus, allowed, effect
+from ledger.payouts.tables import payout_events, payouts
+
+
+@dataclass(frozen=True)
+class Payout:
+    id: int
+    user_id: int
+    provider: str
+    status: PayoutStatus
+    diamonds: int
+    currency: str
+    gross_minor: int
+    fee_minor: int
+    withholding_minor: int
+    net_minor: int
+    hold_id: int
+    request_transaction_id: int
+    requested_by: str
+    approved_by: str | None
+    generation: int
+    provider_reference: str | None
+    failure_code: str | None
+    failure_message: str | None
+    attempts: int
+    next_attempt_at: datetime
+    lease_owner: str | None
+    lease_until: datetime | None
+    created_at: datetime
+    updated_at: datetime
+    paid_at: datetime | None
+
+    @property
+    def reference(self) -> str:
+        """Our stable name for this payout at the provider (PayPal's sender_batch_id)."""
+        return f"diamonds-payout-{self.id}" + (f"-{self.generation}" if self.generation > 1 else "")
+
+    @property
+    def idempotency_key(self) -> str:
+        """The same on every retry and re-run of one dispatch; new only for FINANCE's retry of a
+        failed payout, which is a new attempt at the provider."""
+        return self.reference
+
+
+@dataclass(frozen=True)
+class PayoutEvent:
+    id: int
+    payout_id: int
+    from_status: PayoutStatus | None
+    to_status: PayoutStatus
+    actor: str
+    reason: str | None
+    details: Mapping[str, Any]
+    created_at: datetime
+
+
+class InvalidTransition(Exception):
+    def __init__(self, payout_id: int, current: PayoutStatus, new: PayoutStatus) -> None:
+        self.payout_id = payout_id
+        self.current = current
+        self.new = new
+        super().__init__(f"payout {payout_id} cannot go from {current} to {new}")
+
+
+class StaleStatus(Exception):
+    """The payout changed status under us; re-read it and decide again."""
+
+    def __init__(self, payout_id: int) -> None:
+        self.payout_id = payout_id
+        super().__init__(f"payout {payout_id} changed status concurrently")
+
+
+def payout_from_row(row: RowMapping) -> Payout:
+    values = {name: row[name] for name in Payout.__dataclass_fields__}
+    values["status"] = PayoutStatus(values["status"])
+    return Payout(**values)
+
+
+async def load_payout(conn: AsyncConnection, payout_id: int) -> Payout | None:
+    row = (await conn.execute(select(payouts).where(payouts.c.id == payout_id))).first()
+    return None if row is None else payout_from_row(row._mapping)
+
+
+async def payout_history(conn: AsyncConnection, payout_id: int) -> list[PayoutEvent]:
+    rows = await conn.execute(
+        select(payout_events)
+        .where(payout_events.c.payout_id == payout_id)
+        .order_by(payout_events.c.id)
+    )
+    return [
+        PayoutEvent(
+            id=int(r.id),
+            payout_id=int(r.payout_id),
+            from_status=PayoutStatus(r.from_status) if r.from_status else None,
+            to_status=PayoutStatus(r.to_status),
+            actor=r.actor,
+            reason=r.reason,
+            details=r.details or {},
+            created_at=r.created_at,
+        )
+        for r in rows
+    ]
+
+
+async def record_event(
+    conn: AsyncConnection,
+    payout_id: int,
+    from_status: PayoutStatus | None,
+    to_status: PayoutStatus,
+    *,
+    actor: str,
+    reason: str | None = None,
+    details: Mapping[str, Any] | None = None,
+) -> None:
+    await conn.execute(
+        insert(payout_events).values(
+            payout_id=payout_id,
+            from_status=from_status.value if from_status else None,
+            to_status=to_status.value,
+            actor=actor,
+            reason=reason[:500] if reason else None,
+            details=dict(details or {}),
+        )
+    )
+
+
+class PayoutBook:
+    """Books what payouts do to the money, on the ledger's accounts."""
+
+    def __init__(self, ledger: Ledger) -> None:
+        self.ledger = ledger
+        self._accounts: dict[tuple[str, str, str], int] = {}
+
+    async def account(
+        self, conn: AsyncConnection, owner: str, name: str, asset: str, policy: Policy
+    ) -> int:
+        key = (owner, name, asset)
+        if key not in self._accounts:
+            opened = await open_account(conn, owner, name, asset, policy=policy)
+            self._accounts[key] = opened.id
+        return self._accounts[key]
+
+    async def redeemed_diamonds(self, conn: AsyncConnection) -> int:
+        """DIAMOND: where a payout's diamonds go once paid."""
+        return await self.account(
+            conn, PLATFORM, "diamonds_redeemed", Asset.DIAMOND, Policy.NON_NEGATIVE
+        )
+
+    async def hold_diamonds(
+        self,
+        conn: AsyncConnection,
+        diamond_account_id: int,
+        diamonds: int,
+        details: Mapping[str, Any],
+        **kwargs: Any,
+    ) -> tuple[int, int]:
+        """Reserve a payout's diamonds; returns (transaction id, hold id)."""
+        placed = await self.ledger.place_hold(
+            conn,
+            "PAYOUT_HOLD",
+            Transfer(
+                diamond_account_id, await self.redeemed_diamonds(conn), Asset.DIAMOND, diamonds
+            ),
+            details=details,
+            **kwargs,
+        )
+        return placed.transaction_id, placed.hold_id
+
+    async def _cash_moves(self, conn: AsyncConnection, payout: Payout) -> list[Transfer]:
+        """Cash paid out: from the platform's funding account to the creator (net), to the
+        withholding account (tax withheld) and to the provider's fee account."""
+        currency = payout.currency
+        funding = await self.account(conn, PLATFORM, "payout_funding", currency, Policy.UNBOUNDED)
+        legs = [
+            (
+                await self.account(
+                    conn,
+                    user_owner(payout.user_id),
+                    "payouts_received",
+                    currency,
+                    Policy.NON_NEGATIVE,
+                ),
+                payout.net_minor,
+            ),
+            (
+                await self.account(conn, PLATFORM, "withholding", currency, Policy.NON_NEGATIVE),
+                payout.withholding_minor,
+            ),
+            (
+                await self.account(
+                    conn, PLATFORM, f"fees:{payout.provider}"[:32], currency, Policy.NON_NEGATIVE
+                ),
+                payout.fee_minor,
+            ),
+        ]
+        return [Transfer(funding, account, currency, amount) for account, amount in legs if amount]
+
+    async def apply(
+        self, conn: AsyncConnection, payout: Payout, money: MoneyEffect, diamond_account_id: int
+    ) -> dict[str, Any]:
+        """Book `money` for `payout`; returns column changes for the payout row."""
+        details = {"payout_id": payout.id}
+        if money is MoneyEffect.POST:
+            await self.ledger.post_hold(conn, payout.hold_id, details=details)
+            await self.ledger.record(
+                conn, "PAYOUT_PAID", await self._cash_moves(conn, payout), details=details
+            )
+            return {"paid_at": func.now()}
+        if money is MoneyEffect.VOID:
+            await self.ledger.void_hold(conn, payout.hold_id, details=details)
+            return {}
+        if money is MoneyEffect.REVERSE:
+            back = [
+                Transfer(m.credit, m.debit, m.asset, m.amount)
+                for m in await self._cash_moves(conn, payout)
+            ]
+            back.append(
+                Transfer(
+                    await self.redeemed_diamonds(conn),
+                    diamond_account_id,
+                    Asset.DIAMOND,
+                    payout.diamonds,
+                )
+            )
+            await self.ledger.record(conn, "PAYOUT_RETURNED", back, details=details)
+            return {}
+        if money is MoneyEffect.HOLD:
+            _, hold_id = await self.hold_diamonds(
+                conn, diamond_account_id, payout.diamonds, details
+            )
+            return {"hold_id": hold_id, "generation": payout.generation + 1, "paid_at": None}
+        return {}
+
+    async def move(
+        self,
+        conn: AsyncConnection,
+        payout: Payout,
+        new: PayoutStatus,
+        *,
+        diamond_account_id: int,
+        actor: str,
+        reason: str | None = None,
+        details: Mapping[str, Any] | None = None,
+        changes: Mapping[str, Any] | None = None,
+        guard: ColumnElement[bool] | None = None,
+    ) -> Payout:
+        """Move `payout` (as last read) to `new`, booking its money effect exactly once.
+
+        Raises `InvalidTransition` when the machine forbids it and `StaleStatus` when another
+        transaction moved the payout first, or `guard` (an extra condition on the payout row)
+        no longer holds (nothing is written then: roll back and re-read).
+        """
+        if not allowed(payout.status, new):
+            raise InvalidTransition(payout.id, payout.status, new)
+        claim = update(payouts).where(
+            payouts.c.id == payout.id, payouts.c.status == payout.status.value
+        )
+        if guard is not None:
+            claim = claim.where(guard)
+        claimed = await conn.execute(
+            claim.values(status=new.value, updated_at=func.now(), **dict(changes or {}))
+        )
+        if claimed.rowcount != 1:
+            raise StaleStatus(payout.id)
+        money = effect(payout.status, new)
+        booked = await self.apply(conn, payout, money, diamond_account_id)
+        if booked:
+            await conn.execute(update(payouts).where(payouts.c.id == payout.id).values(**booked))
+        await record_event(
+            conn,
+            payout.id,
+            payout.status,
+            new,
+            actor=actor,
+            reason=reason,
+            details={**dict(details or {}), "money": money.value},
+        )
+        moved = await load_payout(conn, payout.id)
+        assert moved is not None
+        return moved

@@ -1,0 +1,90 @@
+"""The payouts' tables: the payout itself (amounts, status, dispatch lease), its timestamped
+status history, and the provider webhook events already applied (so a replay applies nothing).
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    CheckConstraint,
+    Column,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Table,
+    func,
+)
+
+from ledger.database import metadata
+from ledger.tables import Id
+
+payouts = Table(
+    "payouts",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("user_id", Id, ForeignKey("users.id"), nullable=False),
+    Column("provider", String(32), nullable=False),
+    Column("status", String(20), nullable=False),
+    Column("diamonds", BigInteger, nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("gross_minor", BigInteger, nullable=False),
+    Column("fee_minor", BigInteger, nullable=False),
+    Column("withholding_minor", BigInteger, nullable=False),
+    Column("net_minor", BigInteger, nullable=False),
+    Column("hold_id", Id, ForeignKey("ledger_holds.id"), nullable=False),
+    Column(
+        "request_transaction_id",
+        Id,
+        ForeignKey("ledger_transactions.id"),
+        nullable=False,
+        unique=True,
+    ),
+    Column("requested_by", String(255), nullable=False),
+    Column("approved_by", String(255), nullable=True),
+    Column("generation", Integer, nullable=False, server_default="1"),
+    Column("provider_reference", String(255), nullable=True),
+    Column("failure_code", String(64), nullable=True),
+    Column("failure_message", String(500), nullable=True),
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("next_attempt_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("lease_owner", String(64), nullable=True),
+    Column("lease_until", DateTime(timezone=True), nullable=True),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("paid_at", DateTime(timezone=True), nullable=True),
+    CheckConstraint("diamonds > 0", name="diamonds_positive"),
+    CheckConstraint("net_minor > 0", name="net_positive"),
+    CheckConstraint(
+        "gross_minor = net_minor + fee_minor + withholding_minor", name="amounts_add_up"
+    ),
+    Index("ix_payouts_status_next_attempt", "status", "next_attempt_at"),
+    Index("ix_payouts_user_created", "user_id", "created_at"),
+    Index("ix_payouts_provider_reference", "provider", "provider_reference"),
+)
+
+payout_events = Table(
+    "payout_events",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("payout_id", Id, ForeignKey("payouts.id"), nullable=False),
+    Column("from_status", String(20), nullable=True),
+    Column("to_status", String(20), nullable=False),
+    Column("actor", String(255), nullable=False),
+    Column("reason", String(500), nullable=True),
+    Column("details", JSON, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Index("ix_payout_events_payout", "payout_id", "id"),
+)
+
+provider_events = Table(
+    "provider_webhook_events",
+    metadata,
+    Column("provider", String(32), primary_key=True),
+    Column("event_id", String(255), primary_key=True),
+    Column("payout_id", Id, ForeignKey("payouts.id"), nullable=True),
+    Column("outcome", String(64), nullable=False),
+    Column("received_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)
