@@ -12,7 +12,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
 import economy.tables  # noqa: F401  (registers the economy's tables on the metadata)
-import ledger.payouts.tables  # noqa: F401
+import ledger.payouts.tables
 import ledger.tables  # noqa: F401
 from ledger.database import metadata
 
