@@ -28,6 +28,11 @@ class ConfigError(ValueError):
         super().__init__("invalid configuration:\n  " + "\n  ".join(problems))
 
 
+def hide_password(url: str) -> str:
+    """A URL fit for messages and logs: any password replaced by ***."""
+    return re.sub(r"(//[^/@:]*:)[^/@]*@", r"\1***@", url)
+
+
 def default_database_url(workdir: Path | None = None) -> str:
     """The embedded default: an SQLite file in the working folder."""
     folder = workdir or Path.cwd()
@@ -95,19 +100,27 @@ class Settings:
         )
         if not database_url.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):
             problems.append(
-                f"DIAMONDS_DATABASE_URL={database_url!r}: "
+                f"DIAMONDS_DATABASE_URL={hide_password(database_url)!r}: "
                 "expected a sqlite:/// or postgresql:// URL"
             )
 
-        development = env.get("DIAMONDS_ENV", "development").lower() != "production"
+        environment = env.get("DIAMONDS_ENV", "development").strip().lower()
+        if environment not in ("development", "production"):
+            problems.append(f"DIAMONDS_ENV={environment!r}: expected development or production")
+        development = environment != "production"
         secret = env.get("DIAMONDS_JWT_SECRET") or ""
         if not secret:
             if development:
                 secret = DEV_JWT_SECRET
             else:
                 problems.append("DIAMONDS_JWT_SECRET: required when DIAMONDS_ENV=production")
-        elif len(secret) < 16:
-            problems.append("DIAMONDS_JWT_SECRET: expected at least 16 characters")
+        elif len(secret.encode()) < 32:
+            problems.append("DIAMONDS_JWT_SECRET: expected at least 32 bytes (HS256, RFC 7518)")
+        elif not development and secret == DEV_JWT_SECRET:
+            problems.append(
+                "DIAMONDS_JWT_SECRET: the public development secret cannot be used when "
+                "DIAMONDS_ENV=production"
+            )
 
         gift_rate = GiftRate(
             diamonds_per_coin=integer("DIAMONDS_DIAMONDS_PER_COIN", 2, 1, 1_000),
@@ -150,7 +163,7 @@ def _parse_cash_rates(raw: str, problems: list[str]) -> dict[str, CashRate]:
             num, den = int(numerator), int(denominator or "1")
         except ValueError:
             num, den = -1, -1
-        if not _CURRENCY.match(currency) or num < 0 or den <= 0:
+        if not _CURRENCY.match(currency) or num <= 0 or den <= 0:
             problems.append(
                 f"DIAMONDS_CASH_RATES item {item!r}: expected CUR=N/D "
                 "(minor units per diamond, e.g. USD=1/2)"

@@ -9,9 +9,10 @@ from dataclasses import dataclass, field
 from aiohttp import web
 
 from economy.app import Economy
+from economy.payouts.service import PayoutService
 from economy.users import User
 from graph.auth import Principal
-from graph.errors import forbidden, unauthenticated
+from graph.errors import ApiError, forbidden, unauthenticated
 from graph.loaders import Loaders
 
 
@@ -21,6 +22,7 @@ class Context:
     principal: Principal
     request: web.Request | None = None
     response: web.StreamResponse | None = None
+    payouts: PayoutService | None = None
     loaders: Loaders = field(init=False)
     _user: User | None = field(default=None, init=False)
 
@@ -34,6 +36,11 @@ class Context:
         if self._user is None:
             self._user = await self.eco.users.ensure(self.principal.subject)
         return self._user
+
+    def payout_service(self) -> PayoutService:
+        if self.payouts is None:
+            raise ApiError("PAYOUTS_UNAVAILABLE", "payouts are not configured on this server")
+        return self.payouts
 
     async def may_see_money_of(self, user_id: int) -> bool:
         if self.principal.sees_all_money:

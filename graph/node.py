@@ -14,10 +14,12 @@ from economy.users import owner_of_account
 from graph.context import Context
 from graph.errors import bad_input
 from graph.gifts.types import Gift, GiftSend
+from graph.payouts.types import Payout
 from graph.relay import MalformedId, Node, from_global_id
 from graph.streams.types import LiveStream
 from graph.users.types import User
 from graph.wallets.types import Asset, Wallet
+from ledger.payouts.store import load_payout
 
 Resolver = Callable[[Context, int], Awaitable[Node | None]]
 
@@ -56,12 +58,21 @@ async def _gift_send(ctx: Context, pk: int) -> Node | None:
     return None
 
 
+async def _payout(ctx: Context, pk: int) -> Node | None:
+    async with ctx.eco.db.read() as conn:
+        found = await load_payout(conn, pk)
+    if found is None or not await ctx.may_see_money_of(found.user_id):
+        return None
+    return Payout.of(found)
+
+
 RESOLVERS: dict[str, Resolver] = {
     "User": _user,
     "Gift": _gift,
     "LiveStream": _stream,
     "Wallet": _wallet,
     "GiftSend": _gift_send,
+    "Payout": _payout,
 }
 
 

@@ -51,3 +51,18 @@ class CanEndStream(_RequireRoles):
 class IsAdmin(_RequireRoles):
     roles = (Role.ADMIN,)
     action = "grant coins"
+
+
+class CanRequestPayouts(_RequireRoles):
+    roles = (Role.CREATOR,)
+    action = "request payouts"
+
+
+class IsFinance(_RequireRoles):
+    roles = (Role.FINANCE,)
+    action = "review payouts"
+
+
+class CanCancelPayouts(_RequireRoles):
+    roles = (Role.CREATOR, Role.FINANCE)
+    action = "cancel payouts"

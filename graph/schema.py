@@ -22,6 +22,7 @@ from strawberry.types import ExecutionContext
 from graph.errors import should_mask
 from graph.gifts.schema import GiftMutations, GiftQueries
 from graph.node import resolve_node
+from graph.payouts.schema import PayoutMutations, PayoutQueries
 from graph.relay import Node
 from graph.scalars import BIGINT_SCALAR, BigInt
 from graph.streams.schema import StreamMutations, StreamQueries
@@ -37,12 +38,12 @@ CACHE_SIZE = 1_024
 
 
 @strawberry.type
-class Query(UserQueries, GiftQueries, StreamQueries):
+class Query(UserQueries, GiftQueries, StreamQueries, PayoutQueries):
     node: Node | None = strawberry.field(resolver=resolve_node, description="Any object by id.")
 
 
 @strawberry.type
-class Mutation(GiftMutations, StreamMutations, WalletMutations):
+class Mutation(GiftMutations, StreamMutations, WalletMutations, PayoutMutations):
     pass
 
 

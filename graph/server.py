@@ -13,9 +13,12 @@ from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 
 from diamonds.migrate import current_revision, head_revision
 from economy.app import Economy
+from economy.payouts.runtime import embedded_worker
+from economy.payouts.service import PayoutService
 from graph.auth import InvalidToken, principal_from_header
 from graph.context import Context
 from graph.schema import schema
+from graph.webhooks import add_webhook_routes
 
 log = logging.getLogger(__name__)
 
@@ -26,7 +29,7 @@ MAX_REQUEST_BYTES = 256 * 1024
 class DiamondsGraphQLView(GraphQLView[Context, None]):
     """Strawberry's view with our context: the economy and the caller named by the token."""
 
-    def __init__(self, eco: Economy) -> None:
+    def __init__(self, eco: Economy, payouts: PayoutService | None = None) -> None:
         super().__init__(
             schema=schema,
             graphql_ide="graphiql" if eco.settings.development else None,
@@ -34,6 +37,7 @@ class DiamondsGraphQLView(GraphQLView[Context, None]):
             subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL,),
         )
         self.eco = eco
+        self.payouts = payouts
 
     async def get_context(
         self, request: web.Request, response: web.Response | web.WebSocketResponse
@@ -44,7 +48,13 @@ class DiamondsGraphQLView(GraphQLView[Context, None]):
             )
         except InvalidToken as exc:
             raise _unauthorized(str(exc)) from None
-        return Context(eco=self.eco, principal=principal, request=request, response=response)
+        return Context(
+            eco=self.eco,
+            principal=principal,
+            request=request,
+            response=response,
+            payouts=self.payouts,
+        )
 
 
 def _unauthorized(message: str) -> web.HTTPUnauthorized:
@@ -76,11 +86,15 @@ async def readyz(request: web.Request) -> web.Response:
     return web.json_response({"status": "ready", "revision": revision})
 
 
-def create_app(eco: Economy) -> web.Application:
-    """The whole HTTP service around one economy; the economy is closed when the app stops."""
+def create_app(
+    eco: Economy, payouts: PayoutService | None = None, *, run_worker: bool = False
+) -> web.Application:
+    """The whole HTTP service around one economy; the economy is closed when the app stops.
+    With `payouts`, the payout mutations and provider webhooks are served, and with `run_worker`
+    a payout worker runs inside this process (the embedded default)."""
     app = web.Application(client_max_size=MAX_REQUEST_BYTES)
     app[ECONOMY] = eco
-    view = DiamondsGraphQLView(eco)
+    view = DiamondsGraphQLView(eco, payouts)
     app.router.add_route("*", "/graphql", view)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
@@ -88,5 +102,10 @@ def create_app(eco: Economy) -> web.Application:
     async def close_economy(_app: web.Application) -> None:
         await eco.close()
 
+    if payouts is not None:
+        add_webhook_routes(app, payouts)
+        if run_worker:
+            app.cleanup_ctx.append(embedded_worker(payouts))
+        app.on_cleanup.append(lambda _app: payouts.providers.close())
     app.on_cleanup.append(close_economy)
     return app

@@ -29,6 +29,7 @@ from providers.base import (
     PayoutState,
 )
 from providers.errors import PermanentProviderError, TransientProviderError, UnknownOutcome
+from providers.retry import submit_with_retries
 
 log = logging.getLogger(__name__)
 
@@ -48,15 +49,15 @@ def worker_name() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"[:64]
 
 
-async def plain_submit(provider: PayoutProvider, instruction: PayoutInstruction) -> PayoutResult:
-    return await provider.submit(instruction)
+async def submit_retrying(provider: PayoutProvider, instruction: PayoutInstruction) -> PayoutResult:
+    return await submit_with_retries(provider, instruction)
 
 
 @dataclass
 class Dispatcher:
     svc: PayoutService
     name: str = ""
-    submit: Submit = plain_submit
+    submit: Submit = submit_retrying
     batch: int = 10
 
     def __post_init__(self) -> None:
@@ -118,7 +119,7 @@ class Dispatcher:
 
     async def dispatch(self, payout: Payout) -> None:
         """One payout through its provider. No database lock is held during the call."""
-        provider = self.svc.providers.get(payout.provider)
+        provider = self.svc.find_provider(payout.provider)
         if provider is None:
             await self._record(
                 payout,
@@ -234,7 +235,7 @@ class Dispatcher:
             pending = [p for p in [await load_payout(conn, int(i)) for i in rows] if p]
         handled = 0
         for payout in pending:
-            provider = self.svc.providers.get(payout.provider)
+            provider = self.svc.find_provider(payout.provider)
             if provider is None or Capability.LOOKUP not in provider.capabilities:
                 continue
             try:

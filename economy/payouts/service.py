@@ -4,6 +4,7 @@ policy and the book, plus the helpers every payout operation uses.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -28,13 +29,17 @@ from ledger.payouts.store import (
     load_payout,
 )
 from providers.base import PayoutProvider
+from providers.errors import ProviderConfigError
+from providers.registry import ProviderRegistry
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
 class PayoutService:
     eco: Economy
     gate: PayoutGate
-    providers: Mapping[str, PayoutProvider]
+    providers: ProviderRegistry
     policy: PayoutPolicy = field(default_factory=PayoutPolicy)
     book: PayoutBook = field(init=False)
 
@@ -42,13 +47,24 @@ class PayoutService:
         self.book = PayoutBook(self.eco.ledger)
 
     def provider(self, slug: str) -> PayoutProvider:
-        found = self.providers.get(slug)
-        if found is None:
-            known = ", ".join(sorted(self.providers)) or "none configured"
+        """The provider a creator asked for; UNKNOWN_PROVIDER when there is none by that name
+        or it is not configured here."""
+        try:
+            return self.providers.get(slug)
+        except ProviderConfigError:
+            known = ", ".join(self.providers.slugs()) or "none configured"
             raise DomainError(
-                "UNKNOWN_PROVIDER", f"no payout provider {slug!r} ({known})", "provider"
-            )
-        return found
+                "UNKNOWN_PROVIDER",
+                f"no payout provider {slug!r} is available ({known})",
+                "provider",
+            ) from None
+
+    def find_provider(self, slug: str) -> PayoutProvider | None:
+        try:
+            return self.providers.get(slug)
+        except ProviderConfigError:
+            log.exception("payout provider %r cannot be used", slug)
+            return None
 
     async def move(
         self,

@@ -187,30 +187,22 @@ class PayoutBook:
         """Cash paid out: from the platform's funding account to the creator (net), to the
         withholding account (tax withheld) and to the provider's fee account."""
         currency = payout.currency
-        funding = await self.account(conn, PLATFORM, "payout_funding", currency, Policy.UNBOUNDED)
         legs = [
-            (
-                await self.account(
-                    conn,
-                    user_owner(payout.user_id),
-                    "payouts_received",
-                    currency,
-                    Policy.NON_NEGATIVE,
-                ),
-                payout.net_minor,
-            ),
-            (
-                await self.account(conn, PLATFORM, "withholding", currency, Policy.NON_NEGATIVE),
-                payout.withholding_minor,
-            ),
-            (
-                await self.account(
-                    conn, PLATFORM, f"fees:{payout.provider}"[:32], currency, Policy.NON_NEGATIVE
-                ),
-                payout.fee_minor,
-            ),
+            (user_owner(payout.user_id), "payouts_received", payout.net_minor),
+            (PLATFORM, "withholding", payout.withholding_minor),
+            (PLATFORM, f"fees:{payout.provider}"[:32], payout.fee_minor),
         ]
-        return [Transfer(funding, account, currency, amount) for account, amount in legs if amount]
+        funding = await self.account(conn, PLATFORM, "payout_funding", currency, Policy.UNBOUNDED)
+        return [
+            Transfer(
+                funding,
+                await self.account(conn, owner, name, currency, Policy.NON_NEGATIVE),
+                currency,
+                amount,
+            )
+            for owner, name, amount in legs
+            if amount
+        ]
 
     async def apply(
         self, conn: AsyncConnection, payout: Payout, money: MoneyEffect, diamond_account_id: int

@@ -1,0 +1,1 @@
+"""Payouts in the API: creators request and follow theirs; FINANCE reviews, retries, resolves."""

@@ -1,0 +1,99 @@
+"""`requestPayout`: a creator turns diamonds into money through a provider, once per key."""
+
+from __future__ import annotations
+
+import enum
+
+import strawberry
+from strawberry.types import Info
+
+from economy.errors import DomainError
+from economy.payouts.requests import RequirementsNotMet, request_payout
+from graph.context import Context
+from graph.errors import payload_errors
+from graph.payouts.types import Payout
+from graph.scalars import BigInt
+
+
+@strawberry.enum
+class RequestPayoutErrorCode(enum.Enum):
+    INVALID_AMOUNT = "INVALID_AMOUNT"
+    UNKNOWN_PROVIDER = "UNKNOWN_PROVIDER"
+    UNSUPPORTED_CURRENCY = "UNSUPPORTED_CURRENCY"
+    BELOW_MINIMUM = "BELOW_MINIMUM"
+    AMOUNT_TOO_SMALL = "AMOUNT_TOO_SMALL"
+    INSUFFICIENT_DIAMONDS = "INSUFFICIENT_DIAMONDS"
+    DAILY_CAP_EXCEEDED = "DAILY_CAP_EXCEEDED"
+    INVALID_IDEMPOTENCY_KEY = "INVALID_IDEMPOTENCY_KEY"
+    IDEMPOTENCY_CONFLICT = "IDEMPOTENCY_CONFLICT"
+    PAYOUT_BLOCKED = "PAYOUT_BLOCKED"
+    IDENTITY_UNVERIFIED = "IDENTITY_UNVERIFIED"
+    AGE_UNVERIFIED = "AGE_UNVERIFIED"
+    TAX_FORM_MISSING = "TAX_FORM_MISSING"
+    TAX_FORM_EXPIRED = "TAX_FORM_EXPIRED"
+    SANCTIONS_REVIEW = "SANCTIONS_REVIEW"
+    PAYOUT_METHOD_UNVERIFIED = "PAYOUT_METHOD_UNVERIFIED"
+    COUNTRY_NOT_SUPPORTED = "COUNTRY_NOT_SUPPORTED"
+
+
+@strawberry.type
+class RequestPayoutError:
+    field: str | None
+    message: str
+    code: RequestPayoutErrorCode
+
+
+@strawberry.input
+class RequestPayoutInput:
+    diamonds: BigInt
+    provider: str = strawberry.field(description="A provider's slug: stripe, paypal or bank.")
+    currency: str = strawberry.field(description="ISO 4217, e.g. USD.")
+    idempotency_key: str
+
+
+@strawberry.type
+class RequestPayoutPayload:
+    payout: Payout | None
+    replayed: bool
+    errors: list[RequestPayoutError]
+
+
+def _blocked(exc: RequirementsNotMet) -> list[RequestPayoutError]:
+    known = RequestPayoutErrorCode.__members__
+    return [
+        RequestPayoutError(
+            field=None,
+            message=r.message,
+            code=RequestPayoutErrorCode[r.code]
+            if r.code in known
+            else RequestPayoutErrorCode.PAYOUT_BLOCKED,
+        )
+        for r in exc.requirements
+    ] or payload_errors(RequestPayoutError, RequestPayoutErrorCode, exc)
+
+
+async def request_payout_mutation(
+    info: Info[Context, None], input: RequestPayoutInput
+) -> RequestPayoutPayload:
+    svc = info.context.payout_service()
+    creator = await info.context.user()
+    try:
+        requested = await request_payout(
+            svc,
+            creator,
+            diamonds=int(input.diamonds),
+            provider=input.provider,
+            currency=input.currency,
+            key=input.idempotency_key,
+        )
+    except RequirementsNotMet as exc:
+        return RequestPayoutPayload(payout=None, replayed=False, errors=_blocked(exc))
+    except DomainError as exc:
+        return RequestPayoutPayload(
+            payout=None,
+            replayed=False,
+            errors=payload_errors(RequestPayoutError, RequestPayoutErrorCode, exc),
+        )
+    return RequestPayoutPayload(
+        payout=Payout.of(requested.payout), replayed=requested.replayed, errors=[]
+    )

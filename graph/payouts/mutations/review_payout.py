@@ -1,0 +1,119 @@
+"""FINANCE's and the creator's decisions on a payout: `approvePayout`, `rejectPayout`,
+`cancelPayout`, `retryPayout` and `resolvePayout`, sharing one error type and code enum.
+"""
+
+from __future__ import annotations
+
+import enum
+
+import strawberry
+from strawberry.types import Info
+
+from economy.errors import DomainError
+from economy.payouts import review
+from graph.auth import Role
+from graph.context import Context
+from graph.errors import payload_errors
+from graph.payouts.types import Payout, PayoutResolution
+from graph.relay import id_argument
+from ledger.payouts.states import PayoutStatus
+from ledger.payouts.store import Payout as PayoutRecord
+
+
+@strawberry.enum
+class PayoutReviewErrorCode(enum.Enum):
+    INVALID_ID = "INVALID_ID"
+    PAYOUT_NOT_FOUND = "PAYOUT_NOT_FOUND"
+    INVALID_STATUS = "INVALID_STATUS"
+    SELF_APPROVAL = "SELF_APPROVAL"
+    PAYOUT_IN_FLIGHT = "PAYOUT_IN_FLIGHT"
+    INSUFFICIENT_DIAMONDS = "INSUFFICIENT_DIAMONDS"
+    INVALID_REASON = "INVALID_REASON"
+    INVALID_OUTCOME = "INVALID_OUTCOME"
+
+
+@strawberry.type
+class PayoutReviewError:
+    field: str | None
+    message: str
+    code: PayoutReviewErrorCode
+
+
+@strawberry.type
+class PayoutReviewPayload:
+    payout: Payout | None
+    errors: list[PayoutReviewError]
+
+
+@strawberry.input
+class PayoutIdInput:
+    payout_id: strawberry.ID
+
+
+@strawberry.input
+class RejectPayoutInput:
+    payout_id: strawberry.ID
+    reason: str
+
+
+@strawberry.input
+class ResolvePayoutInput:
+    payout_id: strawberry.ID
+    outcome: PayoutResolution
+    reason: str = strawberry.field(description="What was confirmed with the provider, and how.")
+
+
+async def _decide(
+    info: Info[Context, None],
+    payout_id: str,
+    action: str,
+    reason: str = "",
+    outcome: PayoutResolution | None = None,
+) -> PayoutReviewPayload:
+    svc = info.context.payout_service()
+    actor = await info.context.user()
+    try:
+        pk = id_argument(payout_id, "Payout", "payoutId")
+        done: PayoutRecord
+        if action == "approve":
+            done = await review.approve_payout(svc, actor, pk)
+        elif action == "reject":
+            done = await review.reject_payout(svc, actor, pk, reason)
+        elif action == "cancel":
+            done = await review.cancel_payout(
+                svc, actor, pk, on_behalf=info.context.principal.has(Role.FINANCE)
+            )
+        elif action == "retry":
+            done = await review.retry_payout(svc, actor, pk)
+        else:
+            assert outcome is not None
+            done = await review.resolve_payout(svc, actor, pk, PayoutStatus(outcome.value), reason)
+    except DomainError as exc:
+        return PayoutReviewPayload(
+            payout=None, errors=payload_errors(PayoutReviewError, PayoutReviewErrorCode, exc)
+        )
+    return PayoutReviewPayload(payout=Payout.of(done), errors=[])
+
+
+async def approve_payout(info: Info[Context, None], input: PayoutIdInput) -> PayoutReviewPayload:
+    return await _decide(info, input.payout_id, "approve")
+
+
+async def reject_payout(info: Info[Context, None], input: RejectPayoutInput) -> PayoutReviewPayload:
+    return await _decide(info, input.payout_id, "reject", reason=input.reason)
+
+
+async def cancel_payout(info: Info[Context, None], input: PayoutIdInput) -> PayoutReviewPayload:
+    return await _decide(info, input.payout_id, "cancel")
+
+
+async def retry_payout(info: Info[Context, None], input: PayoutIdInput) -> PayoutReviewPayload:
+    return await _decide(info, input.payout_id, "retry")
+
+
+async def resolve_payout(
+    info: Info[Context, None], input: ResolvePayoutInput
+) -> PayoutReviewPayload:
+    return await _decide(
+        info, input.payout_id, "resolve", reason=input.reason, outcome=input.outcome
+    )

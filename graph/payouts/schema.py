@@ -1,0 +1,114 @@
+"""The payouts' root fields: one payout, pages of payouts (a creator's own; FINANCE filters all),
+and the mutations to request, review, cancel, retry and resolve them.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import strawberry
+from strawberry.types import Info
+
+from economy.payouts.queries import PayoutFilter, payouts_page
+from graph.context import Context
+from graph.payouts.mutations.request_payout import RequestPayoutPayload, request_payout_mutation
+from graph.payouts.mutations.review_payout import (
+    PayoutReviewPayload,
+    approve_payout,
+    cancel_payout,
+    reject_payout,
+    resolve_payout,
+    retry_payout,
+)
+from graph.payouts.types import Payout, PayoutStatus
+from graph.permissions import CanCancelPayouts, CanRequestPayouts, IsAuthenticated, IsFinance
+from graph.relay import Connection, MalformedId, PageRequest, connection, pk_of
+from ledger.clock import as_utc
+from ledger.payouts.store import load_payout
+
+
+@strawberry.type
+class PayoutQueries:
+    @strawberry.field(
+        permission_classes=[IsAuthenticated],
+        description="A payout by id: your own, or any for FINANCE and ADMIN.",
+    )
+    async def payout(self, info: Info[Context, None], id: strawberry.ID) -> Payout | None:
+        try:
+            pk = pk_of(id, "Payout")
+        except MalformedId:
+            return None
+        async with info.context.eco.db.read() as conn:
+            found = await load_payout(conn, pk)
+        if found is None or not await info.context.may_see_money_of(found.user_id):
+            return None
+        return Payout.of(found)
+
+    @strawberry.field(
+        permission_classes=[IsAuthenticated],
+        description="Payouts, newest first: your own; FINANCE and ADMIN see everyone's and may "
+        "filter by creator subject.",
+    )
+    async def payouts(
+        self,
+        info: Info[Context, None],
+        first: int | None = None,
+        after: str | None = None,
+        status: PayoutStatus | None = None,  # type: ignore[valid-type]
+        provider: str | None = None,
+        created_after: datetime | None = None,
+        created_before: datetime | None = None,
+        creator: str | None = None,
+    ) -> Connection[Payout]:
+        page = PageRequest.of(first, after)
+        ctx = info.context
+        if ctx.principal.sees_all_money:
+            user_id = None
+            if creator is not None:
+                user_id = (await ctx.eco.users.ensure(creator)).id
+        else:
+            user_id = (await ctx.user()).id
+        where = PayoutFilter(
+            user_id=user_id,
+            status=status,
+            provider=provider,
+            created_after=as_utc(created_after) if created_after else None,
+            created_before=as_utc(created_before) if created_before else None,
+        )
+        async with ctx.eco.db.read() as conn:
+            rows = await payouts_page(conn, where, before_id=page.after, limit=page.limit + 1)
+        return connection(rows, page, lambda p: p.id, Payout.of)
+
+
+@strawberry.type
+class PayoutMutations:
+    request_payout: RequestPayoutPayload = strawberry.mutation(
+        resolver=request_payout_mutation,
+        permission_classes=[CanRequestPayouts],
+        description="Cash out diamonds (CREATOR).",
+    )
+    approve_payout: PayoutReviewPayload = strawberry.mutation(
+        resolver=approve_payout,
+        permission_classes=[IsFinance],
+        description="Approve a payout awaiting approval or on hold (FINANCE, not the requester).",
+    )
+    reject_payout: PayoutReviewPayload = strawberry.mutation(
+        resolver=reject_payout,
+        permission_classes=[IsFinance],
+        description="Reject a payout; its diamonds are released (FINANCE).",
+    )
+    cancel_payout: PayoutReviewPayload = strawberry.mutation(
+        resolver=cancel_payout,
+        permission_classes=[CanCancelPayouts],
+        description="Cancel a payout before it is dispatched (its creator, or FINANCE).",
+    )
+    retry_payout: PayoutReviewPayload = strawberry.mutation(
+        resolver=retry_payout,
+        permission_classes=[IsFinance],
+        description="Retry a failed payout: hold its diamonds again and dispatch (FINANCE).",
+    )
+    resolve_payout: PayoutReviewPayload = strawberry.mutation(
+        resolver=resolve_payout,
+        permission_classes=[IsFinance],
+        description="State the outcome of a stuck payout, with a reason; audited (FINANCE).",
+    )
