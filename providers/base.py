@@ -141,5 +141,5 @@ class PayoutProvider(ABC):
     def serves(self, currency: str, country: str) -> bool:
         return currency in self.currencies and (self.countries is None or country in self.countries)
 
-    async def close(self) -> None:
+    async def close(self) -> None:  # noqa: B027 - most providers hold nothing to release
         """Release connections and threads."""

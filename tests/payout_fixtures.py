@@ -5,10 +5,10 @@ scripted faults and outcomes, HMAC-signed webhooks), and the fixtures the payout
 from __future__ import annotations
 
 import hashlib
-import itertools
 import hmac
+import itertools
 import json
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -164,7 +164,7 @@ def gate() -> ScriptedGate:
 
 
 @pytest.fixture
-async def rig(economy: Economy, bank: LedgerBank, gate: ScriptedGate) -> AsyncIterator[Rig]:
+async def rig(economy: Economy, bank: LedgerBank, gate: ScriptedGate) -> Rig:
     registry = ProviderRegistry({}, discover=False)
     registry.register(bank)
     svc = PayoutService(
@@ -180,7 +180,7 @@ async def rig(economy: Economy, bank: LedgerBank, gate: ScriptedGate) -> AsyncIt
             max_dispatch_attempts=3,
         ),
     )
-    yield Rig(economy, bank, gate, svc)
+    return Rig(economy, bank, gate, svc)
 
 
 @pytest.fixture

@@ -32,15 +32,7 @@ from ledger.payouts.store import Payout, load_payout, payout_history
 from ledger.payouts.tables import payouts
 from providers.base import PayoutState, StatusUpdate
 
-from .payout_fixtures import (  # noqa: F401 - fixtures
-    FAST_RETRIES,
-    Rig,
-    bank,
-    gate,
-    ledger_is_clean,
-    rich_creator,
-    rig,
-)
+from .payout_fixtures import FAST_RETRIES, Rig, ledger_is_clean
 
 MakeCreator = Callable[..., Awaitable[User]]
 

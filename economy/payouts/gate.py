@@ -4,9 +4,10 @@ with what withholding, and where does the money go (the verified payout method).
 
 from __future__ import annotations
 
+import importlib
 from dataclasses import dataclass
 from datetime import date
-from typing import Protocol
+from typing import Any, Protocol
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -60,8 +61,7 @@ class ComplianceGate:
         amount_minor: int,
         today: date,
     ) -> Eligibility:
-        from compliance import gate
-
+        gate = _compliance_gate()
         found = await gate.check_payout(
             conn,
             user_id=user_id,
@@ -78,6 +78,12 @@ class ComplianceGate:
         )
 
     async def payee(self, conn: AsyncConnection, *, user_id: int, provider: str) -> Payee | None:
-        from compliance import gate
+        payee: Payee | None = await _compliance_gate().payee_for(
+            conn, user_id=user_id, provider=provider
+        )
+        return payee
 
-        return await gate.payee_for(conn, user_id=user_id, provider=provider)
+
+def _compliance_gate() -> Any:
+    """`compliance.gate`, imported on first use (compliance imports the settings too)."""
+    return importlib.import_module("compliance.gate")
