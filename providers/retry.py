@@ -71,7 +71,7 @@ class RetryPolicy:
 DEFAULT_POLICY = RetryPolicy()
 
 
-class wait_at_least_retry_after(wait_base):  # noqa: N801 - tenacity's naming for wait strategies
+class wait_at_least_retry_after(wait_base):
     """Wait as `fallback` says, but never less than the `retry_after` the provider asked for."""
 
     def __init__(self, fallback: wait_base) -> None:
