@@ -19,13 +19,13 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
 from diamonds.config import ConfigError, Settings
+from economy.payouts.commands import register as register_payout_commands
 from graph.auth import DEFAULT_TTL_SECONDS, InvalidToken, Role, mint_token, parse_roles
 
 if TYPE_CHECKING:
     from aiohttp import web
 
     from diamonds.demo import DemoSummary
-    from economy.app import Economy
 
 log = logging.getLogger("diamonds")
 
@@ -79,6 +79,11 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--no-migrate", action="store_true", help="do not apply pending migrations first"
     )
+    serve.add_argument(
+        "--no-worker",
+        action="store_true",
+        help="do not run a payout worker in this process (run `diamonds worker` instead)",
+    )
     serve.set_defaults(command=_serve)
 
     migrate = commands.add_parser("migrate", help="apply pending database migrations")
@@ -121,6 +126,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     schema = commands.add_parser("schema", help="print the GraphQL schema (SDL)")
     schema.set_defaults(command=_schema)
+    register_payout_commands(commands)
     return parser
 
 
@@ -359,7 +365,9 @@ def _serve(args: argparse.Namespace) -> int:
 
                 summary = await load_demo(eco)
                 banner.extend(_demo_banner(summary, demo_tokens(settings)[VIEWER]))
-            return create_app(eco)
+            from economy.payouts.setup import build_payout_service
+
+            return create_app(eco, build_payout_service(eco), run_worker=not args.no_worker)
         except BaseException:
             await eco.close()
             raise
@@ -381,11 +389,11 @@ def _serve(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _load_create_app() -> Callable[[Economy], web.Application]:
+def _load_create_app() -> Callable[..., web.Application]:
     """`graph.server.create_app`, imported by name so that every other command works while the
     API is unfinished or broken."""
     try:
-        create_app: Callable[[Economy], web.Application] = importlib.import_module(
+        create_app: Callable[..., web.Application] = importlib.import_module(
             "graph.server"
         ).create_app
     except (ImportError, AttributeError) as exc:

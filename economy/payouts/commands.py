@@ -1,0 +1,60 @@
+"""`diamonds worker`: the payout worker as its own process, dispatching approved payouts and
+settling unknown and pending ones until stopped (or once, with `--once`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import signal
+from typing import Any
+
+from diamonds.config import Settings
+
+log = logging.getLogger(__name__)
+
+
+def register(commands: Any) -> None:
+    worker = commands.add_parser(
+        "worker", help="run the payout worker (dispatch, retries, lookups) until stopped"
+    )
+    worker.add_argument("--database-url", help="overrides DIAMONDS_DATABASE_URL")
+    worker.add_argument("--once", action="store_true", help="handle what is due now, then exit")
+    worker.add_argument("--batch", type=int, default=10, help="payouts claimed at a time")
+    worker.add_argument("--idle", type=float, default=1.0, help="seconds to sleep when idle")
+    worker.set_defaults(command=_worker)
+
+
+def _worker(args: argparse.Namespace) -> int:
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    settings = Settings.from_env().with_database(args.database_url)
+    return asyncio.run(_run(settings, once=args.once, batch=args.batch, idle=args.idle))
+
+
+async def _run(settings: Settings, *, once: bool, batch: int, idle: float) -> int:
+    from economy.app import Economy
+    from economy.payouts.dispatch import Dispatcher
+    from economy.payouts.setup import build_payout_service
+
+    eco = await Economy.start(settings)
+    svc = build_payout_service(eco)
+    dispatcher = Dispatcher(svc, batch=batch)
+    try:
+        if once:
+            handled = await dispatcher.run_once()
+            print(f"payout worker: handled {handled} payout(s)")
+            return 0
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            with contextlib.suppress(NotImplementedError):
+                loop.add_signal_handler(sig, stop.set)
+        await dispatcher.run_forever(stop, idle_seconds=idle)
+        return 0
+    finally:
+        await svc.providers.close()
+        await eco.close()
