@@ -1,0 +1,247 @@
+"""Payouts through HTTP as creators and finance staff use them: request, follow, review, and the
+provider's signed webhooks at /webhooks/{provider}."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+import pytest
+from aiohttp.test_utils import TestClient, TestServer
+
+from economy.payouts.dispatch import Dispatcher
+from graph.relay import pk_of, to_global_id
+from graph.server import create_app
+
+from .payout_fixtures import Rig, ledger_is_clean, signed
+
+Post = Callable[..., Awaitable[Any]]
+
+REQUEST = """
+mutation($diamonds: BigInt!, $key: String!) {
+  requestPayout(input: {diamonds: $diamonds, provider: "ledgerbank", currency: "USD",
+                        idempotencyKey: $key}) {
+    payout { id status diamonds gross net currency provider creator { subject } }
+    replayed
+    errors { field message code }
+  }
+}
+"""
+
+DECIDE = """
+mutation($id: ID!) {
+  approvePayout(input: {payoutId: $id}) { payout { status approvedBy } errors { code } }
+}
+"""
+
+
+@pytest.fixture
+async def api(rig: Rig) -> AsyncIterator[TestClient[Any, Any]]:
+    """The app with the payout pipeline (overrides the suite's plain `api`)."""
+    async with TestClient(TestServer(create_app(rig.eco, rig.svc))) as client:
+        yield client
+
+
+async def test_a_creator_requests_a_payout_and_follows_it(
+    graphql: Post, rig: Rig, rich_creator: Callable[..., Awaitable[Any]]
+) -> None:
+    creator = await rich_creator(60_000, subject="creator:cat")
+    sent = await graphql(
+        REQUEST, {"diamonds": 40_000, "key": "k1"}, subject="creator:cat", roles=["CREATOR"]
+    )
+    payload = sent.data["requestPayout"]
+    assert payload["errors"] == []
+    assert payload["payout"]["status"] == "APPROVED"
+    assert payload["payout"]["gross"] == 20_000
+    assert payload["payout"]["creator"] == {"subject": "creator:cat"}
+    payout_id = payload["payout"]["id"]
+
+    await Dispatcher(rig.svc).run_once()
+    mine = await graphql(
+        "{ payouts { edges { node { id status history { fromStatus toStatus actor } } } } "
+        "me { diamondWallet { balance available held } } }",
+        subject="creator:cat",
+        roles=["CREATOR"],
+    )
+    node = mine.data["payouts"]["edges"][0]["node"]
+    assert node["id"] == payout_id
+    assert node["status"] == "SUBMITTED"
+    assert [(h["fromStatus"], h["toStatus"]) for h in node["history"]] == [
+        (None, "REQUESTED"),
+        ("REQUESTED", "APPROVED"),
+        ("APPROVED", "SUBMITTED"),
+    ]
+    assert mine.data["me"]["diamondWallet"] == {
+        "balance": 60_000,
+        "available": 20_000,
+        "held": 40_000,
+    }
+    assert creator.subject == "creator:cat"
+
+
+async def test_payout_errors_are_typed_payload_errors(
+    graphql: Post, rig: Rig, rich_creator: Callable[..., Awaitable[Any]]
+) -> None:
+    await rich_creator(60_000, subject="creator:cat")
+    too_much = await graphql(
+        REQUEST, {"diamonds": 90_000, "key": "k"}, subject="creator:cat", roles=["CREATOR"]
+    )
+    assert too_much.data["requestPayout"]["errors"] == [
+        {
+            "field": "diamonds",
+            "message": "fewer than 90,000 diamonds are available",
+            "code": "INSUFFICIENT_DIAMONDS",
+        }
+    ]
+    from economy.payouts.gate import Requirement
+
+    rig.gate.blocked = [
+        Requirement("TAX_FORM_MISSING", "submit a tax form"),
+        Requirement("AGE_UNVERIFIED", "confirm you are 18 or over"),
+    ]
+    blocked = await graphql(
+        REQUEST, {"diamonds": 10_000, "key": "k2"}, subject="creator:cat", roles=["CREATOR"]
+    )
+    assert [e["code"] for e in blocked.data["requestPayout"]["errors"]] == [
+        "TAX_FORM_MISSING",
+        "AGE_UNVERIFIED",
+    ]
+
+
+async def test_viewers_cannot_request_and_creators_cannot_review(graphql: Post, rig: Rig) -> None:
+    viewer = await graphql(
+        REQUEST, {"diamonds": 1, "key": "k"}, subject="viewer:v", roles=["VIEWER"]
+    )
+    assert viewer.error_codes == ["FORBIDDEN"]
+    creator = await graphql(
+        DECIDE, {"id": to_global_id("Payout", 1)}, subject="creator:c", roles=["CREATOR"]
+    )
+    assert creator.error_codes == ["FORBIDDEN"]
+
+
+async def test_creators_see_their_own_payouts_and_finance_sees_and_filters_all(
+    graphql: Post, rig: Rig, rich_creator: Callable[..., Awaitable[Any]]
+) -> None:
+    await rich_creator(150_000, subject="creator:ann")
+    await rich_creator(60_000, subject="creator:bob")
+    await graphql(
+        REQUEST, {"diamonds": 120_000, "key": "a"}, subject="creator:ann", roles=["CREATOR"]
+    )
+    bob = await graphql(
+        REQUEST, {"diamonds": 20_000, "key": "b"}, subject="creator:bob", roles=["CREATOR"]
+    )
+    bob_payout = bob.data["requestPayout"]["payout"]["id"]
+
+    seen_by_ann = await graphql(
+        "{ payouts { edges { node { creator { subject } } } } }",
+        subject="creator:ann",
+        roles=["CREATOR"],
+    )
+    assert [e["node"]["creator"]["subject"] for e in seen_by_ann.data["payouts"]["edges"]] == [
+        "creator:ann"
+    ]
+    not_hers = await graphql(
+        "query($id: ID!) { payout(id: $id) { id } }",
+        {"id": bob_payout},
+        subject="creator:ann",
+        roles=["CREATOR"],
+    )
+    assert not_hers.data == {"payout": None}
+
+    everyone = await graphql(
+        "{ payouts { edges { node { status } } } }", subject="finance:fay", roles=["FINANCE"]
+    )
+    assert sorted(e["node"]["status"] for e in everyone.data["payouts"]["edges"]) == [
+        "APPROVED",
+        "AWAITING_APPROVAL",
+    ]
+    waiting = await graphql(
+        "{ payouts(status: AWAITING_APPROVAL) { edges { node { creator { subject } } } } }",
+        subject="finance:fay",
+        roles=["FINANCE"],
+    )
+    assert [e["node"]["creator"]["subject"] for e in waiting.data["payouts"]["edges"]] == [
+        "creator:ann"
+    ]
+    by_creator = await graphql(
+        '{ payouts(creator: "creator:bob", provider: "ledgerbank") { edges { node { id } } } }',
+        subject="finance:fay",
+        roles=["FINANCE"],
+    )
+    assert [e["node"]["id"] for e in by_creator.data["payouts"]["edges"]] == [bob_payout]
+
+
+async def test_finance_approves_rejects_retries_and_resolves_over_http(
+    graphql: Post, rig: Rig, rich_creator: Callable[..., Awaitable[Any]]
+) -> None:
+    await rich_creator(300_000, subject="creator:ann")
+    big = (
+        await graphql(
+            REQUEST, {"diamonds": 120_000, "key": "a"}, subject="creator:ann", roles=["CREATOR"]
+        )
+    ).data["requestPayout"]["payout"]["id"]
+    approved = await graphql(DECIDE, {"id": big}, subject="finance:fay", roles=["FINANCE"])
+    assert approved.data["approvePayout"] == {
+        "payout": {"status": "APPROVED", "approvedBy": "finance:fay"},
+        "errors": [],
+    }
+    again = await graphql(DECIDE, {"id": big}, subject="finance:fay", roles=["FINANCE"])
+    assert again.data["approvePayout"]["errors"] == [{"code": "INVALID_STATUS"}]
+    junk = await graphql(DECIDE, {"id": "junk"}, subject="finance:fay", roles=["FINANCE"])
+    assert junk.data["approvePayout"]["errors"] == [{"code": "INVALID_ID"}]
+
+    rig.bank.script = ["account_closed"]
+    await Dispatcher(rig.svc).run_once()
+    retried = await graphql(
+        "mutation($id: ID!) { retryPayout(input: {payoutId: $id}) "
+        "{ payout { status failureCode } errors { code } } }",
+        {"id": big},
+        subject="finance:fay",
+        roles=["FINANCE"],
+    )
+    assert retried.data["retryPayout"] == {
+        "payout": {"status": "APPROVED", "failureCode": None},
+        "errors": [],
+    }
+    rig.bank.script = ["unknown-before"]
+    await Dispatcher(rig.svc).run_once()
+    resolved = await graphql(
+        "mutation($id: ID!) { resolvePayout(input: {payoutId: $id, outcome: FAILED, "
+        'reason: "confirmed with the bank"}) { payout { status } errors { code } } }',
+        {"id": big},
+        subject="finance:fay",
+        roles=["FINANCE"],
+    )
+    assert resolved.data["resolvePayout"] == {"payout": {"status": "FAILED"}, "errors": []}
+    await ledger_is_clean(rig.eco)
+
+
+async def test_signed_webhooks_settle_payouts_and_tampered_ones_change_nothing(
+    api: Any, graphql: Post, rig: Rig, rich_creator: Callable[..., Awaitable[Any]]
+) -> None:
+    await rich_creator(60_000, subject="creator:ann")
+    made = await graphql(
+        REQUEST, {"diamonds": 40_000, "key": "a"}, subject="creator:ann", roles=["CREATOR"]
+    )
+    payout_id = pk_of(made.data["requestPayout"]["payout"]["id"], "Payout")
+    event = {"id": "evt_1", "state": "PAID", "payout": f"diamonds-payout-{payout_id}"}
+    headers, body = signed(event)
+
+    tampered = await api.post(
+        "/webhooks/ledgerbank", data=body.replace(b"PAID", b"FAILED"), headers=headers
+    )
+    assert tampered.status == 400
+    unknown = await api.post("/webhooks/nobody", data=body, headers=headers)
+    assert unknown.status == 404
+
+    for expected in ("applied", "duplicate"):
+        delivered = await api.post("/webhooks/ledgerbank", data=body, headers=headers)
+        assert delivered.status == 200
+        assert (await delivered.json())["received"] == [{"event": "evt_1", "outcome": expected}]
+    status = await graphql(
+        "{ payouts { edges { node { status paidAt } } } }", subject="creator:ann", roles=["CREATOR"]
+    )
+    node = status.data["payouts"]["edges"][0]["node"]
+    assert node["status"] == "PAID"
+    assert node["paidAt"] is not None
+    await ledger_is_clean(rig.eco)
