@@ -21,6 +21,8 @@ from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from diamonds.config import ConfigError, Settings
 from economy.payouts.commands import register as register_payout_commands
 from graph.auth import DEFAULT_TTL_SECONDS, InvalidToken, Role, mint_token, parse_roles
+from providers.bank.commands import register as register_bank_commands
+from providers.fakes.runner import register as register_fake_commands
 
 if TYPE_CHECKING:
     from aiohttp import web
@@ -127,6 +129,8 @@ def build_parser() -> argparse.ArgumentParser:
     schema = commands.add_parser("schema", help="print the GraphQL schema (SDL)")
     schema.set_defaults(command=_schema)
     register_payout_commands(commands)
+    register_bank_commands(commands)
+    register_fake_commands(commands)
     return parser
 
 
@@ -365,9 +369,7 @@ def _serve(args: argparse.Namespace) -> int:
 
                 summary = await load_demo(eco)
                 banner.extend(_demo_banner(summary, demo_tokens(settings)[VIEWER]))
-            from economy.payouts.setup import build_payout_service
-
-            return create_app(eco, build_payout_service(eco), run_worker=not args.no_worker)
+            return create_app(eco, run_worker=not args.no_worker)
         except BaseException:
             await eco.close()
             raise
@@ -395,7 +397,7 @@ def _load_create_app() -> Callable[..., web.Application]:
     try:
         create_app: Callable[..., web.Application] = importlib.import_module(
             "graph.server"
-        ).create_app
+        ).create_configured_app
     except (ImportError, AttributeError) as exc:
         raise CommandError(f"the GraphQL server cannot be loaded: {exc}") from exc
     return create_app

@@ -10,6 +10,7 @@ from aiohttp import web
 
 from economy.app import Economy
 from economy.payouts.service import PayoutService
+from economy.purchases.setup import PurchaseService
 from economy.users import User
 from graph.auth import Principal
 from graph.errors import ApiError, forbidden, unauthenticated
@@ -23,6 +24,7 @@ class Context:
     request: web.Request | None = None
     response: web.StreamResponse | None = None
     payouts: PayoutService | None = None
+    purchases: PurchaseService | None = None
     loaders: Loaders = field(init=False)
     _user: User | None = field(default=None, init=False)
 

@@ -23,6 +23,7 @@ from graph.errors import should_mask
 from graph.gifts.schema import GiftMutations, GiftQueries
 from graph.node import resolve_node
 from graph.payouts.schema import PayoutMutations, PayoutQueries
+from graph.purchases.schema import PurchaseMutations
 from graph.relay import Node
 from graph.scalars import BIGINT_SCALAR, BigInt
 from graph.streams.schema import StreamMutations, StreamQueries
@@ -43,7 +44,7 @@ class Query(UserQueries, GiftQueries, StreamQueries, PayoutQueries):
 
 
 @strawberry.type
-class Mutation(GiftMutations, StreamMutations, WalletMutations, PayoutMutations):
+class Mutation(GiftMutations, StreamMutations, WalletMutations, PayoutMutations, PurchaseMutations):
     pass
 
 

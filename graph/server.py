@@ -15,6 +15,7 @@ from diamonds.migrate import current_revision, head_revision
 from economy.app import Economy
 from economy.payouts.runtime import embedded_worker
 from economy.payouts.service import PayoutService
+from economy.purchases.setup import PurchaseService
 from graph.auth import InvalidToken, principal_from_header
 from graph.context import Context
 from graph.schema import schema
@@ -29,7 +30,12 @@ MAX_REQUEST_BYTES = 256 * 1024
 class DiamondsGraphQLView(GraphQLView[Context, None]):
     """Strawberry's view with our context: the economy and the caller named by the token."""
 
-    def __init__(self, eco: Economy, payouts: PayoutService | None = None) -> None:
+    def __init__(
+        self,
+        eco: Economy,
+        payouts: PayoutService | None = None,
+        purchases: PurchaseService | None = None,
+    ) -> None:
         super().__init__(
             schema=schema,
             graphql_ide="graphiql" if eco.settings.development else None,
@@ -38,6 +44,7 @@ class DiamondsGraphQLView(GraphQLView[Context, None]):
         )
         self.eco = eco
         self.payouts = payouts
+        self.purchases = purchases
 
     async def get_context(
         self, request: web.Request, response: web.Response | web.WebSocketResponse
@@ -54,6 +61,7 @@ class DiamondsGraphQLView(GraphQLView[Context, None]):
             request=request,
             response=response,
             payouts=self.payouts,
+            purchases=self.purchases,
         )
 
 
@@ -87,14 +95,18 @@ async def readyz(request: web.Request) -> web.Response:
 
 
 def create_app(
-    eco: Economy, payouts: PayoutService | None = None, *, run_worker: bool = False
+    eco: Economy,
+    payouts: PayoutService | None = None,
+    *,
+    purchases: PurchaseService | None = None,
+    run_worker: bool = False,
 ) -> web.Application:
     """The whole HTTP service around one economy; the economy is closed when the app stops.
     With `payouts`, the payout mutations and provider webhooks are served, and with `run_worker`
     a payout worker runs inside this process (the embedded default)."""
     app = web.Application(client_max_size=MAX_REQUEST_BYTES)
     app[ECONOMY] = eco
-    view = DiamondsGraphQLView(eco, payouts)
+    view = DiamondsGraphQLView(eco, payouts, purchases)
     app.router.add_route("*", "/graphql", view)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
@@ -102,10 +114,26 @@ def create_app(
     async def close_economy(_app: web.Application) -> None:
         await eco.close()
 
+    add_webhook_routes(app, payouts, purchases)
+    if purchases is not None:
+        app.on_cleanup.append(lambda _app: purchases.close())
     if payouts is not None:
-        add_webhook_routes(app, payouts)
         if run_worker:
             app.cleanup_ctx.append(embedded_worker(payouts))
         app.on_cleanup.append(lambda _app: payouts.providers.close())
     app.on_cleanup.append(close_economy)
     return app
+
+
+def create_configured_app(eco: Economy, *, run_worker: bool = True) -> web.Application:
+    """The app as `diamonds serve` runs it: payouts through every configured provider and coin
+    purchases when Stripe is configured (both from the environment)."""
+    from economy.payouts.setup import build_payout_service
+    from economy.purchases.setup import build_purchase_service
+
+    return create_app(
+        eco,
+        build_payout_service(eco),
+        purchases=build_purchase_service(eco),
+        run_worker=run_worker,
+    )

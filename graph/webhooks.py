@@ -1,5 +1,6 @@
 """Provider webhooks over HTTP: `POST /webhooks/{provider}` hands the raw body and headers to the
-provider to verify, then applies the updates; a bad signature is a 400 and changes nothing.
+provider to verify, then applies the updates: Stripe's payment events to coin purchases, every
+provider's payout events to payouts. A bad signature is a 400 and changes nothing.
 """
 
 from __future__ import annotations
@@ -10,31 +11,50 @@ from aiohttp import web
 
 from economy.payouts.service import PayoutService
 from economy.payouts.webhooks import receive_webhook
+from economy.purchases.service import apply_payment_event
+from economy.purchases.setup import PurchaseService
 from providers.base import Capability
-from providers.errors import ProviderConfigError, WebhookVerificationError
+from providers.errors import ProviderConfigError, ProviderError, WebhookVerificationError
 
 log = logging.getLogger(__name__)
 
-MAX_WEBHOOK_BYTES = 512 * 1024
 
-
-def add_webhook_routes(app: web.Application, svc: PayoutService) -> None:
+def add_webhook_routes(
+    app: web.Application, payouts: PayoutService | None, purchases: PurchaseService | None
+) -> None:
     async def receive(request: web.Request) -> web.Response:
         slug = request.match_info["provider"]
-        try:
-            provider = svc.providers.get(slug)
-        except ProviderConfigError:
-            return web.json_response({"error": f"no provider {slug!r}"}, status=404)
-        if Capability.WEBHOOKS not in provider.capabilities:
-            return web.json_response({"error": f"{slug} sends no webhooks"}, status=404)
         body = await request.read()
         try:
-            applied = await receive_webhook(svc, provider, request.headers, body)
+            if slug == "stripe" and purchases is not None and purchases.stripe is not None:
+                event = purchases.stripe.parse_event(request.headers, body)
+                if event is not None:
+                    outcome = await apply_payment_event(purchases.eco, event)
+                    return web.json_response(
+                        {"received": [{"event": event.event_id, "outcome": outcome}]}
+                    )
+            if payouts is None:
+                return _no_such(slug)
+            try:
+                provider = payouts.providers.get(slug)
+            except ProviderConfigError:
+                return _no_such(slug)
+            if Capability.WEBHOOKS not in provider.capabilities:
+                return _no_such(slug)
+            applied = await receive_webhook(payouts, provider, request.headers, body)
         except WebhookVerificationError as exc:
             log.warning("refused a %s webhook: %s", slug, exc)
             return web.json_response({"error": "signature verification failed"}, status=400)
+        except ProviderError as exc:
+            # E.g. Stripe's transfer reversal before a failure is reported: ask for redelivery.
+            log.error("a %s webhook could not be applied yet: %s", slug, exc)
+            return web.json_response({"error": "try again later"}, status=503)
         return web.json_response(
             {"received": [{"event": a.event_id, "outcome": a.outcome} for a in applied]}
         )
 
     app.router.add_post("/webhooks/{provider}", receive)
+
+
+def _no_such(slug: str) -> web.Response:
+    return web.json_response({"error": f"no webhooks are received for {slug!r}"}, status=404)

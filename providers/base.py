@@ -8,7 +8,7 @@ import enum
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import ClassVar
 
 
@@ -109,6 +109,10 @@ class PayoutProvider(ABC):
     countries: ClassVar[frozenset[str] | None] = None
     """Payee countries served; None means any."""
     capabilities: ClassVar[frozenset[Capability]] = frozenset()
+    idempotency_window: ClassVar[timedelta | None] = None
+    """How long the provider remembers an idempotency key (Stripe: 24 hours; PayPal's
+    sender_batch_id: 30 days); None when it never forgets. Past it, a payout whose outcome is
+    unknown must not be submitted again: an operator resolves it."""
 
     @abstractmethod
     async def submit(self, instruction: PayoutInstruction) -> PayoutResult:

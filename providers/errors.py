@@ -41,3 +41,8 @@ class WebhookVerificationError(ProviderError):
 
 class ProviderConfigError(ProviderError):
     """The provider is missing configuration or has bad credentials."""
+
+
+class PayoutNotFound(ProviderError):
+    """A lookup found no payout for this id at the provider: nothing was paid. Submitting the same
+    instruction again (same idempotency key) is safe inside the provider's idempotency window."""

@@ -10,6 +10,7 @@ import itertools
 import json
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -56,6 +57,7 @@ class LedgerBank(PayoutProvider):
     slug = "ledgerbank"
     currencies = frozenset({"USD", "EUR"})
     capabilities = frozenset({Capability.LOOKUP, Capability.WEBHOOKS})
+    idempotency_window = timedelta(hours=24)
 
     script: list[str] = field(default_factory=list)
     fee: int = 0

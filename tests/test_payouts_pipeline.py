@@ -487,3 +487,42 @@ async def test_finance_resolves_a_stuck_payout_on_an_audited_path(
     )
     assert [tuple(r) for r in audit] == [("finance:fay", "PAYOUT_RESOLVED", f"payout:{payout.id}")]
     await ledger_is_clean(rig.eco)
+
+
+async def test_an_unknown_payout_past_the_idempotency_window_waits_for_an_operator(
+    rig: Rig, rich_creator: MakeCreator, economy: Any
+) -> None:
+    creator = await rich_creator(60_000)
+    rig.bank.script = ["unknown-before"]
+    payout = await request(rig, creator, 40_000)
+    await worker(rig).run_once()
+    # Two days later the bank no longer remembers the key: a resubmit could pay twice.
+    async with rig.eco.db.write() as conn:
+        await conn.execute(
+            update(payouts)
+            .where(payouts.c.id == payout.id)
+            .values(first_sent_at=utcnow() - timedelta(days=2), next_attempt_at=utcnow())
+        )
+    await worker(rig).run_once()
+    parked = await reload(rig, payout)
+    assert parked.status is PayoutStatus.UNKNOWN
+    assert parked.failure_code == "NEEDS_OPERATOR"
+    assert rig.bank.submits == 1
+    assert await worker(rig).claim() == []
+    finance = await economy.users.ensure("finance:fay")
+    resolved = await resolve_payout(
+        rig.svc, finance, payout.id, PayoutStatus.FAILED, "the bank confirmed it never arrived"
+    )
+    assert resolved.status is PayoutStatus.FAILED
+    assert await diamonds_of(rig, creator) == (60_000, 60_000)
+
+
+async def test_failed_after_paid_counts_as_returned(rig: Rig, rich_creator: MakeCreator) -> None:
+    creator = await rich_creator(60_000)
+    payout = await request(rig, creator, 40_000)
+    await apply_update(rig.svc, "ledgerbank", paid_webhook(payout, "p", PayoutState.PAID))
+    late = await apply_update(rig.svc, "ledgerbank", paid_webhook(payout, "f", PayoutState.FAILED))
+    assert late.outcome == "applied"
+    assert (await reload(rig, payout)).status is PayoutStatus.RETURNED
+    assert await diamonds_of(rig, creator) == (60_000, 60_000)
+    await ledger_is_clean(rig.eco)

@@ -8,7 +8,9 @@ import argparse
 import asyncio
 import contextlib
 import logging
+import os
 import signal
+import sys
 from typing import Any
 
 from diamonds.config import Settings
@@ -25,6 +27,15 @@ def register(commands: Any) -> None:
     worker.add_argument("--batch", type=int, default=10, help="payouts claimed at a time")
     worker.add_argument("--idle", type=float, default=1.0, help="seconds to sleep when idle")
     worker.set_defaults(command=_worker)
+
+    settle = commands.add_parser(
+        "settle-bank-file",
+        help="apply a bank status report (pain.002) or ACH return file to the bank payouts",
+    )
+    settle.add_argument("file", help="the status or return file the bank sent")
+    settle.add_argument("--database-url", help="overrides DIAMONDS_DATABASE_URL")
+    settle.add_argument("--outbox", help="the bank outbox folder (default: DIAMONDS_BANK_OUTBOX)")
+    settle.set_defaults(command=_settle_bank_file)
 
 
 def _worker(args: argparse.Namespace) -> int:
@@ -58,3 +69,37 @@ async def _run(settings: Settings, *, once: bool, batch: int, idle: float) -> in
     finally:
         await svc.providers.close()
         await eco.close()
+
+
+def _settle_bank_file(args: argparse.Namespace) -> int:
+    outbox = args.outbox or os.environ.get("DIAMONDS_BANK_OUTBOX")
+    if not outbox:
+        print(
+            "diamonds settle-bank-file: set DIAMONDS_BANK_OUTBOX or pass --outbox", file=sys.stderr
+        )
+        return 2
+    settings = Settings.from_env().with_database(args.database_url)
+    return asyncio.run(_settle(settings, args.file, outbox))
+
+
+async def _settle(settings: Settings, path: str, outbox: str) -> int:
+    from economy.app import Economy
+    from economy.payouts.bank_files import settle_from_status_file
+    from economy.payouts.setup import build_payout_service
+    from providers.bank.status import StatusFileError
+
+    eco = await Economy.start(settings)
+    svc = build_payout_service(eco)
+    try:
+        applied = await settle_from_status_file(svc, path, outbox)
+    except StatusFileError as exc:
+        print(f"diamonds settle-bank-file: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        await svc.providers.close()
+        await eco.close()
+    for item in applied:
+        print(f"{item.event_id}\tpayout {item.payout_id or '-'}\t{item.outcome}")
+    counts = {o: sum(1 for a in applied if a.outcome == o) for o in {a.outcome for a in applied}}
+    print("settled: " + (", ".join(f"{n} {o}" for o, n in sorted(counts.items())) or "nothing"))
+    return 0

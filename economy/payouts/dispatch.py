@@ -12,11 +12,12 @@ import os
 import socket
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import func, or_, select, update
 
 from economy.payouts.service import PayoutService, now
+from ledger.clock import as_utc
 from ledger.payouts.states import PayoutStatus
 from ledger.payouts.store import InvalidTransition, Payout, StaleStatus, load_payout
 from ledger.payouts.tables import payouts
@@ -28,7 +29,14 @@ from providers.base import (
     PayoutResult,
     PayoutState,
 )
-from providers.errors import PermanentProviderError, TransientProviderError, UnknownOutcome
+from providers.errors import (
+    PayoutNotFound,
+    PermanentProviderError,
+    ProviderConfigError,
+    ProviderError,
+    TransientProviderError,
+    UnknownOutcome,
+)
 from providers.retry import submit_with_retries
 
 log = logging.getLogger(__name__)
@@ -43,6 +51,30 @@ STATE_TO_STATUS = {
     PayoutState.CANCELED: PayoutStatus.CANCELED,
     PayoutState.UNKNOWN: PayoutStatus.UNKNOWN,
 }
+
+
+AMBIGUOUS_REFUSALS = frozenset({"IDEMPOTENCY_CONFLICT", "IDEMPOTENCY_ERROR"})
+"""Refusals that do not mean "not paid": the provider already has this payout in another form."""
+
+PARKED = datetime(9999, 1, 1, tzinfo=UTC)
+"""`next_attempt_at` of a payout no worker may take again (it waits for an operator)."""
+
+
+class OutsideIdempotencyWindow(Exception):
+    def __init__(self, payout_id: int, provider: str) -> None:
+        super().__init__(
+            f"payout {payout_id}: outcome unknown and {provider} no longer remembers its "
+            "idempotency key; resubmitting could pay twice, so it waits for FINANCE "
+            "(resolvePayout)"
+        )
+
+
+def status_for(current: PayoutStatus, state: PayoutState) -> PayoutStatus:
+    """Our status for what the provider says. A payout that was paid and then failed (Stripe
+    says so of a payout the bank sent back) has come back: RETURNED, so the diamonds return."""
+    if current is PayoutStatus.PAID and state is PayoutState.FAILED:
+        return PayoutStatus.RETURNED
+    return STATE_TO_STATUS[state]
 
 
 def worker_name() -> str:
@@ -68,8 +100,23 @@ class Dispatcher:
         claimed = await self.claim()
         for payout in claimed:
             await self.dispatch(payout)
+        if claimed:
+            await self.flush_batch_files({p.provider for p in claimed})
         looked = await self.poll_pending()
         return len(claimed) + looked
+
+    async def flush_batch_files(self, slugs: set[str]) -> None:
+        """Providers that pay through files write the batch they queued this round."""
+        for slug in sorted(slugs):
+            provider = self.svc.find_provider(slug)
+            flush = getattr(provider, "flush", None)
+            if provider is None or Capability.BATCH_FILES not in provider.capabilities:
+                continue
+            if callable(flush):
+                try:
+                    await flush()
+                except Exception:
+                    log.exception("%s: writing the batch file failed; the next round retries", slug)
 
     async def run_forever(self, stop: asyncio.Event, idle_seconds: float = 1.0) -> None:
         log.info("payout worker %s started", self.name)
@@ -112,6 +159,7 @@ class Dispatcher:
                     lease_owner=self.name,
                     lease_until=moment + timedelta(seconds=self.svc.policy.lease_seconds),
                     attempts=payouts.c.attempts + 1,
+                    first_sent_at=func.coalesce(payouts.c.first_sent_at, moment),
                 )
             )
             found = [await load_payout(conn, i) for i in ids]
@@ -155,10 +203,23 @@ class Dispatcher:
             else:
                 result = await self._submit(provider, payout, payee)
         except PermanentProviderError as exc:
+            if exc.code.upper() in AMBIGUOUS_REFUSALS:
+                # The provider holds an earlier, different instruction under this payout: it
+                # may still pay it. Nothing is voided without a person looking.
+                await self._park(payout, f"{exc.code}: {exc.detail}")
+                return
             await self._record(payout, PayoutStatus.FAILED, code=exc.code, message=exc.detail)
+            return
+        except ProviderConfigError as exc:
+            log.error("payout %s: %s is misconfigured: %s", payout.id, provider.slug, exc)
+            await self._retry_later(payout, str(exc))
             return
         except UnknownOutcome as exc:
             await self._record(payout, PayoutStatus.UNKNOWN, message=str(exc), retry=True)
+            return
+        except OutsideIdempotencyWindow as exc:
+            log.error("%s", exc)
+            await self._park(payout, str(exc))
             return
         except TransientProviderError as exc:
             if payout.attempts >= self.svc.policy.max_dispatch_attempts:
@@ -200,21 +261,27 @@ class Dispatcher:
     async def _lookup_or_resubmit(
         self, provider: PayoutProvider, payout: Payout, payee: Payee | None
     ) -> PayoutResult:
-        """After an unknown outcome: ask the provider. If it never heard of the payout, submit
-        it again under the same idempotency key, which cannot pay twice."""
+        """After an unknown outcome: ask the provider. If it has no record, or cannot tell,
+        submit again under the same idempotency key, which cannot pay twice, but only while the
+        provider still remembers that key; past its window the payout waits for an operator."""
         try:
             found = await provider.lookup(payout.reference, payout.provider_reference)
-        except PermanentProviderError as exc:
-            log.info(
-                "payout %s: %s has no record of it (%s); resubmitting",
-                payout.id,
-                provider.slug,
-                exc.code,
-            )
-            return await self._submit(provider, payout, payee)
-        if found.state is PayoutState.UNKNOWN:
-            return await self._submit(provider, payout, payee)
-        return found
+        except (PayoutNotFound, PermanentProviderError) as exc:
+            log.info("payout %s: %s has no record of it (%s)", payout.id, provider.slug, exc)
+        else:
+            if found.state is not PayoutState.UNKNOWN:
+                return found
+        if not self._inside_window(provider, payout):
+            raise OutsideIdempotencyWindow(payout.id, provider.slug)
+        return await self._submit(provider, payout, payee)
+
+    @staticmethod
+    def _inside_window(provider: PayoutProvider, payout: Payout) -> bool:
+        window = provider.idempotency_window
+        if window is None or payout.first_sent_at is None:
+            return True
+        # A margin: never resubmit in the last tenth of the window.
+        return now() < as_utc(payout.first_sent_at) + window * 0.9
 
     async def poll_pending(self) -> int:
         """Look up submitted payouts that no webhook settled for a while."""
@@ -240,11 +307,11 @@ class Dispatcher:
                 continue
             try:
                 result = await provider.lookup(payout.reference, payout.provider_reference)
-            except (TransientProviderError, UnknownOutcome, PermanentProviderError) as exc:
+            except ProviderError as exc:
                 log.warning("payout %s: lookup failed: %s", payout.id, exc)
                 await self._touch(payout)
                 continue
-            status = STATE_TO_STATUS[result.state]
+            status = status_for(payout.status, result.state)
             if status in (PayoutStatus.SUBMITTED, PayoutStatus.UNKNOWN):
                 await self._touch(payout)
             else:
@@ -265,6 +332,12 @@ class Dispatcher:
                 .where(payouts.c.id == payout.id, payouts.c.status == payout.status.value)
                 .values(updated_at=now(), next_attempt_at=now())
             )
+
+    async def _park(self, payout: Payout, message: str) -> None:
+        """Leave the payout UNKNOWN for FINANCE (resolvePayout); no worker takes it again."""
+        await self._record(
+            payout, PayoutStatus.UNKNOWN, code="NEEDS_OPERATOR", message=message, park=True
+        )
 
     async def _retry_later(self, payout: Payout, message: str) -> None:
         delay = self.svc.policy.backoff_seconds(payout.attempts)
@@ -292,6 +365,7 @@ class Dispatcher:
         message: str | None = None,
         reference: str | None = None,
         retry: bool = False,
+        park: bool = False,
     ) -> None:
         """Move the payout to what the provider said, releasing the lease. Another writer (a
         webhook, say) may have settled it meanwhile: then the newer truth stands."""
@@ -302,7 +376,9 @@ class Dispatcher:
             changes["failure_code"] = code[:64]
         if message:
             changes["failure_message"] = message[:500]
-        if retry:
+        if park:
+            changes["next_attempt_at"] = PARKED
+        elif retry:
             changes["next_attempt_at"] = now() + timedelta(
                 seconds=self.svc.policy.backoff_seconds(payout.attempts)
             )

@@ -143,6 +143,7 @@ async def retry_payout(svc: PayoutService, finance: User, payout_id: int) -> Pay
                     "failure_code": None,
                     "failure_message": None,
                     "provider_reference": None,
+                    "first_sent_at": None,
                 },
             )
         except InsufficientFunds:

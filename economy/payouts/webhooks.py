@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from economy.payouts.dispatch import STATE_TO_STATUS
+from economy.payouts.dispatch import status_for
 from economy.payouts.service import PayoutService
 from ledger.database import insert_ignoring_conflicts
 from ledger.payouts.states import allowed
@@ -66,7 +66,7 @@ async def apply_update(svc: PayoutService, slug: str, news: StatusUpdate) -> App
         )
         if claimed.rowcount != 1:
             return Applied(news.event_id, payout.id, "duplicate")
-        target = STATE_TO_STATUS[news.state]
+        target = status_for(payout.status, news.state)
         if target is payout.status or not allowed(payout.status, target):
             return Applied(news.event_id, payout.id, "ignored")
         changes: dict[str, object] = {}

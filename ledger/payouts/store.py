@@ -43,6 +43,8 @@ class Payout:
     next_attempt_at: datetime
     lease_owner: str | None
     lease_until: datetime | None
+    first_sent_at: datetime | None
+    """When this attempt (generation) first went to the provider: its idempotency window opens."""
     created_at: datetime
     updated_at: datetime
     paid_at: datetime | None

@@ -1,5 +1,5 @@
-"""Payouts: the payout record with its dispatch lease, its status history, and the provider
-webhook events already applied.
+"""Payouts and coin purchases: the payout record with its dispatch lease, its status history,
+the provider webhook events already applied, and coin purchases paid through a provider.
 
 Revision ID: 0003
 Revises: 0001
@@ -57,6 +57,7 @@ def upgrade() -> None:
         ),
         sa.Column("lease_owner", sa.String(length=64), nullable=True),
         sa.Column("lease_until", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("first_sent_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column(
             "created_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False
         ),
@@ -134,9 +135,69 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("provider", "event_id", name=op.f("pk_provider_webhook_events")),
     )
+    op.create_table(
+        "coin_purchases",
+        sa.Column(
+            "id",
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            autoincrement=True,
+            nullable=False,
+        ),
+        sa.Column("user_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column(
+            "bundle_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
+        ),
+        sa.Column("coins", sa.Integer(), nullable=False),
+        sa.Column("currency", sa.String(length=3), nullable=False),
+        sa.Column("amount_minor", sa.BigInteger(), nullable=False),
+        sa.Column("idempotency_key", sa.String(length=255), nullable=False),
+        sa.Column("request_hash", sa.String(length=64), nullable=False),
+        sa.Column("payment_intent_id", sa.String(length=255), nullable=True),
+        sa.Column("client_secret", sa.String(length=255), nullable=True),
+        sa.Column("status", sa.String(length=16), server_default="PENDING", nullable=False),
+        sa.Column(
+            "credit_transaction_id",
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            nullable=True,
+        ),
+        sa.Column(
+            "created_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False
+        ),
+        sa.Column(
+            "updated_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False
+        ),
+        sa.CheckConstraint("coins > 0", name=op.f("ck_coin_purchases_coins_positive")),
+        sa.CheckConstraint("amount_minor > 0", name=op.f("ck_coin_purchases_amount_positive")),
+        sa.CheckConstraint(
+            "status IN ('PENDING', 'SUCCEEDED', 'FAILED', 'CANCELED', 'MISMATCH')",
+            name=op.f("ck_coin_purchases_status"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["user_id"], ["users.id"], name=op.f("fk_coin_purchases_user_id_users")
+        ),
+        sa.ForeignKeyConstraint(
+            ["bundle_id"],
+            ["coin_bundles.id"],
+            name=op.f("fk_coin_purchases_bundle_id_coin_bundles"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["credit_transaction_id"],
+            ["ledger_transactions.id"],
+            name=op.f("fk_coin_purchases_credit_transaction_id_ledger_transactions"),
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_coin_purchases")),
+        sa.UniqueConstraint("payment_intent_id", name=op.f("uq_coin_purchases_payment_intent_id")),
+        sa.UniqueConstraint(
+            "credit_transaction_id", name=op.f("uq_coin_purchases_credit_transaction_id")
+        ),
+        sa.UniqueConstraint(
+            "user_id", "idempotency_key", name=op.f("uq_coin_purchases_user_id_idempotency_key")
+        ),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("coin_purchases")
 
     op.drop_table("provider_webhook_events")
     with op.batch_alter_table("payout_events", schema=None) as batch_op:

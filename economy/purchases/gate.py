@@ -1,0 +1,26 @@
+"""The age gate on buying coins, as the purchase flow asks it: compliance decides from the
+buyer's declared or verified date of birth and country.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from diamonds.config import Settings
+from ledger.clock import utcnow
+
+
+class ComplianceAgeGate:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+
+    async def may_buy(self, conn: AsyncConnection, user_id: int) -> tuple[bool, str]:
+        gate: Any = importlib.import_module("compliance.gate")
+        found = await gate.check_coin_purchase(
+            conn, user_id=user_id, today=utcnow().date(), settings=self.settings
+        )
+        reasons = "; ".join(r.message for r in found.requirements)
+        return bool(found.eligible), reasons

@@ -1,0 +1,1 @@
+"""Coin purchases in the API: buying a coin bundle through the payment provider."""

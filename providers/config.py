@@ -1,0 +1,153 @@
+"""Per-provider configuration from `DIAMONDS_<SLUG>_*` environment variables, validated once, with
+every problem named together in one `ProviderConfigError`.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from urllib.parse import urlsplit
+
+from providers.errors import ProviderConfigError
+
+STRIPE_API_BASE = "https://api.stripe.com"
+
+
+class ProviderEnv:
+    """Reads one provider's `DIAMONDS_<SLUG>_<NAME>` variables and collects what is wrong with
+    them; `check()` raises one `ProviderConfigError` naming every bad variable.
+
+    A value that is empty or only blanks counts as unset.
+    """
+
+    def __init__(self, slug: str, env: Mapping[str, str] | None = None) -> None:
+        self.slug = slug
+        self.env: Mapping[str, str] = os.environ if env is None else env
+        self.problems: list[str] = []
+
+    def name(self, key: str) -> str:
+        """The variable's full name: `name("API_KEY")` is `DIAMONDS_STRIPE_API_KEY` for Stripe."""
+        return f"DIAMONDS_{self.slug.upper()}_{key}"
+
+    def _raw(self, key: str) -> str | None:
+        raw = self.env.get(self.name(key))
+        return raw.strip() if raw is not None and raw.strip() else None
+
+    def required(self, key: str, *, expect: str, prefixes: tuple[str, ...] = ()) -> str:
+        """A value that must be set; `prefixes` (e.g. `("sk_", "rk_")`) it must start with."""
+        raw = self._raw(key)
+        if raw is None:
+            self.problems.append(f"{self.name(key)} is not set: expected {expect}")
+            return ""
+        self._check_prefix(key, raw, expect, prefixes)
+        return raw
+
+    def optional(self, key: str, *, expect: str, prefixes: tuple[str, ...] = ()) -> str | None:
+        raw = self._raw(key)
+        if raw is not None:
+            self._check_prefix(key, raw, expect, prefixes)
+        return raw
+
+    def _check_prefix(self, key: str, raw: str, expect: str, prefixes: tuple[str, ...]) -> None:
+        if prefixes and not raw.startswith(prefixes):
+            shown = raw[:4] + "..." if len(raw) > 4 else raw
+            self.problems.append(f"{self.name(key)}={shown!r}: expected {expect}")
+
+    def url(self, key: str, default: str) -> str:
+        """An http(s) base URL without a trailing slash, path, query or fragment."""
+        raw = self._raw(key) or default
+        parts = urlsplit(raw)
+        if (
+            parts.scheme not in ("http", "https")
+            or not parts.hostname
+            or parts.path.strip("/")
+            or parts.query
+            or parts.fragment
+        ):
+            self.problems.append(
+                f"{self.name(key)}={raw!r}: expected a base URL such as {default}"
+                " (scheme and host, optional port, no path)"
+            )
+            return default
+        try:
+            parts.port  # noqa: B018 - parsing the port is the check
+        except ValueError:
+            self.problems.append(f"{self.name(key)}={raw!r}: the port is not a number")
+            return default
+        return raw.rstrip("/")
+
+    def number(self, key: str, default: float, low: float, high: float) -> float:
+        """A number of seconds (or any quantity) from `low` to `high` inclusive."""
+        raw = self._raw(key)
+        if raw is None:
+            return default
+        try:
+            value = float(raw)
+        except ValueError:
+            value = float("nan")
+        if not low <= value <= high:  # also refuses nan
+            self.problems.append(
+                f"{self.name(key)}={raw!r}: expected a number from {low} to {high}"
+            )
+            return default
+        return value
+
+    def integer(self, key: str, default: int, low: int, high: int) -> int:
+        raw = self._raw(key)
+        if raw is None:
+            return default
+        try:
+            value = int(raw)
+        except ValueError:
+            self.problems.append(f"{self.name(key)}={raw!r}: expected a whole number")
+            return default
+        if not low <= value <= high:
+            self.problems.append(f"{self.name(key)}={raw!r}: expected {low} to {high}")
+            return default
+        return value
+
+    def check(self) -> None:
+        """Raise one `ProviderConfigError` listing every problem found so far."""
+        if self.problems:
+            raise ProviderConfigError(
+                self.slug, "invalid configuration:\n  " + "\n  ".join(self.problems)
+            )
+
+
+@dataclass(frozen=True)
+class StripeConfig:
+    """What the Stripe provider needs. `api_base` points at Stripe, or at the fake Stripe server
+    in tests and development."""
+
+    api_key: str = field(repr=False)
+    api_base: str = STRIPE_API_BASE
+    webhook_secret: str | None = field(default=None, repr=False)
+    timeout_seconds: float = 20.0
+    """Bound on every HTTP call; a submit that runs past it is an unknown outcome."""
+    webhook_tolerance_seconds: int = 300
+    """How old (or how far in the future) a webhook's signed timestamp may be."""
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> StripeConfig:
+        """From `DIAMONDS_STRIPE_API_KEY` (required), `DIAMONDS_STRIPE_API_BASE`,
+        `DIAMONDS_STRIPE_WEBHOOK_SECRET`, `DIAMONDS_STRIPE_TIMEOUT_SECONDS` and
+        `DIAMONDS_STRIPE_WEBHOOK_TOLERANCE_SECONDS`."""
+        read = ProviderEnv("stripe", env)
+        api_key = read.required(
+            "API_KEY", expect="a Stripe secret key (sk_... or rk_...)", prefixes=("sk_", "rk_")
+        )
+        api_base = read.url("API_BASE", STRIPE_API_BASE)
+        webhook_secret = read.optional(
+            "WEBHOOK_SECRET", expect="a webhook signing secret (whsec_...)", prefixes=("whsec_",)
+        )
+        timeout = read.number("TIMEOUT_SECONDS", 20.0, 0.05, 600.0)
+        tolerance = read.integer("WEBHOOK_TOLERANCE_SECONDS", 300, 1, 86_400)
+        read.check()
+        return cls(
+            api_key=api_key,
+            api_base=api_base,
+            webhook_secret=webhook_secret,
+            timeout_seconds=timeout,
+            webhook_tolerance_seconds=tolerance,
+        )

@@ -1,0 +1,418 @@
+"""The provider conformance suite: pytest tests an integrator runs against their own provider by
+subclassing `ProviderConformance` and supplying its fixtures (the provider, a payee, a sandbox).
+
+    class TestMyProvider(ProviderConformance):
+        @pytest_asyncio.fixture
+        async def provider(self): ...            # yields a configured provider (closed after)
+        @pytest.fixture
+        def payee(self): ...                     # a payee the sandbox will pay
+        @pytest_asyncio.fixture
+        async def sandbox(self): ...             # a ProviderSandbox driving its test side
+        @pytest_asyncio.fixture
+        async def bad_credentials_provider(self): ...  # the provider with a wrong API key
+
+It checks: idempotent submit, status mapping (paid, failed with the provider's code, returned),
+unknown outcomes resolved by lookup, webhook verification, and bad credentials. Tests that need a
+capability the provider does not declare (LOOKUP, WEBHOOKS) are skipped.
+"""
+
+from __future__ import annotations
+
+import enum
+import uuid
+from abc import ABC, abstractmethod
+from collections.abc import AsyncIterator, Callable, Mapping
+from typing import Any
+
+import pytest
+import pytest_asyncio
+
+from providers.base import (
+    Capability,
+    Payee,
+    PayoutInstruction,
+    PayoutProvider,
+    PayoutResult,
+    PayoutState,
+)
+from providers.errors import (
+    PayoutNotFound,
+    PermanentProviderError,
+    ProviderConfigError,
+    UnknownOutcome,
+    WebhookVerificationError,
+)
+
+
+class Outcome(enum.StrEnum):
+    """Where the sandbox can take a submitted payout."""
+
+    PAID = "PAID"
+    FAILED = "FAILED"
+    """Failed with the sandbox's `failure_code`."""
+    RETURNED = "RETURNED"
+    """Paid, then came back (for Stripe: paid, then failed)."""
+
+
+class LostAnswer(enum.StrEnum):
+    """How the answer to a submit goes missing after the provider acted on it."""
+
+    TIMEOUT = "TIMEOUT"
+    """The provider holds the answer back longer than the client waits."""
+    DROPPED_CONNECTION = "DROPPED_CONNECTION"
+    """The provider closes the connection without answering."""
+
+
+class Signing(enum.StrEnum):
+    """How the sandbox signs a webhook delivery."""
+
+    VALID = "VALID"
+    WRONG_SECRET = "WRONG_SECRET"  # noqa: S105 - a name, not a secret
+    """Signed with a key other than the one the provider is configured with."""
+    STALE = "STALE"
+    """Correctly signed, but with a timestamp an hour old (replayed from long ago)."""
+
+
+Delivery = tuple[Mapping[str, str], bytes]
+"""A webhook delivery: its headers and raw body."""
+
+
+class ProviderSandbox(ABC):
+    """The provider's test side (its sandbox, or a fake server) as the suite drives it."""
+
+    failure_code: str
+    """The provider's failure code `settle(..., Outcome.FAILED)` fails a payout with, e.g.
+    `account_closed`; the provider must report it as `PayoutResult.failure_code`."""
+
+    @abstractmethod
+    async def settle(self, result: PayoutResult, outcome: Outcome) -> None:
+        """Take the submitted payout `result` to `outcome` at the provider."""
+
+    @abstractmethod
+    async def payouts_at_provider(self, payout_id: str) -> int:
+        """How many payments the provider holds for our payout id (it must never exceed 1)."""
+
+    @abstractmethod
+    async def lose_next_answer(self, how: LostAnswer) -> None:
+        """Make the provider act on the next submit but lose its answer, as `how` says."""
+
+    async def restore(self) -> None:  # noqa: B027 - optional, empty unless overridden
+        """Undo `lose_next_answer` if it is still pending. Nothing by default."""
+
+    async def webhook(self, result: PayoutResult, outcome: Outcome, signing: Signing) -> Delivery:
+        """The webhook delivery announcing that `result`'s payout reached `outcome` (after
+        `settle`), signed as `signing` says. Providers with `Capability.WEBHOOKS` override."""
+        raise NotImplementedError("override ProviderSandbox.webhook for a provider with webhooks")
+
+
+class ProviderConformance:
+    """The conformance suite. Subclass it as `TestSomething` and override the fixtures marked
+    "override"; `currency` and `amount_minor` have defaults."""
+
+    # --- fixtures the integrator supplies --------------------------------------------------------
+
+    @pytest_asyncio.fixture
+    async def provider(self, *args: Any, **kwargs: Any) -> AsyncIterator[PayoutProvider]:
+        """Override: the provider under test, configured against its sandbox (with a short HTTP
+        timeout, so the lost-answer tests run fast)."""
+        raise NotImplementedError("override the `provider` fixture")
+        yield  # pragma: no cover
+
+    @pytest.fixture
+    def payee(self, *args: Any, **kwargs: Any) -> Payee:
+        """Override: a payee the provider can pay in the sandbox."""
+        raise NotImplementedError("override the `payee` fixture")
+
+    @pytest_asyncio.fixture
+    async def sandbox(self, *args: Any, **kwargs: Any) -> AsyncIterator[ProviderSandbox]:
+        """Override: drives the provider's sandbox or fake server."""
+        raise NotImplementedError("override the `sandbox` fixture")
+        yield  # pragma: no cover
+
+    @pytest_asyncio.fixture
+    async def bad_credentials_provider(
+        self, *args: Any, **kwargs: Any
+    ) -> AsyncIterator[PayoutProvider]:
+        """Override: the same provider configured with credentials the sandbox refuses."""
+        raise NotImplementedError("override the `bad_credentials_provider` fixture")
+        yield  # pragma: no cover
+
+    @pytest.fixture
+    def currency(self, provider: PayoutProvider, *args: Any, **kwargs: Any) -> str:
+        """A currency the provider pays in (the first in alphabetical order by default)."""
+        return sorted(provider.currencies)[0]
+
+    @pytest.fixture
+    def amount_minor(self) -> int:
+        return 1_234
+
+    @pytest.fixture
+    def new_instruction(
+        self, payee: Payee, currency: str, amount_minor: int
+    ) -> Callable[[], PayoutInstruction]:
+        """Makes a fresh instruction: a new payout id and its own idempotency key."""
+
+        def make() -> PayoutInstruction:
+            payout_id = f"conformance-{uuid.uuid4().hex[:16]}"
+            return PayoutInstruction(
+                payout_id=payout_id,
+                idempotency_key=f"payout:{payout_id}",
+                amount_minor=amount_minor,
+                currency=currency,
+                payee=payee,
+                description="conformance suite",
+            )
+
+        return make
+
+    # --- declaration -----------------------------------------------------------------------------
+
+    @pytest.mark.asyncio
+    async def test_declares_a_slug_currencies_and_capabilities(
+        self, provider: PayoutProvider, payee: Payee, currency: str
+    ) -> None:
+        assert provider.slug, "a provider needs a slug"
+        assert provider.slug == provider.slug.strip().lower(), "slugs are lower-case"
+        assert provider.currencies, "a provider pays in at least one currency"
+        assert all(len(c) == 3 and c.isupper() for c in provider.currencies), (
+            "currencies are ISO 4217 codes in capitals"
+        )
+        assert set(provider.capabilities) <= set(Capability)
+        assert provider.serves(currency, payee.country), "the provider must serve the test payee"
+
+    # --- idempotent submit -----------------------------------------------------------------------
+
+    @pytest.mark.asyncio
+    async def test_submitting_twice_pays_once(
+        self,
+        provider: PayoutProvider,
+        sandbox: ProviderSandbox,
+        new_instruction: Callable[[], PayoutInstruction],
+    ) -> None:
+        instruction = new_instruction()
+        first = await provider.submit(instruction)
+        again = await provider.submit(instruction)
+        assert first.payout_id == again.payout_id == instruction.payout_id
+        assert first.provider_reference, "a submitted payout has the provider's reference"
+        assert again.provider_reference == first.provider_reference
+        assert first.state not in (PayoutState.UNKNOWN, PayoutState.FAILED)
+        assert await sandbox.payouts_at_provider(instruction.payout_id) == 1
+
+    @pytest.mark.asyncio
+    async def test_two_payouts_are_two_payments(
+        self,
+        provider: PayoutProvider,
+        sandbox: ProviderSandbox,
+        new_instruction: Callable[[], PayoutInstruction],
+    ) -> None:
+        one, two = new_instruction(), new_instruction()
+        first = await provider.submit(one)
+        second = await provider.submit(two)
+        assert first.provider_reference != second.provider_reference
+        assert await sandbox.payouts_at_provider(one.payout_id) == 1
+        assert await sandbox.payouts_at_provider(two.payout_id) == 1
+
+    # --- status mapping --------------------------------------------------------------------------
+
+    async def _settled(
+        self,
+        provider: PayoutProvider,
+        sandbox: ProviderSandbox,
+        instruction: PayoutInstruction,
+        outcome: Outcome,
+    ) -> PayoutResult:
+        submitted = await provider.submit(instruction)
+        await sandbox.settle(submitted, outcome)
+        return submitted
+
+    @pytest.mark.asyncio
+    async def test_a_paid_payout_reads_paid(
+        self,
+        provider: PayoutProvider,
+        sandbox: ProviderSandbox,
+        new_instruction: Callable[[], PayoutInstruction],
+    ) -> None:
+        _require(provider, Capability.LOOKUP)
+        instruction = new_instruction()
+        submitted = await self._settled(provider, sandbox, instruction, Outcome.PAID)
+        found = await provider.lookup(instruction.payout_id, submitted.provider_reference)
+        assert found.state is PayoutState.PAID
+        assert found.provider_reference == submitted.provider_reference
+        assert found.failure_code is None
+
+    @pytest.mark.asyncio
+    async def test_a_failed_payout_reads_failed_with_the_providers_code(
+        self,
+        provider: PayoutProvider,
+        sandbox: ProviderSandbox,
+        new_instruction: Callable[[], PayoutInstruction],
+    ) -> None:
+        _require(provider, Capability.LOOKUP)
+        instruction = new_instruction()
+        submitted = await self._settled(provider, sandbox, instruction, Outcome.FAILED)
+        found = await provider.lookup(instruction.payout_id, submitted.provider_reference)
+        assert found.state is PayoutState.FAILED
+        assert found.failure_code == sandbox.failure_code
+
+    @pytest.mark.asyncio
+    async def test_a_returned_payout_does_not_read_paid(
+        self,
+        provider: PayoutProvider,
+        sandbox: ProviderSandbox,
+        new_instruction: Callable[[], PayoutInstruction],
+    ) -> None:
+        """A lookup may not tell a return from a failure (Stripe's API cannot); the pipeline
+        treats FAILED after PAID as RETURNED. It must never still read PAID."""
+        _require(provider, Capability.LOOKUP)
+        instruction = new_instruction()
+        submitted = await self._settled(provider, sandbox, instruction, Outcome.RETURNED)
+        found = await provider.lookup(instruction.payout_id, submitted.provider_reference)
+        assert found.state in (PayoutState.RETURNED, PayoutState.FAILED)
+
+    # --- unknown outcomes ------------------------------------------------------------------------
+
+    @pytest.mark.asyncio
+    @pytest.mark.parametrize("how", list(LostAnswer))
+    async def test_a_lost_answer_is_unknown_and_lookup_finds_the_truth(
+        self,
+        provider: PayoutProvider,
+        sandbox: ProviderSandbox,
+        new_instruction: Callable[[], PayoutInstruction],
+        how: LostAnswer,
+    ) -> None:
+        _require(provider, Capability.LOOKUP)
+        instruction = new_instruction()
+        await sandbox.lose_next_answer(how)
+        try:
+            with pytest.raises(UnknownOutcome):
+                await provider.submit(instruction)
+        finally:
+            await sandbox.restore()
+        found = await provider.lookup(instruction.payout_id, None)
+        assert found.state not in (PayoutState.UNKNOWN, PayoutState.FAILED)
+        assert found.provider_reference, "the lookup names the payment the provider made"
+        assert await sandbox.payouts_at_provider(instruction.payout_id) == 1
+        again = await provider.submit(instruction)
+        assert again.provider_reference == found.provider_reference, "a re-run pays nothing more"
+        assert await sandbox.payouts_at_provider(instruction.payout_id) == 1
+
+    @pytest.mark.asyncio
+    async def test_looking_up_a_payout_never_made_says_not_found(
+        self,
+        provider: PayoutProvider,
+        sandbox: ProviderSandbox,
+        new_instruction: Callable[[], PayoutInstruction],
+    ) -> None:
+        _require(provider, Capability.LOOKUP)
+        never = new_instruction()
+        with pytest.raises(PayoutNotFound):
+            await provider.lookup(never.payout_id, None)
+        assert await sandbox.payouts_at_provider(never.payout_id) == 0
+
+    # --- webhooks --------------------------------------------------------------------------------
+
+    @pytest.mark.asyncio
+    @pytest.mark.parametrize(
+        ("outcome", "state"),
+        [
+            (Outcome.PAID, PayoutState.PAID),
+            (Outcome.FAILED, PayoutState.FAILED),
+            (Outcome.RETURNED, PayoutState.RETURNED),
+        ],
+    )
+    async def test_a_signed_webhook_is_accepted_and_mapped(
+        self,
+        provider: PayoutProvider,
+        sandbox: ProviderSandbox,
+        new_instruction: Callable[[], PayoutInstruction],
+        outcome: Outcome,
+        state: PayoutState,
+    ) -> None:
+        _require(provider, Capability.WEBHOOKS)
+        instruction = new_instruction()
+        submitted = await self._settled(provider, sandbox, instruction, outcome)
+        headers, body = await sandbox.webhook(submitted, outcome, Signing.VALID)
+        updates = await provider.parse_webhook(headers, body)
+        ours = [
+            u
+            for u in updates
+            if u.payout_id == instruction.payout_id
+            or (u.provider_reference and u.provider_reference == submitted.provider_reference)
+        ]
+        assert len(ours) == 1, f"expected one update about the payout, got {updates}"
+        update = ours[0]
+        assert update.state is state
+        assert update.event_id, "an update carries the provider's event id"
+        if outcome is Outcome.FAILED:
+            assert update.failure_code == sandbox.failure_code
+        replayed = await provider.parse_webhook(headers, body)
+        assert [u.event_id for u in replayed] == [u.event_id for u in updates], (
+            "a redelivered event keeps its id, so the pipeline applies it once"
+        )
+
+    @pytest.mark.asyncio
+    async def test_a_webhook_whose_body_was_changed_is_refused(
+        self,
+        provider: PayoutProvider,
+        sandbox: ProviderSandbox,
+        new_instruction: Callable[[], PayoutInstruction],
+    ) -> None:
+        _require(provider, Capability.WEBHOOKS)
+        paid = await self._settled(provider, sandbox, new_instruction(), Outcome.PAID)
+        failed = await self._settled(provider, sandbox, new_instruction(), Outcome.FAILED)
+        paid_headers, paid_body = await sandbox.webhook(paid, Outcome.PAID, Signing.VALID)
+        _failed_headers, failed_body = await sandbox.webhook(failed, Outcome.FAILED, Signing.VALID)
+        with pytest.raises(WebhookVerificationError):
+            await provider.parse_webhook(paid_headers, failed_body)
+        with pytest.raises(WebhookVerificationError):
+            await provider.parse_webhook(paid_headers, paid_body + b" ")
+
+    @pytest.mark.asyncio
+    @pytest.mark.parametrize("signing", [Signing.WRONG_SECRET, Signing.STALE])
+    async def test_a_webhook_signed_wrongly_is_refused(
+        self,
+        provider: PayoutProvider,
+        sandbox: ProviderSandbox,
+        new_instruction: Callable[[], PayoutInstruction],
+        signing: Signing,
+    ) -> None:
+        _require(provider, Capability.WEBHOOKS)
+        paid = await self._settled(provider, sandbox, new_instruction(), Outcome.PAID)
+        headers, body = await sandbox.webhook(paid, Outcome.PAID, signing)
+        with pytest.raises(WebhookVerificationError):
+            await provider.parse_webhook(headers, body)
+
+    @pytest.mark.asyncio
+    async def test_a_webhook_without_a_signature_is_refused(
+        self,
+        provider: PayoutProvider,
+        sandbox: ProviderSandbox,
+        new_instruction: Callable[[], PayoutInstruction],
+    ) -> None:
+        _require(provider, Capability.WEBHOOKS)
+        paid = await self._settled(provider, sandbox, new_instruction(), Outcome.PAID)
+        _headers, body = await sandbox.webhook(paid, Outcome.PAID, Signing.VALID)
+        with pytest.raises(WebhookVerificationError):
+            await provider.parse_webhook({"Content-Type": "application/json"}, body)
+
+    # --- bad credentials -------------------------------------------------------------------------
+
+    @pytest.mark.asyncio
+    async def test_bad_credentials_are_a_typed_error_and_pay_nothing(
+        self,
+        bad_credentials_provider: PayoutProvider,
+        sandbox: ProviderSandbox,
+        new_instruction: Callable[[], PayoutInstruction],
+    ) -> None:
+        instruction = new_instruction()
+        with pytest.raises((PermanentProviderError, ProviderConfigError)):
+            await bad_credentials_provider.submit(instruction)
+        assert await sandbox.payouts_at_provider(instruction.payout_id) == 0
+        if Capability.LOOKUP in bad_credentials_provider.capabilities:
+            with pytest.raises((PermanentProviderError, ProviderConfigError)):
+                await bad_credentials_provider.lookup(instruction.payout_id, None)
+
+
+def _require(provider: PayoutProvider, capability: Capability) -> None:
+    if capability not in provider.capabilities:
+        pytest.skip(f"{provider.slug} does not declare {capability.value}")
