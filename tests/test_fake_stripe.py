@@ -24,7 +24,8 @@ from aiohttp import web
 from providers.fakes.faults import Fault, FaultKind
 from providers.fakes.stripe_server import FakeStripe, decode_params
 
-FIXTURES = Path("/work/shared/specs/stripe/fixtures3.json")
+FIXTURES = Path(__file__).parent / "data" / "stripe_fixtures3.json"
+"""Stripe's published example objects (MIT License, `data/STRIPE-LICENSE`)."""
 REPO = Path(__file__).resolve().parent.parent
 
 
