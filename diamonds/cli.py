@@ -18,6 +18,7 @@ from sqlalchemy import func, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
+from compliance.commands import register as register_compliance_commands
 from diamonds.config import ConfigError, Settings
 from economy.payouts.commands import register as register_payout_commands
 from graph.auth import DEFAULT_TTL_SECONDS, InvalidToken, Role, mint_token, parse_roles
@@ -131,6 +132,7 @@ def build_parser() -> argparse.ArgumentParser:
     register_payout_commands(commands)
     register_bank_commands(commands)
     register_fake_commands(commands)
+    register_compliance_commands(commands)
     return parser
 
 

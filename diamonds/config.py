@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from compliance.settings import ComplianceSettings
 from ledger.rates import CashRate, GiftRate
 
 log = logging.getLogger(__name__)
@@ -67,6 +68,8 @@ class Settings:
     max_gift_quantity: int = 10_000
     max_grant_coins: int = 100_000_000
     diamond_wallet_shards: int = 16
+    compliance: ComplianceSettings = field(default_factory=ComplianceSettings)
+    """Identity, tax, sanctions and reporting (`compliance.settings`)."""
 
     @property
     def using_dev_secret(self) -> bool:
@@ -139,6 +142,7 @@ class Settings:
             max_gift_quantity=integer("DIAMONDS_MAX_GIFT_QUANTITY", 10_000, 1, 1_000_000),
             max_grant_coins=integer("DIAMONDS_MAX_GRANT_COINS", 100_000_000, 1, 10**12),
             diamond_wallet_shards=integer("DIAMONDS_DIAMOND_WALLET_SHARDS", 16, 1, 256),
+            compliance=ComplianceSettings.from_env(env, problems, development=development),
         )
         if problems:
             raise ConfigError(problems)

@@ -19,6 +19,7 @@ from strawberry.extensions import (
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
 
+from graph.compliance.schema import ComplianceMutations, ComplianceQueries
 from graph.errors import should_mask
 from graph.gifts.schema import GiftMutations, GiftQueries
 from graph.node import resolve_node
@@ -39,12 +40,19 @@ CACHE_SIZE = 1_024
 
 
 @strawberry.type
-class Query(UserQueries, GiftQueries, StreamQueries, PayoutQueries):
+class Query(UserQueries, GiftQueries, StreamQueries, PayoutQueries, ComplianceQueries):
     node: Node | None = strawberry.field(resolver=resolve_node, description="Any object by id.")
 
 
 @strawberry.type
-class Mutation(GiftMutations, StreamMutations, WalletMutations, PayoutMutations, PurchaseMutations):
+class Mutation(
+    GiftMutations,
+    StreamMutations,
+    WalletMutations,
+    PayoutMutations,
+    PurchaseMutations,
+    ComplianceMutations,
+):
     pass
 
 

@@ -11,6 +11,7 @@ from aiohttp import web
 from strawberry.aiohttp.views import GraphQLView
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 
+from compliance.webhooks import add_identity_webhook_route
 from diamonds.migrate import current_revision, head_revision
 from economy.app import Economy
 from economy.payouts.runtime import embedded_worker
@@ -115,6 +116,7 @@ def create_app(
         await eco.close()
 
     add_webhook_routes(app, payouts, purchases)
+    add_identity_webhook_route(app, eco)
     if purchases is not None:
         app.on_cleanup.append(lambda _app: purchases.close())
     if payouts is not None:

@@ -4,13 +4,13 @@ with what withholding, and where does the money go (the verified payout method).
 
 from __future__ import annotations
 
-import importlib
 from dataclasses import dataclass
 from datetime import date
-from typing import Any, Protocol
+from typing import Protocol
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from compliance import gate as compliance_gate
 from diamonds.config import Settings
 from providers.base import Payee
 
@@ -61,8 +61,7 @@ class ComplianceGate:
         amount_minor: int,
         today: date,
     ) -> Eligibility:
-        gate = _compliance_gate()
-        found = await gate.check_payout(
+        found = await compliance_gate.check_payout(
             conn,
             user_id=user_id,
             provider=provider,
@@ -78,12 +77,6 @@ class ComplianceGate:
         )
 
     async def payee(self, conn: AsyncConnection, *, user_id: int, provider: str) -> Payee | None:
-        payee: Payee | None = await _compliance_gate().payee_for(
-            conn, user_id=user_id, provider=provider
+        return await compliance_gate.payee_for(
+            conn, user_id=user_id, provider=provider, settings=self.settings
         )
-        return payee
-
-
-def _compliance_gate() -> Any:
-    """`compliance.gate`, imported on first use (compliance imports the settings too)."""
-    return importlib.import_module("compliance.gate")

@@ -4,11 +4,9 @@ buyer's declared or verified date of birth and country.
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
-
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from compliance.gate import check_coin_purchase
 from diamonds.config import Settings
 from ledger.clock import utcnow
 
@@ -18,8 +16,7 @@ class ComplianceAgeGate:
         self.settings = settings
 
     async def may_buy(self, conn: AsyncConnection, user_id: int) -> tuple[bool, str]:
-        gate: Any = importlib.import_module("compliance.gate")
-        found = await gate.check_coin_purchase(
+        found = await check_coin_purchase(
             conn, user_id=user_id, today=utcnow().date(), settings=self.settings
         )
         reasons = "; ".join(r.message for r in found.requirements)

@@ -1,0 +1,59 @@
+"""Compliance's entries in the append-only audit log (`audit_log`): who decided what about whom,
+when and why. Details never carry a TIN or an account number, only their last four.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from typing import Any
+
+from sqlalchemy import insert
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from economy.tables import audit_log
+
+SYSTEM = "system:compliance"
+"""The actor of decisions nobody made by hand (a screening run, an expiry)."""
+STRIPE = "stripe:identity"
+"""The actor of changes a Stripe Identity webhook reported."""
+
+
+class Action(enum.StrEnum):
+    IDENTITY_STARTED = "COMPLIANCE_IDENTITY_STARTED"
+    IDENTITY_STATUS_CHANGED = "COMPLIANCE_IDENTITY_STATUS_CHANGED"
+    IDENTITY_REVIEWED = "COMPLIANCE_IDENTITY_REVIEWED"
+    BIRTH_DATE_DECLARED = "COMPLIANCE_BIRTH_DATE_DECLARED"
+    TAX_FORM_SUBMITTED = "COMPLIANCE_TAX_FORM_SUBMITTED"
+    TIN_DECRYPTED = "COMPLIANCE_TIN_DECRYPTED"
+    KEYS_ROTATED = "COMPLIANCE_KEYS_ROTATED"
+    PAYOUT_METHOD_ADDED = "COMPLIANCE_PAYOUT_METHOD_ADDED"
+    PAYOUT_METHOD_REVIEWED = "COMPLIANCE_PAYOUT_METHOD_REVIEWED"
+    SANCTIONS_LIST_LOADED = "COMPLIANCE_SANCTIONS_LIST_LOADED"
+    SANCTIONS_SCREENED = "COMPLIANCE_SANCTIONS_SCREENED"
+    SANCTIONS_HIT_DECIDED = "COMPLIANCE_SANCTIONS_HIT_DECIDED"
+    PAYOUT_GATE_DECIDED = "COMPLIANCE_PAYOUT_GATE_DECIDED"
+    YEAR_END_REPORT = "COMPLIANCE_YEAR_END_REPORT"
+
+
+def user_target(user_id: int) -> str:
+    return f"user:{user_id}"
+
+
+async def record(
+    conn: AsyncConnection,
+    actor: str,
+    action: Action,
+    target: str,
+    details: Mapping[str, Any] | None = None,
+) -> None:
+    """Append one entry, in the caller's transaction: it commits with the decision or not at
+    all."""
+    await conn.execute(
+        insert(audit_log).values(
+            actor_subject=actor[:255],
+            action=action.value,
+            target=target[:255],
+            details=dict(details or {}),
+        )
+    )

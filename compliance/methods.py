@@ -1,0 +1,69 @@
+"""Payout methods at work: a creator adds one (validated; an IBAN or account number encrypted
+before it is stored), and FINANCE verifies or rejects it with a note (never their own).
+"""
+
+from __future__ import annotations
+
+from compliance import audit, inputs, methods_store
+from compliance.audit import Action
+from compliance.crypto import cipher_for
+from compliance.payout_methods import MethodInput, PayoutMethodStatus, validate_method
+from economy.app import Economy
+from economy.errors import DomainError, NotFound
+from economy.users import User
+
+
+async def add_payout_method(
+    eco: Economy, user: User, raw: MethodInput
+) -> methods_store.StoredMethod:
+    """Add (or replace) the person's method for a provider; it waits for verification.
+    Raises the `DomainError`s of `validate_method`."""
+    method = validate_method(raw)
+    sealed = None
+    if method.secret is not None:
+        sealed = cipher_for(tuple(eco.settings.compliance.tin_keys)).seal(method.secret)
+    async with eco.db.write() as conn:
+        method_id = await methods_store.replace(conn, user.id, method, sealed)
+        stored = await methods_store.by_id(conn, method_id)
+        assert stored is not None
+        await audit.record(
+            conn,
+            user.subject,
+            Action.PAYOUT_METHOD_ADDED,
+            audit.user_target(user.id),
+            {"method_id": method_id, "provider": method.provider, "display": stored.display},
+        )
+    return stored
+
+
+async def review_payout_method(
+    eco: Economy, reviewer: User, *, method_id: int, verify: bool, note: str
+) -> methods_store.StoredMethod:
+    """FINANCE verifies or rejects a pending method. Raises `DomainError`: INVALID_NOTE,
+    METHOD_NOT_FOUND, SELF_REVIEW, NOT_PENDING."""
+    why = inputs.note(note)
+    async with eco.db.write() as conn:
+        found = await methods_store.by_id(conn, method_id, lock=True)
+        if found is None:
+            raise NotFound("METHOD_NOT_FOUND", "no payout method has this id", "payoutMethodId")
+        if found.user_id == reviewer.id:
+            raise DomainError(
+                "SELF_REVIEW", "nobody may verify their own payout method", "payoutMethodId"
+            )
+        status = PayoutMethodStatus.VERIFIED if verify else PayoutMethodStatus.REJECTED
+        if not await methods_store.decide(
+            conn, method_id, status, actor=reviewer.subject, note=why
+        ):
+            raise DomainError(
+                "NOT_PENDING", f"this payout method is {found.status.value}", "payoutMethodId"
+            )
+        await audit.record(
+            conn,
+            reviewer.subject,
+            Action.PAYOUT_METHOD_REVIEWED,
+            audit.user_target(found.user_id),
+            {"method_id": method_id, "decision": status.value, "note": why},
+        )
+        decided = await methods_store.by_id(conn, method_id)
+    assert decided is not None
+    return decided

@@ -1,0 +1,150 @@
+"""Tax forms at work: a creator submits a W-9 or W-8BEN (the TIN validated, then encrypted
+before it reaches the database), FINANCE reveals a full TIN only with a reason and an audit
+entry, and a key rotation re-encrypts every TIN and account number under the newest key.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+from compliance import audit, inputs, methods_store, tax_store
+from compliance.audit import Action
+from compliance.crypto import CannotDecrypt, Cipher, cipher_for
+from compliance.screening import screen_user
+from compliance.tax import TaxFormKind, check_submission
+from compliance.tin import TinType
+from diamonds.config import Settings
+from economy.app import Economy
+from economy.errors import DomainError
+from economy.users import User
+
+ROTATION_BATCH = 200
+
+
+def cipher(settings: Settings) -> Cipher:
+    return cipher_for(tuple(settings.compliance.tin_keys))
+
+
+async def submit_tax_form(
+    eco: Economy,
+    user: User,
+    *,
+    kind: TaxFormKind,
+    legal_name: str,
+    country: str,
+    tin_type: TinType,
+    tin: str,
+    certified: bool,
+    today: date,
+) -> tax_store.StoredTaxForm:
+    """Store the person's new tax form, superseding the previous one, and screen the name on it.
+    Raises `DomainError`: INVALID_LEGAL_NAME, INVALID_COUNTRY, NOT_CERTIFIED, WRONG_FORM,
+    INVALID_TIN. The TIN is never logged nor audited, only its last four characters."""
+    submission = check_submission(
+        kind,
+        legal_name=inputs.legal_name(legal_name),
+        country=inputs.country(country),
+        tin_type=tin_type,
+        tin=tin,
+        certified=certified,
+        today=today,
+    )
+    sealed = cipher(eco.settings).seal(submission.tin.value)
+    async with eco.db.write() as conn:
+        form_id = await tax_store.replace(conn, user.id, submission, sealed, user.subject)
+        await audit.record(
+            conn,
+            user.subject,
+            Action.TAX_FORM_SUBMITTED,
+            audit.user_target(user.id),
+            {
+                "form_id": form_id,
+                "kind": submission.kind.value,
+                "country": submission.country,
+                "tin_kind": submission.tin.kind,
+                "tin_last4": submission.tin.last4,
+                "expires_on": submission.expires_on.isoformat() if submission.expires_on else None,
+            },
+        )
+        await screen_user(conn, user.id, eco.settings, actor=audit.SYSTEM)
+        stored = await tax_store.current(conn, user.id)
+    assert stored is not None
+    return stored
+
+
+@dataclass(frozen=True)
+class RevealedTin:
+    form_id: int
+    kind: str
+    value: str
+
+    def __repr__(self) -> str:
+        return f"RevealedTin(form_id={self.form_id}, kind={self.kind!r}, value=<hidden>)"
+
+
+async def reveal_tin(eco: Economy, actor: User, *, user_id: int, reason: str) -> RevealedTin:
+    """The full TIN of a person's current form, for filing. The access is audited in the same
+    transaction, so no TIN leaves without its audit entry. Raises `DomainError`: INVALID_NOTE,
+    NO_TAX_FORM, CANNOT_DECRYPT."""
+    why = inputs.note(reason, "reason")
+    async with eco.db.write() as conn:
+        stored = await tax_store.current(conn, user_id)
+        sealed = await tax_store.sealed_tin(conn, user_id)
+        if stored is None or sealed is None:
+            raise DomainError("NO_TAX_FORM", "this person has no tax form", "userId")
+        try:
+            value = cipher(eco.settings).open(sealed[1])
+        except CannotDecrypt:
+            raise DomainError(
+                "CANNOT_DECRYPT", "no configured key opens this TIN; check DIAMONDS_TIN_KEYS"
+            ) from None
+        await audit.record(
+            conn,
+            actor.subject,
+            Action.TIN_DECRYPTED,
+            audit.user_target(user_id),
+            {"form_id": stored.id, "tin_last4": stored.form.tin_last4, "reason": why},
+        )
+    return RevealedTin(form_id=stored.id, kind=stored.form.tin_kind, value=value)
+
+
+@dataclass(frozen=True)
+class Rotation:
+    tax_forms: int
+    payout_methods: int
+    key_id: str
+
+
+async def rotate_keys(eco: Economy, *, actor: str) -> Rotation:
+    """Re-encrypt, in batches, every TIN and account number not sealed with the primary key
+    (the first of DIAMONDS_TIN_KEYS). Afterwards older keys can be removed. Resumable."""
+    box = cipher(eco.settings)
+    forms = methods = 0
+    while True:
+        async with eco.db.write() as conn:
+            batch = await tax_store.sealed_with_other_keys(conn, box.primary_key_id, ROTATION_BATCH)
+            for form_id, token in batch:
+                await tax_store.reseal(conn, form_id, box.reseal(token))
+            forms += len(batch)
+        if len(batch) < ROTATION_BATCH:
+            break
+    while True:
+        async with eco.db.write() as conn:
+            found = await methods_store.sealed_with_other_keys(
+                conn, box.primary_key_id, ROTATION_BATCH
+            )
+            for method_id, token in found:
+                await methods_store.reseal(conn, method_id, box.reseal(token))
+            methods += len(found)
+        if len(found) < ROTATION_BATCH:
+            break
+    async with eco.db.write() as conn:
+        await audit.record(
+            conn,
+            actor,
+            Action.KEYS_ROTATED,
+            "compliance:keys",
+            {"key_id": box.primary_key_id, "tax_forms": forms, "payout_methods": methods},
+        )
+    return Rotation(tax_forms=forms, payout_methods=methods, key_id=box.primary_key_id)

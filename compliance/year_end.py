@@ -1,0 +1,112 @@
+"""Year-end reporting at work: the payouts paid in a year (read from the payouts table), who the
+creators are for tax purposes, and the report rows and CSV; an export is audited.
+
+Reads these columns of `payouts`: user_id, status, currency, gross_minor, withholding_minor,
+paid_at. A payout counts when its status is PAID and it was paid within the (UTC) year.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import TableClause, column, select, table
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from compliance import audit, identity_store, tax_store
+from compliance.audit import Action
+from compliance.reporting import PaidPayout, Payee, ReportRow, Thresholds, summarize
+from diamonds.config import Settings
+from economy.app import Economy
+from economy.tables import users
+
+PAYOUTS = table(
+    "payouts",
+    column("user_id"),
+    column("status"),
+    column("currency"),
+    column("gross_minor"),
+    column("withholding_minor"),
+    column("paid_at"),
+)
+"""The payouts pipeline's table, as far as the report reads it."""
+PAID = "PAID"
+
+
+async def paid_payouts(
+    conn: AsyncConnection, year: int, source: TableClause = PAYOUTS
+) -> list[PaidPayout]:
+    start = datetime(year, 1, 1, tzinfo=UTC)
+    end = datetime(year + 1, 1, 1, tzinfo=UTC)
+    c = source.c
+    rows = await conn.execute(
+        select(c.user_id, c.currency, c.gross_minor, c.withholding_minor, c.paid_at)
+        .where(c.status == PAID, c.paid_at >= start, c.paid_at < end)
+        .order_by(c.user_id)
+    )
+    return [
+        PaidPayout(
+            user_id=int(r.user_id),
+            currency=str(r.currency),
+            gross_minor=int(r.gross_minor),
+            withholding_minor=int(r.withholding_minor or 0),
+            paid_at=_utc(r.paid_at),
+        )
+        for r in rows
+    ]
+
+
+def _utc(moment: datetime | str) -> datetime:
+    if isinstance(moment, str):  # SQLite through a lightweight table: no type to convert it
+        moment = datetime.fromisoformat(moment)
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+async def payees(conn: AsyncConnection, user_ids: list[int]) -> dict[int, Payee]:
+    if not user_ids:
+        return {}
+    subjects = {
+        int(r.id): str(r.subject)
+        for r in await conn.execute(
+            select(users.c.id, users.c.subject).where(users.c.id.in_(user_ids))
+        )
+    }
+    records = await identity_store.load_many(conn, user_ids)
+    forms = await tax_store.current_many(conn, user_ids)
+    found: dict[int, Payee] = {}
+    for user_id in user_ids:
+        ident = records[user_id].identity
+        form = forms.get(user_id)
+        found[user_id] = Payee(
+            user_id=user_id,
+            subject=subjects.get(user_id, f"user:{user_id}"),
+            legal_name=(form.form.legal_name if form else None) or ident.legal_name,
+            country=(form.form.country if form else None) or ident.country,
+            tax_form=form.form.kind.value if form else None,
+            tin_last4=form.form.tin_last4 if form else None,
+        )
+    return found
+
+
+def thresholds(settings: Settings) -> Thresholds:
+    c = settings.compliance
+    return Thresholds(
+        form_1099k_minor=c.report_1099k_threshold_minor,
+        form_1099k_payments=c.report_1099k_min_payments,
+        dac7_minor=c.dac7_threshold_minor,
+        dac7_payments=c.dac7_min_payments,
+    )
+
+
+async def year_end_report(
+    eco: Economy, *, year: int, actor: str, source: TableClause = PAYOUTS
+) -> list[ReportRow]:
+    """The report for `year`; the export is audited."""
+    async with eco.db.read() as conn:
+        paid = await paid_payouts(conn, year, source)
+        people = await payees(conn, sorted({p.user_id for p in paid}))
+    rows = summarize(year, paid, people, thresholds(eco.settings))
+    async with eco.db.write() as conn:
+        await audit.record(
+            conn, actor, Action.YEAR_END_REPORT, f"report:{year}", {"year": year, "rows": len(rows)}
+        )
+    return rows

@@ -1,0 +1,1 @@
+"""Compliance mutations, one per file."""

@@ -1,0 +1,75 @@
+"""`declareDateOfBirth`: a person states their date of birth and country; buying coins needs an
+adult (the age of majority where they live). Payouts need a verified date instead."""
+
+from __future__ import annotations
+
+import enum
+from datetime import date
+
+import strawberry
+from strawberry.types import Info
+
+from compliance import gate, verification
+from compliance.clock import utc_today
+from compliance.policy import RequirementCode
+from economy.errors import DomainError
+from graph.compliance.types import PayoutRequirement
+from graph.context import Context
+from graph.errors import payload_errors
+
+
+@strawberry.enum
+class DeclareDateOfBirthErrorCode(enum.Enum):
+    INVALID_BIRTH_DATE = "INVALID_BIRTH_DATE"
+    INVALID_COUNTRY = "INVALID_COUNTRY"
+    ALREADY_VERIFIED = "ALREADY_VERIFIED"
+
+
+@strawberry.type
+class DeclareDateOfBirthError:
+    field: str | None
+    message: str
+    code: DeclareDateOfBirthErrorCode
+
+
+@strawberry.input
+class DeclareDateOfBirthInput:
+    date_of_birth: date
+    country: str = strawberry.field(description="Country of residence, ISO alpha-2.")
+
+
+@strawberry.type
+class DeclareDateOfBirthPayload:
+    may_buy_coins: bool
+    requirements: list[PayoutRequirement]
+    errors: list[DeclareDateOfBirthError]
+
+
+async def declare_date_of_birth(
+    info: Info[Context, None], input: DeclareDateOfBirthInput
+) -> DeclareDateOfBirthPayload:
+    user = await info.context.user()
+    eco = info.context.eco
+    today = utc_today()
+    try:
+        await verification.declare_birth_date(
+            eco, user, birth_date=input.date_of_birth, country=input.country, today=today
+        )
+    except DomainError as exc:
+        return DeclareDateOfBirthPayload(
+            may_buy_coins=False,
+            requirements=[],
+            errors=payload_errors(DeclareDateOfBirthError, DeclareDateOfBirthErrorCode, exc),
+        )
+    async with eco.db.read() as conn:
+        decision = await gate.check_coin_purchase(
+            conn, user_id=user.id, today=today, settings=eco.settings
+        )
+    return DeclareDateOfBirthPayload(
+        may_buy_coins=decision.eligible,
+        requirements=[
+            PayoutRequirement(code=RequirementCode(r.code), message=r.message)
+            for r in decision.requirements
+        ],
+        errors=[],
+    )

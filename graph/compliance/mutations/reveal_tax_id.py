@@ -1,0 +1,61 @@
+"""`revealTaxId`: FINANCE reads a person's full TIN, for filing, with a reason; the access is
+written to the audit log before the TIN is returned."""
+
+from __future__ import annotations
+
+import enum
+
+import strawberry
+from strawberry.types import Info
+
+from compliance import tax_forms
+from economy.errors import DomainError
+from graph.context import Context
+from graph.errors import payload_errors
+from graph.relay import id_argument
+
+
+@strawberry.enum
+class RevealTaxIdErrorCode(enum.Enum):
+    INVALID_ID = "INVALID_ID"
+    INVALID_NOTE = "INVALID_NOTE"
+    NO_TAX_FORM = "NO_TAX_FORM"
+    CANNOT_DECRYPT = "CANNOT_DECRYPT"
+
+
+@strawberry.type
+class RevealTaxIdError:
+    field: str | None
+    message: str
+    code: RevealTaxIdErrorCode
+
+
+@strawberry.input
+class RevealTaxIdInput:
+    user_id: strawberry.ID
+    reason: str = strawberry.field(description="Why the full TIN is needed (audited).")
+
+
+@strawberry.type
+class RevealTaxIdPayload:
+    tin: str | None
+    tin_type: str | None
+    errors: list[RevealTaxIdError]
+
+
+async def reveal_tax_id(info: Info[Context, None], input: RevealTaxIdInput) -> RevealTaxIdPayload:
+    actor = await info.context.user()
+    try:
+        revealed = await tax_forms.reveal_tin(
+            info.context.eco,
+            actor,
+            user_id=id_argument(input.user_id, "User", "userId"),
+            reason=input.reason,
+        )
+    except DomainError as exc:
+        return RevealTaxIdPayload(
+            tin=None,
+            tin_type=None,
+            errors=payload_errors(RevealTaxIdError, RevealTaxIdErrorCode, exc),
+        )
+    return RevealTaxIdPayload(tin=revealed.value, tin_type=revealed.kind, errors=[])
