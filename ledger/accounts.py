@@ -69,7 +69,7 @@ async def open_account(
 
     Safe under concurrency: a racing opener waits on the unique key and then reads the winner's.
     """
-    await conn.execute(
+    inserted = await conn.execute(
         insert_ignoring_conflicts(conn.dialect, accounts).values(
             owner=owner, name=name, asset=asset, policy=policy.value, shards=shards
         )
@@ -82,6 +82,8 @@ async def open_account(
         )
     ).one()
     account = _account(row._mapping)
+    if inserted.rowcount == 1:
+        _opened_here(conn).add(account.id)
     have = await conn.scalar(
         select(func.count()).select_from(balances).where(balances.c.account_id == account.id)
     )
@@ -91,6 +93,25 @@ async def open_account(
             [{"account_id": account.id, "shard": shard} for shard in range(account.shards)],
         )
     return account
+
+
+_OPENED = "ledger.accounts_opened"
+
+
+def _opened_here(conn: AsyncConnection) -> set[int]:
+    """The ids of the accounts `conn`'s current transaction created."""
+    transaction = conn.sync_connection.get_transaction() if conn.sync_connection else None
+    marker = conn.info.get(_OPENED)
+    if marker is None or marker[0] is not transaction:
+        marker = conn.info[_OPENED] = (transaction, set())
+    opened: set[int] = marker[1]
+    return opened
+
+
+def opened_in_this_transaction(conn: AsyncConnection, account_id: int) -> bool:
+    """Was the account created by `conn`'s current, uncommitted transaction? Then a rollback
+    takes it away (and SQLite hands its id to the next account): it must not be cached."""
+    return account_id in _opened_here(conn)
 
 
 async def load_account(conn: AsyncConnection, account_id: int) -> Account:

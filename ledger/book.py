@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from ledger.accounts import Account, Policy, load_account
+from ledger.accounts import Account, Policy, load_account, opened_in_this_transaction
 from ledger.errors import AssetMismatch, HoldNotPending, InsufficientFunds
 from ledger.idempotency import IdempotentRequest, remember
 from ledger.tables import accounts, balances, holds, transactions, transfers
@@ -44,7 +44,9 @@ class Ledger:
     async def account(self, conn: AsyncConnection, account_id: int) -> Account:
         cached = self._accounts.get(account_id)
         if cached is None:
-            cached = self._accounts[account_id] = await load_account(conn, account_id)
+            cached = await load_account(conn, account_id)
+            if not opened_in_this_transaction(conn, account_id):
+                self._accounts[account_id] = cached
         return cached
 
     async def record(

@@ -31,6 +31,7 @@ async def verify_ledger(conn: AsyncConnection) -> list[Violation]:
         _no_checked_account_below_zero,
         _transfers_match_account_assets,
         _holds_resolved_once,
+        _holds_match_account_assets,
         _one_transaction_per_idempotency_key,
     ):
         found.extend(await check(conn))
@@ -175,6 +176,21 @@ async def _holds_resolved_once(conn: AsyncConnection) -> list[Violation]:
     return [
         Violation("holds resolve once", f"hold {h} is {status} with {int(n)} posting transfers")
         for h, status, n in rows
+    ]
+
+
+async def _holds_match_account_assets(conn: AsyncConnection) -> list[Violation]:
+    debit = accounts.alias("debit")
+    credit = accounts.alias("credit")
+    rows = await conn.execute(
+        select(holds.c.id, holds.c.asset, debit.c.asset, credit.c.asset)
+        .join(debit, debit.c.id == holds.c.debit_account_id)
+        .join(credit, credit.c.id == holds.c.credit_account_id)
+        .where((debit.c.asset != holds.c.asset) | (credit.c.asset != holds.c.asset))
+    )
+    return [
+        Violation("holds stay in one asset", f"hold {h} holds {a} between a {d} and a {c} account")
+        for h, a, d, c in rows
     ]
 
 

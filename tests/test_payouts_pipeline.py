@@ -526,3 +526,29 @@ async def test_failed_after_paid_counts_as_returned(rig: Rig, rich_creator: Make
     assert (await reload(rig, payout)).status is PayoutStatus.RETURNED
     assert await diamonds_of(rig, creator) == (60_000, 60_000)
     await ledger_is_clean(rig.eco)
+
+
+async def test_a_refused_first_request_leaves_no_stale_account_behind(
+    rig: Rig, rich_creator: MakeCreator, economy: Any
+) -> None:
+    # The refusal rolls back the platform account the request had just opened; SQLite would
+    # hand its id to the next new account. Nothing may keep using the rolled-back id.
+    broke = await economy.users.ensure("creator:broke")
+    with pytest.raises(DomainError):
+        await request(rig, broke, 20_000)
+    creator = await rich_creator(60_000)
+    payout = await request(rig, creator, 20_000)
+    await apply_update(rig.svc, "ledgerbank", paid_webhook(payout, "p", PayoutState.PAID))
+    assert await diamonds_of(rig, creator) == (40_000, 40_000)
+    await ledger_is_clean(rig.eco)
+
+
+async def test_concurrent_first_requests_all_find_committed_accounts(
+    rig: Rig, rich_creator: MakeCreator
+) -> None:
+    creators = [await rich_creator(30_000) for _ in range(8)]
+    results = await asyncio.gather(
+        *(request(rig, c, 20_000, key="first") for c in creators), return_exceptions=True
+    )
+    assert [r for r in results if isinstance(r, BaseException)] == []
+    await ledger_is_clean(rig.eco)

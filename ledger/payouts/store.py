@@ -13,7 +13,14 @@ from sqlalchemy import ColumnElement, RowMapping, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql import func
 
-from ledger.accounts import PLATFORM, Asset, Policy, open_account, user_owner
+from ledger.accounts import (
+    PLATFORM,
+    Asset,
+    Policy,
+    open_account,
+    opened_in_this_transaction,
+    user_owner,
+)
 from ledger.book import Ledger, Transfer
 from ledger.payouts.states import MoneyEffect, PayoutStatus, allowed, effect
 from ledger.payouts.tables import payout_events, payouts
@@ -154,10 +161,13 @@ class PayoutBook:
         self, conn: AsyncConnection, owner: str, name: str, asset: str, policy: Policy
     ) -> int:
         key = (owner, name, asset)
-        if key not in self._accounts:
-            opened = await open_account(conn, owner, name, asset, policy=policy)
+        cached = self._accounts.get(key)
+        if cached is not None:
+            return cached
+        opened = await open_account(conn, owner, name, asset, policy=policy)
+        if not opened_in_this_transaction(conn, opened.id):
             self._accounts[key] = opened.id
-        return self._accounts[key]
+        return opened.id
 
     async def redeemed_diamonds(self, conn: AsyncConnection) -> int:
         """DIAMOND: where a payout's diamonds go once paid."""
