@@ -83,6 +83,14 @@ def build_parser() -> argparse.ArgumentParser:
         "--no-migrate", action="store_true", help="do not apply pending migrations first"
     )
     serve.add_argument(
+        "--workers",
+        type=_positive,
+        default=1,
+        metavar="N",
+        help="server processes sharing the port (SO_REUSEPORT; default 1); "
+        "set DIAMONDS_REDIS_URL so that live events reach every process",
+    )
+    serve.add_argument(
         "--no-worker",
         action="store_true",
         help="do not run a payout worker in this process (run `diamonds worker` instead)",
@@ -384,6 +392,24 @@ def _serve(args: argparse.Namespace) -> int:
         print("Press Ctrl+C to stop.", flush=True)
 
     log.info("database %s", safe_url(settings.database_url))
+    from diamonds.workers import serve_workers, use_uvloop
+
+    if args.workers > 1:
+        if args.demo:
+            summary = asyncio.run(_load_demo(settings))
+            banner.extend(_demo_banner(summary, _demo_viewer_token(settings)))
+        try:
+            return serve_workers(
+                settings,
+                workers=args.workers,
+                host=args.host,
+                port=args.port,
+                payout_worker=not args.no_worker,
+                announce=announce,
+            )
+        except OSError as exc:
+            raise CommandError(f"cannot serve on {args.host}:{args.port}: {exc}") from exc
+    use_uvloop()
     try:
         web.run_app(build(), host=args.host, port=args.port, print=announce)
     except OSError as exc:
@@ -391,6 +417,12 @@ def _serve(args: argparse.Namespace) -> int:
             raise
         raise CommandError(f"cannot serve on {args.host}:{args.port}: {exc}") from exc
     return EXIT_OK
+
+
+def _demo_viewer_token(settings: Settings) -> str:
+    from diamonds.demo import VIEWER, demo_tokens
+
+    return demo_tokens(settings)[VIEWER]
 
 
 def _load_create_app() -> Callable[..., web.Application]:

@@ -68,6 +68,26 @@ class Settings:
     max_gift_quantity: int = 10_000
     max_grant_coins: int = 100_000_000
     diamond_wallet_shards: int = 16
+    redis_url: str | None = None
+    """Redis for fanning live events out to every server process; None: in-process only."""
+    redis_channel: str = "diamonds:events"
+    """The pub/sub channel: deployments sharing one Redis each need their own."""
+    live_queue_size: int = 1_000
+    """Messages queued for one websocket subscriber before it is dropped as too slow."""
+    live_event_buffer: int = 10_000
+    """Events buffered for one subscription between two of its messages (a tick's worth)."""
+    live_tick_ms: int = 100
+    """Gifts and wallet changes landing within one tick reach a subscriber in one message."""
+    leaderboard_throttle_ms: int = 1_000
+    """A stream's leaderboard is sent to subscribers at most once per this interval."""
+    max_subscriptions_per_connection: int = 20
+    gift_batch_size: int = 256
+    """Gifts booked together in one database transaction at most (1: one at a time)."""
+    db_pool_size: int = 20
+    """Database connections each process keeps open."""
+    db_max_overflow: int | None = None
+    """Connections opened beyond the pool under load, and closed after (None: the pool size)."""
+
     compliance: ComplianceSettings = field(default_factory=ComplianceSettings)
     """Identity, tax, sanctions and reporting (`compliance.settings`)."""
 
@@ -142,6 +162,20 @@ class Settings:
             max_gift_quantity=integer("DIAMONDS_MAX_GIFT_QUANTITY", 10_000, 1, 1_000_000),
             max_grant_coins=integer("DIAMONDS_MAX_GRANT_COINS", 100_000_000, 1, 10**12),
             diamond_wallet_shards=integer("DIAMONDS_DIAMOND_WALLET_SHARDS", 16, 1, 256),
+            redis_url=_redis_url(env.get("DIAMONDS_REDIS_URL", ""), problems),
+            redis_channel=env.get("DIAMONDS_REDIS_CHANNEL") or "diamonds:events",
+            live_queue_size=integer("DIAMONDS_LIVE_QUEUE_SIZE", 1_000, 16, 1_000_000),
+            live_event_buffer=integer("DIAMONDS_LIVE_EVENT_BUFFER", 10_000, 16, 10_000_000),
+            live_tick_ms=integer("DIAMONDS_LIVE_TICK_MS", 100, 0, 10_000),
+            leaderboard_throttle_ms=integer("DIAMONDS_LEADERBOARD_THROTTLE_MS", 1_000, 0, 60_000),
+            max_subscriptions_per_connection=integer("DIAMONDS_MAX_SUBSCRIPTIONS", 20, 1, 1_000),
+            gift_batch_size=integer("DIAMONDS_GIFT_BATCH_SIZE", 256, 1, 10_000),
+            db_pool_size=integer("DIAMONDS_DB_POOL_SIZE", 20, 1, 1_000),
+            db_max_overflow=(
+                integer("DIAMONDS_DB_MAX_OVERFLOW", 0, 0, 1_000)
+                if env.get("DIAMONDS_DB_MAX_OVERFLOW")
+                else None
+            ),
             compliance=ComplianceSettings.from_env(env, problems, development=development),
         )
         if problems:
@@ -177,3 +211,17 @@ def _parse_cash_rates(raw: str, problems: list[str]) -> dict[str, CashRate]:
     if not rates and not problems:
         problems.append("DIAMONDS_CASH_RATES: expected at least one CUR=N/D rate")
     return rates
+
+
+def _redis_url(raw: str, problems: list[str]) -> str | None:
+    """`redis://host:port/db`, `rediss://...` or `unix:///path`; empty means no Redis."""
+    url = raw.strip()
+    if not url:
+        return None
+    if not url.startswith(("redis://", "rediss://", "unix://")):
+        problems.append(
+            f"DIAMONDS_REDIS_URL={hide_password(url)!r}: expected a redis://host:port URL "
+            "(or rediss://, unix://)"
+        )
+        return None
+    return url

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from economy.app import Economy
 from economy.errors import DomainError
+from economy.events import WalletChanged, now
 from economy.tables import audit_log
 from economy.users import MAX_SUBJECT_LENGTH, User
 from economy.validation import idempotency_key, text_field, whole_number
@@ -92,6 +93,18 @@ async def grant_coins(
         outcome = await run_once(eco.db, request, book)
     except IdempotencyConflict:
         raise _conflict() from None
+    if not outcome.replayed:  # committed now: tell the recipient's live subscribers
+        eco.events.publish(
+            WalletChanged(
+                user_id=recipient.id,
+                account_id=recipient.coin_account_id,
+                asset=Asset.COIN.value,
+                change=coins,
+                reason="GRANT",
+                transaction_id=outcome.transaction_id,
+                committed_at=now(),
+            )
+        )
     return Grant(outcome.transaction_id, recipient, coins, outcome.replayed)
 
 

@@ -8,20 +8,15 @@ import logging
 
 import strawberry
 from graphql import GraphQLError
-from strawberry.extensions import (
-    MaskErrors,
-    MaxAliasesLimiter,
-    MaxTokensLimiter,
-    ParserCache,
-    QueryDepthLimiter,
-    ValidationCache,
-)
+from strawberry.extensions import MaskErrors, MaxTokensLimiter
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
 
+from graph.apq import DocumentCache, operation_limits
 from graph.compliance.schema import ComplianceMutations, ComplianceQueries
 from graph.errors import should_mask
 from graph.gifts.schema import GiftMutations, GiftQueries
+from graph.live.schema import Subscription
 from graph.node import resolve_node
 from graph.payouts.schema import PayoutMutations, PayoutQueries
 from graph.purchases.schema import PurchaseMutations
@@ -75,14 +70,15 @@ class DiamondsSchema(strawberry.Schema):
 schema = DiamondsSchema(
     query=Query,
     mutation=Mutation,
+    subscription=Subscription,
     config=StrawberryConfig(auto_camel_case=True, scalar_map={BigInt: BIGINT_SCALAR}),
     # Factories: a fresh extension per request; the parser and validation caches are shared.
     extensions=[
-        lambda: QueryDepthLimiter(max_depth=MAX_DEPTH),
-        lambda: MaxAliasesLimiter(max_alias_count=MAX_ALIASES),
+        operation_limits(MAX_DEPTH, MAX_ALIASES),  # QueryDepthLimiter, MaxAliasesLimiter
         lambda: MaxTokensLimiter(max_token_count=MAX_TOKENS),
-        lambda: ParserCache(maxsize=CACHE_SIZE),
-        lambda: ValidationCache(maxsize=CACHE_SIZE),
+        # Parsing and validation once per distinct query text (a validation cache keyed by the
+        # limiters' rules would miss every time: they are new objects for each request).
+        DocumentCache,
         lambda: MaskErrors(should_mask_error=should_mask, error_message="Unexpected error."),
     ],
 )

@@ -17,8 +17,11 @@ from economy.app import Economy
 from economy.payouts.runtime import embedded_worker
 from economy.payouts.service import PayoutService
 from economy.purchases.setup import PurchaseService
+from graph.apq import OrjsonView, PersistedQueries, PersistedQueryView
 from graph.auth import InvalidToken, principal_from_header
 from graph.context import Context
+from graph.live.feeds import Feeds
+from graph.live.transport import LiveView, connection_context
 from graph.schema import schema
 from graph.webhooks import add_webhook_routes
 
@@ -28,7 +31,7 @@ ECONOMY: web.AppKey[Economy] = web.AppKey("economy", Economy)
 MAX_REQUEST_BYTES = 256 * 1024
 
 
-class DiamondsGraphQLView(GraphQLView[Context, None]):
+class DiamondsGraphQLView(PersistedQueryView, OrjsonView, LiveView, GraphQLView[Context, None]):
     """Strawberry's view with our context: the economy and the caller named by the token."""
 
     def __init__(
@@ -42,14 +45,21 @@ class DiamondsGraphQLView(GraphQLView[Context, None]):
             graphql_ide="graphiql" if eco.settings.development else None,
             allow_queries_via_get=True,
             subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL,),
+            max_subscriptions_per_connection=eco.settings.max_subscriptions_per_connection,
         )
         self.eco = eco
+        self.feeds = Feeds(schema, eco)
+        self.persisted_queries = PersistedQueries()
         self.payouts = payouts
         self.purchases = purchases
 
     async def get_context(
         self, request: web.Request, response: web.Response | web.WebSocketResponse
     ) -> Context:
+        if isinstance(response, web.WebSocketResponse):  # authenticated at connection_init
+            return connection_context(
+                self.eco, request, response, payouts=self.payouts, purchases=self.purchases
+            )
         try:
             principal = principal_from_header(
                 self.eco.settings, request.headers.get("Authorization")

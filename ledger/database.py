@@ -45,7 +45,9 @@ def insert_ignoring_conflicts(dialect: Dialect, table: Table) -> Insert:
 class Database:
     """Owns the engines; hands out transactions. One per process."""
 
-    def __init__(self, url: str, *, pool_size: int = 20, echo: bool = False) -> None:
+    def __init__(
+        self, url: str, *, pool_size: int = 20, max_overflow: int | None = None, echo: bool = False
+    ) -> None:
         self.url = url
         self.sqlite = is_sqlite(url)
         self._write_lock = asyncio.Lock()
@@ -54,9 +56,16 @@ class Database:
             self.reader = _sqlite_engine(url, immediate=False, echo=echo)
         else:
             self.writer = create_async_engine(
-                url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=False, echo=echo
+                url,
+                pool_size=pool_size,
+                max_overflow=pool_size if max_overflow is None else max_overflow,
+                pool_pre_ping=False,
+                echo=echo,
             )
-            self.reader = self.writer
+            # Reads run in autocommit: under READ COMMITTED each statement sees its own snapshot
+            # anyway, and a read costs one round trip instead of three (BEGIN, it, COMMIT).
+            # Same pool; the isolation level is only a flag of the driver's connection.
+            self.reader = self.writer.execution_options(isolation_level="AUTOCOMMIT")
 
     @asynccontextmanager
     async def write(self) -> AsyncIterator[AsyncConnection]:
@@ -71,9 +80,13 @@ class Database:
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncConnection]:
         """A transaction for reading: one consistent snapshot on SQLite (WAL), statement-level on
-        PostgreSQL (READ COMMITTED)."""
-        async with self.reader.begin() as conn:
-            yield conn
+        PostgreSQL (READ COMMITTED: statement by statement, in autocommit). Never write in it."""
+        if self.sqlite:
+            async with self.reader.begin() as conn:
+                yield conn
+        else:
+            async with self.reader.connect() as conn:
+                yield conn
 
     async def ping(self) -> None:
         async with self.read() as conn:
@@ -81,7 +94,7 @@ class Database:
 
     async def dispose(self) -> None:
         await self.writer.dispose()
-        if self.reader is not self.writer:
+        if self.sqlite:
             await self.reader.dispose()
 
 

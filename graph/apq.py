@@ -1,0 +1,192 @@
+"""The request fast path: automatic persisted queries, parsed and validated documents kept
+once per query text, and JSON through orjson.
+
+Automatic persisted queries follow Apollo's convention: a client sends
+`extensions.persistedQuery = {"version": 1, "sha256Hash": "<hex>"}` and no query; when the
+server does not know the hash it answers `PERSISTED_QUERY_NOT_FOUND`, and the client sends the
+query once with its hash, which the server checks and remembers.
+
+A remembered query keeps its parsed and validated document (`DocumentCache` below, shared with
+every request that sends the same text), so a client in a gift storm sends a hash and its
+variables, and the server neither parses nor validates.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections import OrderedDict
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any
+
+import orjson
+from aiohttp import web
+from graphql import ASTValidationRule, DocumentNode, GraphQLError, parse
+from strawberry.extensions import AddValidationRules, SchemaExtension
+from strawberry.extensions.max_aliases import create_validator as aliases_rule
+from strawberry.extensions.query_depth_limiter import create_validator as depth_rule
+from strawberry.http import GraphQLRequestData
+from strawberry.schema.schema import validate_document
+
+PERSISTED_QUERY_NOT_FOUND = "PERSISTED_QUERY_NOT_FOUND"
+PERSISTED_QUERY_NOT_SUPPORTED = "PERSISTED_QUERY_NOT_SUPPORTED"
+PERSISTED_QUERY_HASH_MISMATCH = "PERSISTED_QUERY_HASH_MISMATCH"
+MAX_PERSISTED_QUERIES = 10_000
+_SHA256 = re.compile(r"^[0-9a-f]{64}$")
+
+
+class PersistedQueryError(Exception):
+    """Answered as a GraphQL error with this code (HTTP 200, as Apollo clients expect)."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+    def body(self) -> dict[str, Any]:
+        return {"errors": [{"message": self.message, "extensions": {"code": self.code}}]}
+
+
+def query_hash(query: str) -> str:
+    return hashlib.sha256(query.encode()).hexdigest()
+
+
+class PersistedQueries:
+    """Query texts by their SHA-256, the least recently used forgotten past `capacity`."""
+
+    def __init__(self, capacity: int = MAX_PERSISTED_QUERIES) -> None:
+        self.capacity = capacity
+        self._texts: OrderedDict[str, str] = OrderedDict()
+
+    def __len__(self) -> int:
+        return len(self._texts)
+
+    def resolve(self, query: str | None, extensions: Mapping[str, Any] | None) -> str | None:
+        """The query to run. Without a `persistedQuery` extension, the request's own. With one:
+        the text remembered under its hash, or the request's text, checked against the hash
+        and remembered. Raises `PersistedQueryError`."""
+        persisted = (extensions or {}).get("persistedQuery")
+        if persisted is None:
+            return query
+        if not isinstance(persisted, Mapping) or persisted.get("version") != 1:
+            raise PersistedQueryError(
+                PERSISTED_QUERY_NOT_SUPPORTED, "only persistedQuery version 1 is supported"
+            )
+        digest = persisted.get("sha256Hash")
+        if not isinstance(digest, str) or not _SHA256.match(digest):
+            raise PersistedQueryError(
+                PERSISTED_QUERY_NOT_SUPPORTED, "sha256Hash must be 64 lowercase hex digits"
+            )
+        if query is None:
+            known = self._texts.get(digest)
+            if known is None:
+                raise PersistedQueryError(PERSISTED_QUERY_NOT_FOUND, "PersistedQueryNotFound")
+            self._texts.move_to_end(digest)
+            return known
+        if query_hash(query) != digest:
+            raise PersistedQueryError(
+                PERSISTED_QUERY_HASH_MISMATCH, "provided sha does not match query"
+            )
+        known = self._texts.setdefault(digest, query)
+        self._texts.move_to_end(digest)
+        while len(self._texts) > self.capacity:
+            self._texts.popitem(last=False)
+        return known
+
+
+class PersistedQueryView:
+    """Mixed in before Strawberry's aiohttp `GraphQLView`: resolves persisted queries before
+    the request runs, and answers their errors."""
+
+    persisted_queries: PersistedQueries
+
+    async def parse_http_body(self, request: Any) -> GraphQLRequestData | list[GraphQLRequestData]:
+        parsed: GraphQLRequestData | list[GraphQLRequestData] = await super().parse_http_body(  # type: ignore[misc]
+            request
+        )
+        for data in parsed if isinstance(parsed, list) else [parsed]:
+            data.query = self.persisted_queries.resolve(data.query, data.extensions)
+        return parsed
+
+    async def __call__(self, request: web.Request) -> web.StreamResponse:
+        try:
+            response: web.StreamResponse = await super().__call__(request)  # type: ignore[misc]
+        except PersistedQueryError as exc:
+            return web.json_response(exc.body())
+        return response
+
+
+class OrjsonView:
+    """Mixed in before Strawberry's `GraphQLView`: JSON in and out through orjson."""
+
+    def encode_json(self, data: object) -> str:
+        # Text, not bytes: websocket messages must go out as text frames.
+        return orjson.dumps(data).decode()
+
+    def decode_json(self, data: str | bytes) -> object:
+        return orjson.loads(data)
+
+    def create_response(self, response_data: object, sub_response: web.Response) -> web.Response:
+        sub_response.body = orjson.dumps(response_data)
+        sub_response.content_type = "application/json"
+        return sub_response
+
+
+def operation_limits(max_depth: int, max_aliases: int) -> Callable[[], SchemaExtension]:
+    """Strawberry's depth and alias limits as one per-request extension whose validation rules
+    are built once: `QueryDepthLimiter` and `MaxAliasesLimiter` build a new rule class for every
+    request, which cost more than the rest of a small request's extensions together."""
+    rules: list[type[ASTValidationRule]] = [
+        depth_rule(max_depth, None, None),
+        aliases_rule(max_aliases),
+    ]
+    return lambda: AddValidationRules(rules)
+
+
+class DocumentCache(SchemaExtension):
+    """Parsing and validation, each done once per distinct query text: the document and its
+    validation errors are kept together (a persisted query's text is the very same string
+    object every time, so finding it costs a dictionary lookup)."""
+
+    _documents: OrderedDict[tuple[str, Any], tuple[DocumentNode, list[GraphQLError]]] = (
+        OrderedDict()
+    )
+    capacity = MAX_PERSISTED_QUERIES
+
+    def on_parse(self) -> Iterator[None]:
+        context = self.execution_context
+        query = context.query
+        if query is not None and context.graphql_document is None:
+            options = tuple(sorted(context.parse_options.items()))
+            cached = self._documents.get((query, options))
+            if cached is None:
+                document = parse(query, **context.parse_options)
+                context.graphql_document = document
+                self._remember(query, options, document)
+            else:
+                context.graphql_document = cached[0]
+        yield
+
+    def on_validate(self) -> Iterator[None]:
+        context = self.execution_context
+        query, document = context.query, context.graphql_document
+        if query is not None and document is not None:
+            options = tuple(sorted(context.parse_options.items()))
+            cached = self._documents.get((query, options))
+            if cached is not None and cached[0] is document:
+                errors = cached[1]
+                if errors is _UNVALIDATED:
+                    errors = validate_document(
+                        context.schema._schema, document, context.validation_rules
+                    )
+                    self._documents[(query, options)] = (document, errors)
+                context.pre_execution_errors = list(errors)
+        yield
+
+    def _remember(self, query: str, options: Any, document: DocumentNode) -> None:
+        self._documents[(query, options)] = (document, _UNVALIDATED)
+        while len(self._documents) > self.capacity:
+            self._documents.popitem(last=False)
+
+
+_UNVALIDATED: list[GraphQLError] = []

@@ -1,0 +1,2 @@
+"""Live: subscriptions over websockets (gifts, leaderboards, wallets, payouts), fanned out
+to every server process."""

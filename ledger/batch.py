@@ -1,0 +1,362 @@
+"""Group booking: many independent ledger transactions written inside one database transaction,
+with a handful of set-based statements instead of a dozen statements each.
+
+Each entry is still its own ledger transaction, with its own idempotency key and transfers; the
+rows are exactly those `Ledger.record` would write, so every invariant and `verify_ledger` hold
+unchanged. Only the commit is shared: the batch commits or rolls back as a whole.
+
+The checks stay where the writes are. Every balance row the batch changes is locked first, in
+the global order (account, shard), and each checked debit is tested against the locked row, so a
+batch can neither overdraw a wallet nor deadlock with `Ledger.record` or another batch (whose
+keys it also claims first, sorted). Limits: a checked (NON_NEGATIVE) account may be debited only
+if it has a single shard, and by at most one entry of the batch; book the rest with
+`Ledger.record`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+from sqlalchemy import bindparam, insert, select, text, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from ledger.accounts import Account, Policy, opened_in_this_transaction
+from ledger.book import Ledger, Transfer
+from ledger.database import insert_ignoring_conflicts
+from ledger.errors import AssetMismatch, InsufficientFunds, LedgerError
+from ledger.idempotency import IdempotentRequest
+from ledger.tables import accounts, balances, idempotency_keys, transactions, transfers
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One ledger transaction of a batch: what `Ledger.record` would take."""
+
+    kind: str
+    moves: Sequence[Transfer]
+    details: Mapping[str, Any] = field(default_factory=dict)
+    idempotency: IdempotentRequest | None = None
+
+
+class BatchRetry(LedgerError):
+    """Some entries cannot be booked in this batch: roll the database transaction back, then
+    book `entries` (indexes into the batch) on their own and the rest again."""
+
+    def __init__(self, entries: Sequence[int], reason: str) -> None:
+        self.entries = tuple(entries)
+        super().__init__(f"{len(self.entries)} entries must be retried: {reason}")
+
+
+class KeysTaken(BatchRetry):
+    """A concurrent transaction claimed these entries' idempotency keys first; booking them on
+    their own replays (or conflicts with) the winner."""
+
+
+class FundsMoved(BatchRetry):
+    """These entries' debits passed the first check but not the one under the row lock."""
+
+
+async def record_batch(
+    ledger: Ledger, conn: AsyncConnection, entries: Sequence[Entry]
+) -> list[int | InsufficientFunds]:
+    """Book every entry as its own transaction, inside the caller's database transaction.
+
+    Returns, per entry, its transaction id, or the `InsufficientFunds` that refused it (nothing
+    of a refused entry is written). Raises `BatchRetry` when the caller must roll back and retry.
+    """
+    await _load_accounts(
+        ledger, conn, {a for e in entries for m in e.moves for a in (m.debit, m.credit)}
+    )
+    plans = [await _plan(ledger, conn, entry) for entry in entries]
+    debited: set[int] = set()
+    for plan in plans:
+        for account_id in plan.checked:
+            if account_id in debited:
+                raise ValueError(f"account {account_id} is debited by two entries of one batch")
+            debited.add(account_id)
+    outcome: list[int | InsufficientFunds] = [0] * len(entries)
+    available = await _available(conn, debited)
+    live: list[int] = []
+    for index, plan in enumerate(plans):
+        short = plan.shortfall(available)
+        if short is None:
+            live.append(index)
+        else:
+            outcome[index] = short
+    if not live:
+        return outcome
+    ids = await _open_transactions(conn, [entries[i] for i in live])
+    for index, transaction_id in zip(live, ids, strict=True):
+        outcome[index] = transaction_id
+    await _claim_keys(conn, entries, live, ids)
+    deltas = _rows(ledger, [plans[i] for i in live])
+    await _lock_and_check(conn, deltas, plans, live)
+    changed = [(a, s, d) for (a, s), d in sorted(deltas.items()) if d]
+    moves = [
+        (transaction_id, m.debit, m.credit, m.asset, m.amount)
+        for index, transaction_id in zip(live, ids, strict=True)
+        for m in entries[index].moves
+    ]
+    if _postgres(conn):
+        await conn.execute(
+            _PG_UPDATE, {"a": _col(changed, 0), "s": _col(changed, 1), "d": _col(changed, 2)}
+        )
+        await conn.execute(
+            _PG_TRANSFERS,
+            {f"c{n}": _col(moves, n) for n in range(5)},
+        )
+    else:
+        await conn.execute(
+            update(balances)
+            .where(balances.c.account_id == bindparam("a"), balances.c.shard == bindparam("s"))
+            .values(balance=balances.c.balance + bindparam("d")),
+            [{"a": a, "s": s, "d": d} for a, s, d in changed],
+        )
+        await conn.execute(
+            insert(transfers),
+            [
+                {
+                    "transaction_id": t,
+                    "debit_account_id": debit,
+                    "credit_account_id": credit,
+                    "asset": asset,
+                    "amount": amount,
+                }
+                for t, debit, credit, asset, amount in moves
+            ],
+        )
+    return outcome
+
+
+@dataclass
+class _Plan:
+    deltas: dict[int, int]
+    """Net change per account."""
+    checked: dict[int, int]
+    """Single-shard NON_NEGATIVE accounts debited, and by how much."""
+    accounts: dict[int, Account]
+
+    def shortfall(self, available: Mapping[int, int]) -> InsufficientFunds | None:
+        for account_id, amount in self.checked.items():
+            if available.get(account_id, 0) < amount:
+                asset = self.accounts[account_id].asset
+                return InsufficientFunds(account_id, asset, amount)
+        return None
+
+
+async def _plan(ledger: Ledger, conn: AsyncConnection, entry: Entry) -> _Plan:
+    if not entry.moves:
+        raise ValueError("a transaction needs at least one transfer")
+    deltas: dict[int, int] = {}
+    shapes: dict[int, Account] = {}
+    for move in entry.moves:
+        if move.amount <= 0:
+            raise ValueError(f"transfer amounts must be positive, got {move.amount}")
+        for account_id in (move.debit, move.credit):
+            account = ledger._accounts.get(account_id) or await ledger.account(conn, account_id)
+            shapes[account_id] = account
+            if account.asset != move.asset:
+                raise AssetMismatch(account_id, account.asset, move.asset)
+        deltas[move.debit] = deltas.get(move.debit, 0) - move.amount
+        deltas[move.credit] = deltas.get(move.credit, 0) + move.amount
+    checked: dict[int, int] = {}
+    for account_id, delta in deltas.items():
+        account = shapes[account_id]
+        if delta < 0 and account.policy is Policy.NON_NEGATIVE:
+            if account.shards != 1:
+                raise ValueError(f"account {account_id} is sharded: debit it with Ledger.record")
+            checked[account_id] = -delta
+    return _Plan(deltas=deltas, checked=checked, accounts=shapes)
+
+
+async def _load_accounts(ledger: Ledger, conn: AsyncConnection, ids: set[int]) -> None:
+    """Fill the ledger's cache of account shapes with the batch's unknown accounts, in one
+    statement (a storm of first-time senders would otherwise cost a round trip each)."""
+    missing = sorted(ids - ledger._accounts.keys())
+    if not missing:
+        return
+    if _postgres(conn):
+        rows = await conn.execute(_PG_ACCOUNTS, {"ids": missing})
+    else:
+        rows = await conn.execute(select(accounts).where(accounts.c.id.in_(missing)))
+    for row in rows:
+        m = row._mapping
+        if opened_in_this_transaction(conn, int(m["id"])):
+            continue  # a rollback would take it away: `_plan` reads it through the ledger
+        ledger._accounts[int(m["id"])] = Account(
+            id=int(m["id"]),
+            owner=m["owner"],
+            name=m["name"],
+            asset=m["asset"],
+            policy=Policy(m["policy"]),
+            shards=int(m["shards"]),
+        )
+
+
+async def _available(conn: AsyncConnection, account_ids: set[int]) -> dict[int, int]:
+    """A first, unlocked look at the checked accounts, so that a batch rarely has to retry."""
+    if not account_ids:
+        return {}
+    if _postgres(conn):
+        rows = await conn.execute(_PG_AVAILABLE, {"ids": sorted(account_ids)})
+    else:
+        rows = await conn.execute(
+            select(balances.c.account_id, balances.c.balance - balances.c.held).where(
+                balances.c.account_id.in_(sorted(account_ids)), balances.c.shard == 0
+            )
+        )
+    return {int(a): int(v) for a, v in rows}
+
+
+async def _open_transactions(conn: AsyncConnection, entries: Sequence[Entry]) -> list[int]:
+    """The new transactions' ids, in the entries' order."""
+    if _postgres(conn):
+        # Rows go in in the given order, so the ids drawn from the sequence ascend with it (the
+        # same guarantee SQLAlchemy's ordered insertmanyvalues relies on).
+        rows = await conn.execute(
+            _PG_TRANSACTIONS,
+            {
+                "kinds": [e.kind for e in entries],
+                "details": [orjson.dumps(dict(e.details)).decode() for e in entries],
+            },
+        )
+        return sorted(int(row[0]) for row in rows)
+    # SQLite: one multi-row insert, then the ids. The batch holds the only write lock, and an
+    # INTEGER PRIMARY KEY takes the next rowid, so ours are the newest ids, in order. (An
+    # ordered RETURNING would insert the rows one statement at a time here.)
+    await conn.execute(
+        insert(transactions), [{"kind": e.kind, "details": dict(e.details)} for e in entries]
+    )
+    newest = await conn.execute(
+        select(transactions.c.id).order_by(transactions.c.id.desc()).limit(len(entries))
+    )
+    return sorted(int(row[0]) for row in newest)
+
+
+async def _claim_keys(
+    conn: AsyncConnection, entries: Sequence[Entry], live: Sequence[int], ids: Sequence[int]
+) -> None:
+    """Insert the idempotency keys right after the transaction rows and before any balance
+    moves, sorted, so that racing batches wait on keys in one order. A key a concurrent
+    transaction committed first is not inserted: those entries are retried on their own."""
+    keyed = sorted(
+        (
+            (request.scope, request.key, request.request_hash, transaction_id, index)
+            for index, transaction_id in zip(live, ids, strict=True)
+            if (request := entries[index].idempotency) is not None
+        ),
+        key=lambda k: (k[0], k[1]),
+    )
+    if not keyed:
+        return
+    if _postgres(conn):
+        claimed = await conn.execute(_PG_KEYS, {f"c{n}": _col(keyed, n) for n in range(4)})
+    else:
+        claimed = await conn.execute(
+            insert_ignoring_conflicts(conn.dialect, idempotency_keys).returning(
+                idempotency_keys.c.scope, idempotency_keys.c.key
+            ),
+            [
+                {"scope": s, "key": k, "request_hash": h, "transaction_id": t}
+                for s, k, h, t, _ in keyed
+            ],
+        )
+    won = {(s, k) for s, k in claimed}
+    lost = [index for s, k, _, _, index in keyed if (s, k) not in won]
+    if lost:
+        raise KeysTaken(lost, "their idempotency keys were claimed concurrently")
+
+
+def _rows(ledger: Ledger, plans: Sequence[_Plan]) -> dict[tuple[int, int], int]:
+    """Net change per balance row: a checked account on its only shard (locked even when the
+    batch nets it to zero, so that its debit is tested), everything else on one random shard
+    of its account for the whole batch."""
+    per_account: dict[int, int] = {}
+    shapes: dict[int, Account] = {}
+    checked: set[int] = set()
+    for plan in plans:
+        shapes.update(plan.accounts)
+        checked.update(plan.checked)
+        for account_id, delta in plan.deltas.items():
+            per_account[account_id] = per_account.get(account_id, 0) + delta
+    rows: dict[tuple[int, int], int] = {}
+    for account_id, delta in per_account.items():
+        if account_id in checked:
+            rows[(account_id, 0)] = delta
+        elif delta:
+            rows[(account_id, ledger._shard(shapes[account_id]))] = delta
+    return rows
+
+
+async def _lock_and_check(
+    conn: AsyncConnection,
+    deltas: Mapping[tuple[int, int], int],
+    plans: Sequence[_Plan],
+    live: Sequence[int],
+) -> None:
+    """Lock every row the batch changes, in (account, shard) order, and test each checked debit
+    against the locked row (PostgreSQL re-reads a row it waited for; SQLite writes alone)."""
+    rows = sorted(deltas)
+    if _postgres(conn):
+        locked = await conn.execute(_PG_LOCK, {"a": _col(rows, 0), "s": _col(rows, 1)})
+    else:  # SQLite writes one transaction at a time: nothing to lock, only to read
+        # (by account: SQLite scans the whole table for a row-value IN)
+        locked = await conn.execute(
+            select(
+                balances.c.account_id, balances.c.shard, balances.c.balance - balances.c.held
+            ).where(balances.c.account_id.in_(sorted({a for a, _ in rows})), balances.c.shard == 0)
+        )
+    available = {int(a): int(v) for a, shard, v in locked if shard == 0}
+    moved = [index for index in live if plans[index].shortfall(available) is not None]
+    if moved:
+        raise FundsMoved(moved, "their balance changed before the row lock")
+
+
+# --- PostgreSQL: one fixed statement per step, arrays for the rows, so each is prepared once
+# per connection whatever the batch's size.
+
+
+def _postgres(conn: AsyncConnection) -> bool:
+    return conn.dialect.name == "postgresql"
+
+
+def _col(rows: Sequence[Sequence[Any]], n: int) -> list[Any]:
+    return [row[n] for row in rows]
+
+
+_PG_ACCOUNTS = text("SELECT * FROM ledger_accounts WHERE id = ANY(CAST(:ids AS BIGINT[]))")
+_PG_AVAILABLE = text(
+    "SELECT account_id, balance - held FROM ledger_balances "
+    "WHERE account_id = ANY(CAST(:ids AS BIGINT[])) AND shard = 0"
+)
+_PG_TRANSACTIONS = text(
+    "INSERT INTO ledger_transactions (kind, details) "
+    "SELECT kind, details FROM unnest(CAST(:kinds AS VARCHAR[]), CAST(:details AS JSON[])) "
+    "WITH ORDINALITY AS rows(kind, details, n) ORDER BY n RETURNING id"
+)
+_PG_KEYS = text(
+    "INSERT INTO ledger_idempotency_keys (scope, key, request_hash, transaction_id) "
+    "SELECT scope, key, hash, tx FROM unnest(CAST(:c0 AS VARCHAR[]), CAST(:c1 AS VARCHAR[]), "
+    "CAST(:c2 AS VARCHAR[]), CAST(:c3 AS BIGINT[])) "
+    "WITH ORDINALITY AS rows(scope, key, hash, tx, n) "
+    "ORDER BY n ON CONFLICT DO NOTHING RETURNING scope, key"
+)
+_PG_LOCK = text(
+    "SELECT b.account_id, b.shard, b.balance - b.held FROM ledger_balances AS b "
+    "JOIN unnest(CAST(:a AS BIGINT[]), CAST(:s AS SMALLINT[])) AS rows(a, s) "
+    "ON b.account_id = rows.a AND b.shard = rows.s "
+    "ORDER BY b.account_id, b.shard FOR UPDATE OF b"
+)
+_PG_UPDATE = text(
+    "UPDATE ledger_balances AS b SET balance = b.balance + rows.d "
+    "FROM unnest(CAST(:a AS BIGINT[]), CAST(:s AS SMALLINT[]), CAST(:d AS BIGINT[])) "
+    "AS rows(a, s, d) WHERE b.account_id = rows.a AND b.shard = rows.s"
+)
+_PG_TRANSFERS = text(
+    "INSERT INTO ledger_transfers (transaction_id, debit_account_id, credit_account_id, asset, "
+    "amount) SELECT * FROM unnest(CAST(:c0 AS BIGINT[]), CAST(:c1 AS BIGINT[]), "
+    "CAST(:c2 AS BIGINT[]), CAST(:c3 AS VARCHAR[]), CAST(:c4 AS BIGINT[]))"
+)

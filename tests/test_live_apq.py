@@ -1,0 +1,93 @@
+"""Automatic persisted queries (Apollo's convention): a hash the server does not know is asked
+for once, then the hash alone runs the query; the cached document keeps its validation."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+from aiohttp.test_utils import TestClient
+
+CATALOG = "{ giftCatalog { name coins } }"
+
+
+def sha(query: str) -> str:
+    return hashlib.sha256(query.encode()).hexdigest()
+
+
+def persisted(digest: str, version: int = 1) -> dict[str, Any]:
+    return {"persistedQuery": {"version": version, "sha256Hash": digest}}
+
+
+async def post(api: TestClient[Any, Any], body: dict[str, Any]) -> tuple[int, Any]:
+    response = await api.post("/graphql", json=body)
+    return response.status, await response.json()
+
+
+async def test_an_unknown_hash_is_asked_for_then_the_hash_alone_runs_the_query(
+    api: TestClient[Any, Any], gift: Any
+) -> None:
+    await gift("Rose", 1)
+    digest = sha(CATALOG)
+
+    unknown = await post(api, {"extensions": persisted(digest)})
+    registered = await post(api, {"query": CATALOG, "extensions": persisted(digest)})
+    by_hash = await post(api, {"extensions": persisted(digest)})
+    by_get = await api.get(
+        "/graphql",
+        params={"extensions": json.dumps(persisted(digest))},
+        headers={"Accept": "application/graphql-response+json,application/json;q=0.9"},
+    )
+
+    assert unknown == (
+        200,
+        {
+            "errors": [
+                {
+                    "message": "PersistedQueryNotFound",
+                    "extensions": {"code": "PERSISTED_QUERY_NOT_FOUND"},
+                }
+            ]
+        },
+    )
+    expected = {"data": {"giftCatalog": [{"name": "Rose", "coins": 1}]}}
+    assert registered == (200, expected)
+    assert by_hash == (200, expected)
+    assert (by_get.status, await by_get.json()) == (200, expected)
+
+
+async def test_a_hash_that_does_not_match_its_query_is_refused(api: TestClient[Any, Any]) -> None:
+    status, body = await post(
+        api, {"query": CATALOG, "extensions": persisted(sha("{ me { id } }"))}
+    )
+    assert status == 200
+    assert body["errors"][0]["extensions"]["code"] == "PERSISTED_QUERY_HASH_MISMATCH"
+    status, body = await post(api, {"extensions": persisted(sha("{ me { id } }"))})
+    assert body["errors"][0]["extensions"]["code"] == "PERSISTED_QUERY_NOT_FOUND"
+
+
+async def test_only_version_1_with_a_sha256_is_understood(api: TestClient[Any, Any]) -> None:
+    for extensions in (persisted(sha(CATALOG), version=2), persisted("not-hex")):
+        status, body = await post(api, {"query": CATALOG, "extensions": extensions})
+        assert status == 200
+        assert body["errors"][0]["extensions"]["code"] == "PERSISTED_QUERY_NOT_SUPPORTED"
+
+
+async def test_a_cached_document_is_still_refused_each_time_it_is_invalid(
+    api: TestClient[Any, Any],
+) -> None:
+    deep = "{ me { " + "coinWallet { owner { " * 6 + "subject" + " } }" * 6 + " } }"
+    digest = sha(deep)
+    first = await post(api, {"query": deep, "extensions": persisted(digest)})
+    again = await post(api, {"extensions": persisted(digest)})
+    plain = await post(api, {"query": deep})
+    for status, body in (first, again, plain):
+        assert status == 200
+        assert body["data"] is None
+        assert "exceeds maximum operation depth" in body["errors"][0]["message"]
+
+
+async def test_queries_without_the_extension_work_as_before(api: TestClient[Any, Any]) -> None:
+    status, body = await post(api, {"query": "{ giftCatalog { name } }"})
+    assert (status, body) == (200, {"data": {"giftCatalog": []}})
