@@ -552,3 +552,22 @@ async def test_concurrent_first_requests_all_find_committed_accounts(
     )
     assert [r for r in results if isinstance(r, BaseException)] == []
     await ledger_is_clean(rig.eco)
+
+
+async def test_status_changes_are_announced_after_commit_only(
+    rig: Rig, rich_creator: MakeCreator, economy: Any
+) -> None:
+    from economy.events import ALL_USERS, PayoutStatusChanged, payout_topic
+
+    creator = await rich_creator(60_000)
+    with economy.events.subscribe(payout_topic(creator.id), payout_topic(ALL_USERS)) as feed:
+        payout = await request(rig, creator, 40_000)
+        with pytest.raises(DomainError):  # refused: nothing committed, nothing announced
+            await request(rig, creator, 40_000, key="too-much")
+        await worker(rig).run_once()
+        await apply_update(rig.svc, "ledgerbank", paid_webhook(payout, "p", PayoutState.PAID))
+        seen = [e for e in feed.drain() if isinstance(e, PayoutStatusChanged)]
+    statuses = [e.status for e in seen if e.payout_id == payout.id]
+    # Each announced once per topic the subscription listens on (the owner's and everyone's).
+    assert sorted(set(statuses)) == ["APPROVED", "PAID", "SUBMITTED"]
+    assert all(e.user_id == creator.id for e in seen)

@@ -382,7 +382,7 @@ class Dispatcher:
             changes["next_attempt_at"] = now() + timedelta(
                 seconds=self.svc.policy.backoff_seconds(payout.attempts)
             )
-        async with self.svc.eco.db.write() as conn:
+        async with self.svc.writing() as conn:
             current = await load_payout(conn, payout.id)
             assert current is not None
             if current.status is status:

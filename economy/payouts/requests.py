@@ -202,6 +202,7 @@ async def request_payout(
     except IdempotencyConflict:
         raise _conflict() from None
     if recorded and not outcome.replayed:
+        svc.announce(recorded[0])
         return Requested(recorded[0], replayed=False)
     async with svc.eco.db.read() as conn:
         return Requested(await _by_request(conn, outcome.transaction_id), replayed=True)

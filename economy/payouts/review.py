@@ -34,7 +34,7 @@ def _reason(reason: str) -> str:
 
 async def approve_payout(svc: PayoutService, approver: User, payout_id: int) -> Payout:
     """AWAITING_APPROVAL or ON_HOLD -> APPROVED, by FINANCE other than the requester."""
-    async with svc.eco.db.write() as conn:
+    async with svc.writing() as conn:
         payout = await payout_for_update(conn, payout_id)
         if payout.user_id == approver.id or payout.requested_by == approver.subject:
             raise DomainError(
@@ -67,7 +67,7 @@ async def approve_payout(svc: PayoutService, approver: User, payout_id: int) -> 
 async def reject_payout(svc: PayoutService, reviewer: User, payout_id: int, reason: str) -> Payout:
     """AWAITING_APPROVAL or ON_HOLD -> REJECTED; the diamonds are released."""
     why = _reason(reason)
-    async with svc.eco.db.write() as conn:
+    async with svc.writing() as conn:
         payout = await payout_for_update(conn, payout_id)
         if payout.status not in (PayoutStatus.AWAITING_APPROVAL, PayoutStatus.ON_HOLD):
             raise DomainError(
@@ -91,7 +91,7 @@ async def cancel_payout(
 ) -> Payout:
     """Cancel before dispatch: the creator their own, FINANCE (`on_behalf`) anyone's. A payout a
     worker is dispatching right now cannot be canceled (PAYOUT_IN_FLIGHT)."""
-    async with svc.eco.db.write() as conn:
+    async with svc.writing() as conn:
         payout = await payout_for_update(conn, payout_id)
         if payout.user_id != actor.id and not on_behalf:
             raise DomainError("PAYOUT_NOT_FOUND", "no such payout of yours", "payoutId")
@@ -122,7 +122,7 @@ async def cancel_payout(
 
 async def retry_payout(svc: PayoutService, finance: User, payout_id: int) -> Payout:
     """FAILED -> APPROVED: hold the diamonds again and dispatch as a new attempt."""
-    async with svc.eco.db.write() as conn:
+    async with svc.writing() as conn:
         payout = await payout_for_update(conn, payout_id)
         if payout.status is not PayoutStatus.FAILED:
             raise DomainError(
@@ -171,7 +171,7 @@ async def resolve_payout(
     why = _reason(reason)
     if outcome not in RESOLUTIONS:
         raise DomainError("INVALID_OUTCOME", "resolve to PAID, FAILED or CANCELED", "outcome")
-    async with svc.eco.db.write() as conn:
+    async with svc.writing() as conn:
         payout = await payout_for_update(conn, payout_id)
         if payout.status not in (PayoutStatus.UNKNOWN, PayoutStatus.SUBMITTED):
             raise DomainError(

@@ -5,7 +5,9 @@ policy and the book, plus the helpers every payout operation uses.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -15,11 +17,12 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from economy.app import Economy
 from economy.errors import DomainError, NotFound
+from economy.events import publish_payout_status
 from economy.payouts.gate import PayoutGate
 from economy.payouts.policy import PayoutPolicy
 from economy.tables import audit_log
 from economy.users import by_id
-from ledger.clock import utcnow
+from ledger.clock import as_utc, utcnow
 from ledger.payouts.states import PayoutStatus
 from ledger.payouts.store import (
     InvalidTransition,
@@ -33,6 +36,9 @@ from providers.errors import ProviderConfigError
 from providers.registry import ProviderRegistry
 
 log = logging.getLogger(__name__)
+
+
+_MOVED: ContextVar[list[Payout] | None] = ContextVar("payouts_moved", default=None)
 
 
 @dataclass
@@ -66,6 +72,29 @@ class PayoutService:
             log.exception("payout provider %r cannot be used", slug)
             return None
 
+    @asynccontextmanager
+    async def writing(self) -> AsyncIterator[AsyncConnection]:
+        """A write transaction whose payout status changes are announced to `payoutStatusChanged`
+        subscribers once it has committed (never for one that rolled back)."""
+        moved: list[Payout] = []
+        token = _MOVED.set(moved)
+        try:
+            async with self.eco.db.write() as conn:
+                yield conn
+        finally:
+            _MOVED.reset(token)
+        for payout in moved:
+            self.announce(payout)
+
+    def announce(self, payout: Payout) -> None:
+        publish_payout_status(
+            self.eco.events,
+            payout_id=payout.id,
+            user_id=payout.user_id,
+            status=payout.status.value,
+            at=as_utc(payout.updated_at),
+        )
+
     async def move(
         self,
         conn: AsyncConnection,
@@ -80,7 +109,7 @@ class PayoutService:
     ) -> Payout:
         creator = await by_id(conn, payout.user_id)
         assert creator is not None
-        return await self.book.move(
+        moved = await self.book.move(
             conn,
             payout,
             new,
@@ -91,6 +120,10 @@ class PayoutService:
             changes=changes,
             guard=guard,
         )
+        pending = _MOVED.get()
+        if pending is not None:
+            pending.append(moved)
+        return moved
 
 
 def now() -> datetime:

@@ -50,7 +50,7 @@ async def receive_webhook(
 
 
 async def apply_update(svc: PayoutService, slug: str, news: StatusUpdate) -> Applied:
-    async with svc.eco.db.write() as conn:
+    async with svc.writing() as conn:
         payout = await _find(conn, slug, news)
         if payout is None:
             # Not recorded as seen: a redelivery after our side knows the payout can still apply.
