@@ -52,12 +52,19 @@ class SendGiftInput:
 @strawberry.type
 class SendGiftPayload:
     gift_send: GiftSend | None
-    stream: LiveStream | None
     coin_wallet: Wallet | None = strawberry.field(description="The sender's wallet after.")
     replayed: bool = strawberry.field(
         description="True when this answers a retry of an earlier, identical request."
     )
     errors: list[SendGiftError]
+    stream_id: strawberry.Private[int | None] = None
+
+    @strawberry.field(description="The stream the gift went to (read only when asked for).")
+    async def stream(self, info: Info[Context, None]) -> LiveStream | None:
+        if self.stream_id is None:
+            return None
+        found = await info.context.loaders.stream.load(self.stream_id)
+        return LiveStream.of(found) if found else None
 
 
 async def send_gift(info: Info[Context, None], input: SendGiftInput) -> SendGiftPayload:
@@ -75,16 +82,14 @@ async def send_gift(info: Info[Context, None], input: SendGiftInput) -> SendGift
     except DomainError as exc:
         return SendGiftPayload(
             gift_send=None,
-            stream=None,
             coin_wallet=wallet,
             replayed=False,
             errors=payload_errors(SendGiftError, SendGiftErrorCode, exc),
         )
-    stream = await info.context.loaders.stream.load(result.sent.stream_id)
     return SendGiftPayload(
         gift_send=GiftSend.of(result.sent),
-        stream=LiveStream.of(stream) if stream else None,
         coin_wallet=wallet,
         replayed=result.replayed,
         errors=[],
+        stream_id=result.sent.stream_id,
     )
