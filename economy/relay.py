@@ -118,7 +118,7 @@ class RedisRelay(Generic[E]):
                 await asyncio.sleep(RECONNECT_SECONDS)
             finally:
                 with contextlib.suppress(RedisError, OSError):
-                    await pubsub.aclose()  # type: ignore[no-untyped-call]
+                    await pubsub.aclose()  # type: ignore[no-untyped-call, unused-ignore]
 
     def _receive(self, data: bytes) -> None:
         try:
