@@ -293,6 +293,14 @@ async def platform_account_ids(eco: Economy) -> list[int]:
 # --- servers in their own processes -------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class Servers:
+    base: str
+    """The URL they answer on."""
+    session: int
+    """Their process session (every server process is in it), for `bench._cpu`."""
+
+
 @contextlib.contextmanager
 def servers(
     url: str,
@@ -301,9 +309,9 @@ def servers(
     workers: int,
     app: str = "bench._apps:bench_app",
     env: dict[str, str] | None = None,
-) -> Iterator[str]:
+) -> Iterator[Servers]:
     """`workers` server processes on one port (as `diamonds serve --workers`), stopped after.
-    Yields the base URL once they answer."""
+    Yields them once they answer."""
     command = [sys.executable, "-m", "bench._serve", "--database-url", url, "--port", str(port)]
     command += ["--workers", str(workers), "--app", app]
     full_env = {**os.environ, "DIAMONDS_JWT_SECRET": JWT_SECRET, **(env or {})}
@@ -311,7 +319,7 @@ def servers(
     base = f"http://127.0.0.1:{port}"
     try:
         asyncio.run(_wait_until_up(base, process, workers))
-        yield base
+        yield Servers(base=base, session=process.pid)
     finally:
         with contextlib.suppress(ProcessLookupError):
             os.kill(process.pid, signal.SIGTERM)

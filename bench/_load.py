@@ -17,6 +17,8 @@ from typing import Any
 import aiohttp
 import orjson
 
+from bench._cpu import CpuSample, sample
+
 SEND_GIFT = (
     "mutation Send($input: SendGiftInput!) "
     "{ sendGift(input: $input) { replayed giftSend { id } errors { code } } }"
@@ -43,6 +45,8 @@ class LoadPlan:
     key_prefix: str = "storm"
     total: int | None = None
     """Stop after this many requests (then `duration` is only a time limit)."""
+    server_session: int | None = None
+    """The servers' process session: their CPU time over the measured window is reported."""
 
 
 @dataclass
@@ -56,7 +60,11 @@ class LoadResult:
     """(idempotency key, GiftSend id) of every gift booked, warm-up included."""
     unknown: list[str] = field(default_factory=list)
     """Keys whose outcome the client never learned (a transport error)."""
+    cpu: CpuSample | None = None
+    """CPU used over the measured window by the servers, PostgreSQL and this load generator."""
     sent_at: dict[str, float] = field(default_factory=dict)
+    cpu: CpuSample | None = None
+    """CPU used over the measured window by the servers, PostgreSQL and this load generator."""
     """Wall-clock time each accepted gift's response arrived (for the fan-out benchmark)."""
 
 
@@ -154,7 +162,16 @@ async def generate(plan: LoadPlan) -> LoadResult:
                     return
                 await one(n)
 
+        async def watch_cpu() -> None:
+            await asyncio.sleep(max(0.0, measure_from - time.perf_counter()))
+            first = sample(plan.server_session)
+            await asyncio.sleep(max(0.0, measure_to - time.perf_counter()))
+            result.cpu = sample(plan.server_session) - first
+
+        watcher = asyncio.create_task(watch_cpu())
         await asyncio.gather(*(worker(i) for i in range(plan.concurrency)))
+        if not watcher.done():
+            watcher.cancel()
     result.seconds = min(plan.duration, max(1e-9, time.perf_counter() - measure_from))
     return result
 

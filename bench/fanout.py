@@ -94,7 +94,8 @@ def run(url: str, args: argparse.Namespace, duration: float) -> dict[str, Any]:
         "DIAMONDS_LIVE_TICK_MS": str(args.tick_ms),
     }
     context = multiprocessing.get_context("spawn")
-    with servers(url, port, workers=args.workers, env=env) as base:
+    with servers(url, port, workers=args.workers, env=env) as running:
+        base = running.base
         say("  connecting subscribers ...")
         started = time.monotonic()
         clients = []

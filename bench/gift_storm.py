@@ -85,7 +85,8 @@ def run(url: str, args: argparse.Namespace, duration: float, warmup: float) -> d
     if redis:
         env["DIAMONDS_REDIS_URL"] = "redis://127.0.0.1:6379/0"
     phases: dict[str, LoadResult] = {}
-    with servers(url, free_port(), workers=args.workers, env=env) as base:
+    with servers(url, free_port(), workers=args.workers, env=env) as running:
+        base = running.base
         # The viewers are in the stream before the storm: each has signed in (`me`), so both
         # processes know them, as they would after a viewer's first request.
         say(f"  {SIGN_IN_PASSES} sign-in passes over {len(tokens):,} viewers ...")
@@ -122,6 +123,7 @@ def run(url: str, args: argparse.Namespace, duration: float, warmup: float) -> d
                     warmup=warmup,
                     duration=duration,
                     key_prefix=name,
+                    server_session=running.session,
                 )
             )
     accepted = [pair for name in ("hot", "spread") for pair in phases[name].accepted]
@@ -156,9 +158,22 @@ def run(url: str, args: argparse.Namespace, duration: float, warmup: float) -> d
         "errors_by_kind": {n: r.errors for n, r in phases.items() if r.errors},
         "hot_vs_baseline": round(rate(hot) / rate(baseline), 3) if rate(baseline) else None,
         "hot_vs_spread": round(rate(hot) / rate(spread), 3) if rate(spread) else None,
+        "cpu_ms_per_request": {name: cpu_per_request(r) for name, r in phases.items()},
         **check,
         "ledger_verify_ok": status == 0,
         "ledger_verify": verify_line,
+    }
+
+
+def cpu_per_request(result: LoadResult) -> dict[str, float] | None:
+    """Milliseconds of CPU per completed request over the measured window, by who spent it."""
+    if result.cpu is None or not result.requests:
+        return None
+    per = 1000 / result.requests
+    return {
+        "servers": round(result.cpu.servers * per, 3),
+        "postgres": round(result.cpu.postgres * per, 3),
+        "load_generator": round(result.cpu.client * per, 3),
     }
 
 
@@ -237,6 +252,12 @@ def report(f: dict[str, Any]) -> None:
         f"doubled {f['doubled']}, negative balances {f['negative_balances']}, "
         f"verify: {f['ledger_verify']}"
     )
+    for name, cpu in f["cpu_ms_per_request"].items():
+        if cpu is not None:
+            say(
+                f"CPU per request, {name + ':':9} servers {cpu['servers']:.2f} ms, "
+                f"PostgreSQL {cpu['postgres']:.2f} ms, load generator {cpu['load_generator']:.2f} ms"
+            )
     if f.get("errors_by_kind"):
         say(f"errors: {f['errors_by_kind']}")
     say(f"load: {f['load_before']['uptime']} -> {f['load_after']['uptime']}")
