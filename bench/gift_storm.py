@@ -256,7 +256,8 @@ def report(f: dict[str, Any]) -> None:
         if cpu is not None:
             say(
                 f"CPU per request, {name + ':':9} servers {cpu['servers']:.2f} ms, "
-                f"PostgreSQL {cpu['postgres']:.2f} ms, load generator {cpu['load_generator']:.2f} ms"
+                f"PostgreSQL {cpu['postgres']:.2f} ms, "
+                f"load generator {cpu['load_generator']:.2f} ms"
             )
     if f.get("errors_by_kind"):
         say(f"errors: {f['errors_by_kind']}")
