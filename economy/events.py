@@ -140,7 +140,14 @@ class EventBus:
     ) -> None:
         self.hub: Hub[Event] = Hub(queue_size)
         self._relay = (
-            RedisRelay(redis_url, self._dispatch, encode_event, decode_event, channel=redis_channel)
+            RedisRelay(
+                redis_url,
+                self._dispatch,
+                encode_event,
+                decode_event,
+                channel=redis_channel,
+                listening=self.hub.has_subscribers,
+            )
             if redis_url
             else None
         )

@@ -148,6 +148,10 @@ class Hub(Generic[T]):
                 if not members:
                     del self._topics[topic]
 
+    def has_subscribers(self) -> bool:
+        """True when anyone in this process listens to anything."""
+        return bool(self._topics)
+
     def subscribers(self, topic: Hashable | None = None) -> int:
         """How many subscriptions listen (to one topic, or to any)."""
         if topic is not None:

@@ -37,9 +37,12 @@ class RedisRelay(Generic[E]):
         decode: Callable[[dict[str, Any]], E],
         *,
         channel: str = CHANNEL,
+        listening: Callable[[], bool] = lambda: True,
     ) -> None:
         self._url = url
         self._deliver = deliver
+        self._listening = listening
+        """False while nobody here would receive anything: messages are then not decoded."""
         self._encode = encode
         self._decode = decode
         self.channel = channel
@@ -121,6 +124,8 @@ class RedisRelay(Generic[E]):
                     await pubsub.aclose()  # type: ignore[no-untyped-call, unused-ignore]
 
     def _receive(self, data: bytes) -> None:
+        if not self._listening():
+            return
         try:
             events = [self._decode(item) for item in orjson.loads(data)]
         except (ValueError, TypeError) as exc:

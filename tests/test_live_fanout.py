@@ -332,3 +332,36 @@ async def _wait_for_listeners(port: int, count: int, process: subprocess.Popen[b
         assert process.poll() is None, "diamonds serve --workers 2 exited"
         await asyncio.sleep(0.2)
     pytest.fail("the workers did not start listening")
+
+
+async def test_a_process_nobody_subscribes_in_ignores_what_it_hears_then_delivers_once_asked(
+    channel: str,
+) -> None:
+    decoded: list[dict[str, Any]] = []
+    publisher = EventBus(redis_url=REDIS_URL, redis_channel=channel)
+    listener = EventBus(redis_url=REDIS_URL, redis_channel=channel)
+    assert listener._relay is not None
+    counting = listener._relay._decode
+
+    def decode(data: dict[str, Any]) -> Any:
+        decoded.append(data)
+        return counting(data)
+
+    listener._relay._decode = decode
+    await publisher.start()
+    await listener.start()
+    try:
+        with publisher.subscribe(gift_topic(7)) as sent:
+            publisher.publish(_gift(7, 1))
+            await asyncio.wait_for(anext(sent), 5)  # the message has gone round Redis
+            await asyncio.sleep(0.2)
+            assert decoded == []
+            with listener.subscribe(gift_topic(7)) as heard:
+                publisher.publish(_gift(7, 2))
+                event = await asyncio.wait_for(anext(heard), 5)
+    finally:
+        await publisher.close()
+        await listener.close()
+    assert isinstance(event, GiftReceived)
+    assert event.gift_send_id == 2
+    assert [d["gift_send_id"] for d in decoded] == [2]
