@@ -5,10 +5,11 @@ written by the demo loader and by admins.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import RowMapping, select, update
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from economy.errors import DomainError
@@ -34,7 +35,7 @@ class CoinBundle:
     price_minor: int
 
 
-def gift_from_row(row: RowMapping) -> Gift:
+def gift_from_row(row: Mapping[Any, Any]) -> Gift:
     return Gift(id=int(row["id"]), name=row["name"], coins=int(row["coins"]), active=row["active"])
 
 

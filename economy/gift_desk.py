@@ -18,9 +18,9 @@ import logging
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import BigInteger, bindparam, func, insert, select, text
-from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy import insert, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from economy.app import Economy
@@ -47,6 +47,7 @@ from economy.tables import gift_sends, gifts, streams, users
 from economy.users import User, user_from_row
 from ledger import InsufficientFunds
 from ledger.batch import BatchRetry, Entry, record_batch
+from ledger.database import BatchConnection
 from ledger.rates import GiftSplit
 
 log = logging.getLogger(__name__)
@@ -139,7 +140,7 @@ class GiftDesk:
         todo = batch
         for _attempt in range(MAX_ATTEMPTS):
             try:
-                async with self._eco.db.write() as conn:
+                async with self._eco.db.batch() as conn:
                     outcomes = await self._book_in(conn, todo)
             except BatchRetry as retry:
                 alone = [todo[i] for i in retry.entries]
@@ -166,7 +167,7 @@ class GiftDesk:
             if not waiting.answer.done():
                 waiting.answer.set_result(result)
 
-    async def _book_in(self, conn: AsyncConnection, batch: Sequence[_Waiting]) -> list[_Outcome]:
+    async def _book_in(self, conn: BatchConnection, batch: Sequence[_Waiting]) -> list[_Outcome]:
         outcomes: list[_Outcome | None] = [None] * len(batch)
         known = await _known_keys(conn, [w.order for w in batch])
         fresh: list[int] = []
@@ -258,12 +259,19 @@ class GiftDesk:
                     assert sent is not None
                     _answer(waiting, GiftResult(sent=sent, replayed=True))
 
-    async def _load_creators(self, conn: AsyncConnection, ids: set[int]) -> None:
+    async def _load_creators(self, conn: BatchConnection, ids: set[int]) -> None:
         missing = sorted(ids - self._creators.keys())
-        if missing:
-            for row in await conn.execute(select(users).where(users.c.id.in_(missing))):
-                if row.coin_account_id is not None:
-                    self._creators[int(row.id)] = user_from_row(row._mapping)
+        if not missing:
+            return
+        found: Sequence[Any]
+        if isinstance(conn, AsyncConnection):
+            rows = await conn.execute(select(users).where(users.c.id.in_(missing)))
+            found = [row._mapping for row in rows]
+        else:
+            found = await conn.fetch(_PG_USERS, missing)
+        for row in found:
+            if row["coin_account_id"] is not None:
+                self._creators[int(row["id"])] = user_from_row(row)
 
 
 def _answer(waiting: _Waiting, result: GiftResult) -> None:
@@ -272,17 +280,15 @@ def _answer(waiting: _Waiting, result: GiftResult) -> None:
 
 
 async def _known_keys(
-    conn: AsyncConnection, orders: Sequence[GiftOrder]
+    conn: BatchConnection, orders: Sequence[GiftOrder]
 ) -> dict[tuple[str, str], tuple[str, int]]:
     """The idempotency keys of these orders already used: (scope, key) -> (hash, transaction)."""
     pairs = [(o.request.scope, o.request.key) for o in orders]
     if not pairs:
         return {}
-    if conn.dialect.name == "postgresql":
-        rows = await conn.execute(
-            _PG_KNOWN_KEYS, {"scopes": [s for s, _ in pairs], "keys": [k for _, k in pairs]}
-        )
-        return {(s, k): (h, int(t)) for s, k, h, t in rows}
+    if not isinstance(conn, AsyncConnection):
+        found = await conn.fetch(_PG_KNOWN_KEYS, [s for s, _ in pairs], [k for _, k in pairs])
+        return {(s, k): (h, int(t)) for s, k, h, t in found}
     # A join with the pairs, not a row-value IN: SQLite scans the whole table for the latter,
     # and probes the primary key once per pair for the former.
     placeholders = ", ".join(f"(:s{n}, :k{n})" for n in range(len(pairs)))
@@ -298,36 +304,28 @@ async def _known_keys(
     return {(s, k): (h, int(t)) for s, k, h, t in rows}
 
 
-async def _streams(conn: AsyncConnection, ids: set[int]) -> dict[int, Stream]:
+async def _streams(conn: BatchConnection, ids: set[int]) -> dict[int, Stream]:
     if not ids:
         return {}
-    if conn.dialect.name == "postgresql":
-        rows = await conn.execute(
-            select(streams).where(streams.c.id == func.any(bindparam("ids", type_=_BIGINTS))),
-            {"ids": sorted(ids)},
-        )
-    else:
+    if isinstance(conn, AsyncConnection):
         rows = await conn.execute(select(streams).where(streams.c.id.in_(sorted(ids))))
-    return {int(r.id): stream_from_row(r._mapping) for r in rows}
+        return {int(r.id): stream_from_row(r._mapping) for r in rows}
+    return {int(r["id"]): stream_from_row(r) for r in await conn.fetch(_PG_STREAMS, sorted(ids))}
 
 
-async def _gifts(conn: AsyncConnection, ids: set[int]) -> dict[int, Gift]:
-    if conn.dialect.name != "postgresql":
+async def _gifts(conn: BatchConnection, ids: set[int]) -> dict[int, Gift]:
+    if isinstance(conn, AsyncConnection):
         return await gifts_by_ids(conn, sorted(ids))
-    rows = await conn.execute(
-        select(gifts).where(gifts.c.id == func.any(bindparam("ids", type_=_BIGINTS))),
-        {"ids": sorted(ids)},
-    )
-    return {int(r.id): gift_from_row(r._mapping) for r in rows}
+    return {int(r["id"]): gift_from_row(r) for r in await conn.fetch(_PG_GIFTS, sorted(ids))}
 
 
-async def _insert_gift_sends(conn: AsyncConnection, rows: list[dict[str, int]]) -> list[GiftSent]:
+async def _insert_gift_sends(conn: BatchConnection, rows: list[dict[str, int]]) -> list[GiftSent]:
     """The rows, as booked, in the given order."""
-    if conn.dialect.name == "postgresql":
-        inserted = await conn.execute(
-            _PG_GIFT_SENDS, {name: [row[name] for row in rows] for name in _GIFT_SEND_COLUMNS}
+    if not isinstance(conn, AsyncConnection):
+        inserted = await conn.fetch(
+            _PG_GIFT_SENDS, *([row[name] for row in rows] for name in _GIFT_SEND_COLUMNS)
         )
-        by_transaction = {int(r.transaction_id): gift_sent_from_row(r._mapping) for r in inserted}
+        by_transaction = {int(r["transaction_id"]): gift_sent_from_row(r) for r in inserted}
         return [by_transaction[row["transaction_id"]] for row in rows]
     # SQLite: one multi-row insert and one read back (an ordered RETURNING would insert the
     # rows one statement at a time there).
@@ -341,12 +339,15 @@ async def _insert_gift_sends(conn: AsyncConnection, rows: list[dict[str, int]]) 
     return [by_transaction[row["transaction_id"]] for row in rows]
 
 
-_BIGINTS = ARRAY(BigInteger)
-_PG_KNOWN_KEYS = text(
+# PostgreSQL (asyncpg itself): fixed statements over arrays, prepared once per connection.
+_PG_KNOWN_KEYS = (
     "SELECT k.scope, k.key, k.request_hash, k.transaction_id FROM ledger_idempotency_keys AS k "
-    "JOIN unnest(CAST(:scopes AS VARCHAR[]), CAST(:keys AS VARCHAR[])) AS asked(scope, key) "
+    "JOIN unnest($1::VARCHAR[], $2::VARCHAR[]) AS asked(scope, key) "
     "ON k.scope = asked.scope AND k.key = asked.key"
 )
+_PG_STREAMS = f"SELECT * FROM {streams.name} WHERE id = ANY($1::BIGINT[])"  # noqa: S608
+_PG_GIFTS = f"SELECT * FROM {gifts.name} WHERE id = ANY($1::BIGINT[])"  # noqa: S608
+_PG_USERS = f"SELECT * FROM {users.name} WHERE id = ANY($1::BIGINT[])"  # noqa: S608
 _GIFT_SEND_COLUMNS = (
     "transaction_id",
     "stream_id",
@@ -358,12 +359,9 @@ _GIFT_SEND_COLUMNS = (
     "creator_diamonds",
     "platform_diamonds",
 )
-_PG_GIFT_SENDS = text(
+_PG_GIFT_SENDS = (
     "INSERT INTO gift_sends (transaction_id, stream_id, gift_id, sender_id, creator_id, "
     "quantity, coins, creator_diamonds, platform_diamonds) SELECT * FROM unnest("
-    "CAST(:transaction_id AS BIGINT[]), CAST(:stream_id AS BIGINT[]), "
-    "CAST(:gift_id AS BIGINT[]), CAST(:sender_id AS BIGINT[]), CAST(:creator_id AS BIGINT[]), "
-    "CAST(:quantity AS INTEGER[]), CAST(:coins AS BIGINT[]), "
-    "CAST(:creator_diamonds AS BIGINT[]), CAST(:platform_diamonds AS BIGINT[])) "
-    "RETURNING *"
+    "$1::BIGINT[], $2::BIGINT[], $3::BIGINT[], $4::BIGINT[], $5::BIGINT[], $6::INTEGER[], "
+    "$7::BIGINT[], $8::BIGINT[], $9::BIGINT[]) RETURNING *"
 )

@@ -9,10 +9,12 @@ only then, the gift and the two wallet changes are published to live subscribers
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import RowMapping, insert, select
+from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from economy.app import Economy
@@ -271,7 +273,7 @@ def gift_events(
     return events
 
 
-def gift_sent_from_row(row: RowMapping) -> GiftSent:
+def gift_sent_from_row(row: Mapping[Any, Any]) -> GiftSent:
     return GiftSent(**{name: row[name] for name in GiftSent.__dataclass_fields__})
 
 

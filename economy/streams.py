@@ -4,10 +4,12 @@ read a stream, the live ones page by page, its earnings and its leaderboard of t
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import RowMapping, func, insert, select, update
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -43,7 +45,7 @@ class LeaderboardEntry:
     coins: int
 
 
-def stream_from_row(row: RowMapping) -> Stream:
+def stream_from_row(row: Mapping[Any, Any]) -> Stream:
     return Stream(
         id=int(row["id"]),
         creator_id=int(row["creator_id"]),

@@ -4,10 +4,12 @@ wallet and its diamond wallet opened in the same transaction.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import RowMapping, select, update
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from economy.tables import users
@@ -101,7 +103,7 @@ async def owner_of_account(conn: AsyncConnection, account_id: int) -> User | Non
     return None if row is None else user_from_row(row._mapping)
 
 
-def user_from_row(row: RowMapping) -> User:
+def user_from_row(row: Mapping[Any, Any]) -> User:
     return User(
         id=int(row["id"]),
         subject=row["subject"],

@@ -20,13 +20,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
-from sqlalchemy import bindparam, insert, select, text, update
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ledger.accounts import Account, Policy, opened_in_this_transaction
 from ledger.book import Ledger, Transfer
-from ledger.database import insert_ignoring_conflicts
-from ledger.errors import AssetMismatch, InsufficientFunds, LedgerError
+from ledger.database import BatchConnection, insert_ignoring_conflicts
+from ledger.errors import AssetMismatch, InsufficientFunds, LedgerError, UnknownAccount
 from ledger.idempotency import IdempotentRequest
 from ledger.tables import accounts, balances, idempotency_keys, transactions, transfers
 
@@ -60,13 +60,17 @@ class FundsMoved(BatchRetry):
 
 
 async def record_batch(
-    ledger: Ledger, conn: AsyncConnection, entries: Sequence[Entry]
+    ledger: Ledger, conn: BatchConnection, entries: Sequence[Entry]
 ) -> list[int | InsufficientFunds]:
-    """Book every entry as its own transaction, inside the caller's database transaction.
+    """Book every entry as its own transaction, inside the caller's database transaction
+    (`Database.batch()`: SQLAlchemy's connection on SQLite, asyncpg's own on PostgreSQL).
 
     Returns, per entry, its transaction id, or the `InsufficientFunds` that refused it (nothing
     of a refused entry is written). Raises `BatchRetry` when the caller must roll back and retry.
     """
+    if isinstance(conn, AsyncConnection) and conn.dialect.name != "sqlite":
+        # The SQLite statements rely on SQLite's single writer (ids read back as the newest).
+        raise TypeError("on PostgreSQL, book a batch inside Database.batch()")
     await _load_accounts(
         ledger, conn, {a for e in entries for m in e.moves for a in (m.debit, m.credit)}
     )
@@ -100,14 +104,9 @@ async def record_batch(
         for index, transaction_id in zip(live, ids, strict=True)
         for m in entries[index].moves
     ]
-    if _postgres(conn):
-        await conn.execute(
-            _PG_UPDATE, {"a": _col(changed, 0), "s": _col(changed, 1), "d": _col(changed, 2)}
-        )
-        await conn.execute(
-            _PG_TRANSFERS,
-            {f"c{n}": _col(moves, n) for n in range(5)},
-        )
+    if not isinstance(conn, AsyncConnection):
+        await conn.execute(_PG_UPDATE, _col(changed, 0), _col(changed, 1), _col(changed, 2))
+        await conn.execute(_PG_TRANSFERS, *(_col(moves, n) for n in range(5)))
     else:
         await conn.execute(
             update(balances)
@@ -147,7 +146,7 @@ class _Plan:
         return None
 
 
-async def _plan(ledger: Ledger, conn: AsyncConnection, entry: Entry) -> _Plan:
+async def _plan(ledger: Ledger, conn: BatchConnection, entry: Entry) -> _Plan:
     if not entry.moves:
         raise ValueError("a transaction needs at least one transfer")
     deltas: dict[int, int] = {}
@@ -156,7 +155,7 @@ async def _plan(ledger: Ledger, conn: AsyncConnection, entry: Entry) -> _Plan:
         if move.amount <= 0:
             raise ValueError(f"transfer amounts must be positive, got {move.amount}")
         for account_id in (move.debit, move.credit):
-            account = ledger._accounts.get(account_id) or await ledger.account(conn, account_id)
+            account = ledger._accounts.get(account_id) or await _account(ledger, conn, account_id)
             shapes[account_id] = account
             if account.asset != move.asset:
                 raise AssetMismatch(account_id, account.asset, move.asset)
@@ -172,19 +171,27 @@ async def _plan(ledger: Ledger, conn: AsyncConnection, entry: Entry) -> _Plan:
     return _Plan(deltas=deltas, checked=checked, accounts=shapes)
 
 
-async def _load_accounts(ledger: Ledger, conn: AsyncConnection, ids: set[int]) -> None:
+async def _account(ledger: Ledger, conn: BatchConnection, account_id: int) -> Account:
+    """An account `_load_accounts` did not cache: one this transaction opened (SQLite's path;
+    a PostgreSQL batch opens none), or none at all."""
+    if isinstance(conn, AsyncConnection):
+        return await ledger.account(conn, account_id)
+    raise UnknownAccount(account_id)
+
+
+async def _load_accounts(ledger: Ledger, conn: BatchConnection, ids: set[int]) -> None:
     """Fill the ledger's cache of account shapes with the batch's unknown accounts, in one
     statement (a storm of first-time senders would otherwise cost a round trip each)."""
     missing = sorted(ids - ledger._accounts.keys())
     if not missing:
         return
-    if _postgres(conn):
-        rows = await conn.execute(_PG_ACCOUNTS, {"ids": missing})
+    if not isinstance(conn, AsyncConnection):
+        found: Sequence[Any] = await conn.fetch(_PG_ACCOUNTS, missing)
     else:
         rows = await conn.execute(select(accounts).where(accounts.c.id.in_(missing)))
-    for row in rows:
-        m = row._mapping
-        if opened_in_this_transaction(conn, int(m["id"])):
+        found = [row._mapping for row in rows]
+    for m in found:
+        if isinstance(conn, AsyncConnection) and opened_in_this_transaction(conn, int(m["id"])):
             continue  # a rollback would take it away: `_plan` reads it through the ledger
         ledger._accounts[int(m["id"])] = Account(
             id=int(m["id"]),
@@ -196,12 +203,13 @@ async def _load_accounts(ledger: Ledger, conn: AsyncConnection, ids: set[int]) -
         )
 
 
-async def _available(conn: AsyncConnection, account_ids: set[int]) -> dict[int, int]:
+async def _available(conn: BatchConnection, account_ids: set[int]) -> dict[int, int]:
     """A first, unlocked look at the checked accounts, so that a batch rarely has to retry."""
     if not account_ids:
         return {}
-    if _postgres(conn):
-        rows = await conn.execute(_PG_AVAILABLE, {"ids": sorted(account_ids)})
+    rows: Any
+    if not isinstance(conn, AsyncConnection):
+        rows = await conn.fetch(_PG_AVAILABLE, sorted(account_ids))
     else:
         rows = await conn.execute(
             select(balances.c.account_id, balances.c.balance - balances.c.held).where(
@@ -211,17 +219,15 @@ async def _available(conn: AsyncConnection, account_ids: set[int]) -> dict[int, 
     return {int(a): int(v) for a, v in rows}
 
 
-async def _open_transactions(conn: AsyncConnection, entries: Sequence[Entry]) -> list[int]:
+async def _open_transactions(conn: BatchConnection, entries: Sequence[Entry]) -> list[int]:
     """The new transactions' ids, in the entries' order."""
-    if _postgres(conn):
+    if not isinstance(conn, AsyncConnection):
         # Rows go in in the given order, so the ids drawn from the sequence ascend with it (the
         # same guarantee SQLAlchemy's ordered insertmanyvalues relies on).
-        rows = await conn.execute(
+        rows = await conn.fetch(
             _PG_TRANSACTIONS,
-            {
-                "kinds": [e.kind for e in entries],
-                "details": [orjson.dumps(dict(e.details)).decode() for e in entries],
-            },
+            [e.kind for e in entries],
+            [orjson.dumps(dict(e.details)).decode() for e in entries],
         )
         return sorted(int(row[0]) for row in rows)
     # SQLite: one multi-row insert, then the ids. The batch holds the only write lock, and an
@@ -237,7 +243,7 @@ async def _open_transactions(conn: AsyncConnection, entries: Sequence[Entry]) ->
 
 
 async def _claim_keys(
-    conn: AsyncConnection, entries: Sequence[Entry], live: Sequence[int], ids: Sequence[int]
+    conn: BatchConnection, entries: Sequence[Entry], live: Sequence[int], ids: Sequence[int]
 ) -> None:
     """Insert the idempotency keys right after the transaction rows and before any balance
     moves, sorted, so that racing batches wait on keys in one order. A key a concurrent
@@ -252,8 +258,9 @@ async def _claim_keys(
     )
     if not keyed:
         return
-    if _postgres(conn):
-        claimed = await conn.execute(_PG_KEYS, {f"c{n}": _col(keyed, n) for n in range(4)})
+    claimed: Any
+    if not isinstance(conn, AsyncConnection):
+        claimed = await conn.fetch(_PG_KEYS, *(_col(keyed, n) for n in range(4)))
     else:
         claimed = await conn.execute(
             insert_ignoring_conflicts(conn.dialect, idempotency_keys).returning(
@@ -292,7 +299,7 @@ def _rows(ledger: Ledger, plans: Sequence[_Plan]) -> dict[tuple[int, int], int]:
 
 
 async def _lock_and_check(
-    conn: AsyncConnection,
+    conn: BatchConnection,
     deltas: Mapping[tuple[int, int], int],
     plans: Sequence[_Plan],
     live: Sequence[int],
@@ -300,8 +307,9 @@ async def _lock_and_check(
     """Lock every row the batch changes, in (account, shard) order, and test each checked debit
     against the locked row (PostgreSQL re-reads a row it waited for; SQLite writes alone)."""
     rows = sorted(deltas)
-    if _postgres(conn):
-        locked = await conn.execute(_PG_LOCK, {"a": _col(rows, 0), "s": _col(rows, 1)})
+    locked: Any
+    if not isinstance(conn, AsyncConnection):
+        locked = await conn.fetch(_PG_LOCK, _col(rows, 0), _col(rows, 1))
     else:  # SQLite writes one transaction at a time: nothing to lock, only to read
         # (by account: SQLite scans the whole table for a row-value IN)
         locked = await conn.execute(
@@ -315,48 +323,43 @@ async def _lock_and_check(
         raise FundsMoved(moved, "their balance changed before the row lock")
 
 
-# --- PostgreSQL: one fixed statement per step, arrays for the rows, so each is prepared once
-# per connection whatever the batch's size.
-
-
-def _postgres(conn: AsyncConnection) -> bool:
-    return conn.dialect.name == "postgresql"
+# --- PostgreSQL (asyncpg itself): one fixed statement per step, arrays for the rows, so each
+# is prepared once per connection whatever the batch's size.
 
 
 def _col(rows: Sequence[Sequence[Any]], n: int) -> list[Any]:
     return [row[n] for row in rows]
 
 
-_PG_ACCOUNTS = text("SELECT * FROM ledger_accounts WHERE id = ANY(CAST(:ids AS BIGINT[]))")
-_PG_AVAILABLE = text(
+_PG_ACCOUNTS = "SELECT * FROM ledger_accounts WHERE id = ANY($1::BIGINT[])"
+_PG_AVAILABLE = (
     "SELECT account_id, balance - held FROM ledger_balances "
-    "WHERE account_id = ANY(CAST(:ids AS BIGINT[])) AND shard = 0"
+    "WHERE account_id = ANY($1::BIGINT[]) AND shard = 0"
 )
-_PG_TRANSACTIONS = text(
+_PG_TRANSACTIONS = (
     "INSERT INTO ledger_transactions (kind, details) "
-    "SELECT kind, details FROM unnest(CAST(:kinds AS VARCHAR[]), CAST(:details AS JSON[])) "
+    "SELECT kind, details FROM unnest($1::VARCHAR[], $2::JSON[]) "
     "WITH ORDINALITY AS rows(kind, details, n) ORDER BY n RETURNING id"
 )
-_PG_KEYS = text(
+_PG_KEYS = (
     "INSERT INTO ledger_idempotency_keys (scope, key, request_hash, transaction_id) "
-    "SELECT scope, key, hash, tx FROM unnest(CAST(:c0 AS VARCHAR[]), CAST(:c1 AS VARCHAR[]), "
-    "CAST(:c2 AS VARCHAR[]), CAST(:c3 AS BIGINT[])) "
-    "WITH ORDINALITY AS rows(scope, key, hash, tx, n) "
+    "SELECT scope, key, hash, tx FROM unnest($1::VARCHAR[], $2::VARCHAR[], $3::VARCHAR[], "
+    "$4::BIGINT[]) WITH ORDINALITY AS rows(scope, key, hash, tx, n) "
     "ORDER BY n ON CONFLICT DO NOTHING RETURNING scope, key"
 )
-_PG_LOCK = text(
+_PG_LOCK = (
     "SELECT b.account_id, b.shard, b.balance - b.held FROM ledger_balances AS b "
-    "JOIN unnest(CAST(:a AS BIGINT[]), CAST(:s AS SMALLINT[])) AS rows(a, s) "
+    "JOIN unnest($1::BIGINT[], $2::SMALLINT[]) AS rows(a, s) "
     "ON b.account_id = rows.a AND b.shard = rows.s "
     "ORDER BY b.account_id, b.shard FOR UPDATE OF b"
 )
-_PG_UPDATE = text(
+_PG_UPDATE = (
     "UPDATE ledger_balances AS b SET balance = b.balance + rows.d "
-    "FROM unnest(CAST(:a AS BIGINT[]), CAST(:s AS SMALLINT[]), CAST(:d AS BIGINT[])) "
+    "FROM unnest($1::BIGINT[], $2::SMALLINT[], $3::BIGINT[]) "
     "AS rows(a, s, d) WHERE b.account_id = rows.a AND b.shard = rows.s"
 )
-_PG_TRANSFERS = text(
+_PG_TRANSFERS = (
     "INSERT INTO ledger_transfers (transaction_id, debit_account_id, credit_account_id, asset, "
-    "amount) SELECT * FROM unnest(CAST(:c0 AS BIGINT[]), CAST(:c1 AS BIGINT[]), "
-    "CAST(:c2 AS BIGINT[]), CAST(:c3 AS VARCHAR[]), CAST(:c4 AS BIGINT[]))"
+    "amount) SELECT * FROM unnest($1::BIGINT[], $2::BIGINT[], $3::BIGINT[], $4::VARCHAR[], "
+    "$5::BIGINT[])"
 )

