@@ -43,7 +43,7 @@ from economy.gifting import (
     send_one,
 )
 from economy.streams import Stream, stream_from_row
-from economy.tables import gift_sends, gifts, streams, users
+from economy.tables import gift_sends, streams, users
 from economy.users import User, user_from_row
 from ledger import InsufficientFunds
 from ledger.batch import BatchRetry, Entry, record_batch
@@ -54,6 +54,9 @@ log = logging.getLogger(__name__)
 
 POSTGRES_BATCHES_IN_FLIGHT = 2
 """Batches written at once on PostgreSQL (SQLite writes one transaction at a time anyway)."""
+EXTRA_BATCH_AT_LEAST = 8
+"""While a batch is being written, another opens only for at least this many waiting gifts:
+fewer wait for the one in flight and go with the rest, in one larger batch, when it is done."""
 MAX_ATTEMPTS = 3
 
 
@@ -110,6 +113,8 @@ class GiftDesk:
 
     def _start_batches(self) -> None:
         while self._queue and len(self._tasks) < self._in_flight_limit:
+            if self._tasks and len(self._queue) < EXTRA_BATCH_AT_LEAST:
+                return
             batch = self._take()
             task = asyncio.create_task(self._book(batch), name="gift-batch")
             self._tasks.add(task)
@@ -169,7 +174,7 @@ class GiftDesk:
 
     async def _book_in(self, conn: BatchConnection, batch: Sequence[_Waiting]) -> list[_Outcome]:
         outcomes: list[_Outcome | None] = [None] * len(batch)
-        known = await _known_keys(conn, [w.order for w in batch])
+        known, stream_rows, gift_rows = await _first_look(conn, [w.order for w in batch])
         fresh: list[int] = []
         for index, waiting in enumerate(batch):
             request = waiting.order.request
@@ -180,8 +185,6 @@ class GiftDesk:
                 outcomes[index] = _Replay(found[1])
             else:
                 outcomes[index] = idempotency_conflict()
-        stream_rows = await _streams(conn, {batch[i].order.stream_id for i in fresh})
-        gift_rows = await _gifts(conn, {batch[i].order.gift_id for i in fresh})
         await self._load_creators(conn, {s.creator_id for s in stream_rows.values()})
         entries: list[Entry] = []
         planned: list[tuple[int, Gift, User, GiftSplit]] = []
@@ -279,16 +282,44 @@ def _answer(waiting: _Waiting, result: GiftResult) -> None:
         waiting.answer.set_result(result)
 
 
-async def _known_keys(
+_Known = dict[tuple[str, str], tuple[str, int]]
+"""Idempotency keys already used: (scope, key) -> (request hash, transaction)."""
+
+
+async def _first_look(
     conn: BatchConnection, orders: Sequence[GiftOrder]
-) -> dict[tuple[str, str], tuple[str, int]]:
-    """The idempotency keys of these orders already used: (scope, key) -> (hash, transaction)."""
+) -> tuple[_Known, dict[int, Stream], dict[int, Gift]]:
+    """The orders' keys already used, their streams and their gifts (one round trip on
+    PostgreSQL)."""
+    stream_ids = sorted({o.stream_id for o in orders})
+    gift_ids = sorted({o.gift_id for o in orders})
+    if isinstance(conn, AsyncConnection):
+        return (
+            await _known_keys(conn, orders),
+            await _streams(conn, stream_ids),
+            await gifts_by_ids(conn, gift_ids),
+        )
+    keys, found_streams, found_gifts = (
+        await conn.fetch(
+            _PG_FIRST_LOOK,
+            [o.request.scope for o in orders],
+            [o.request.key for o in orders],
+            stream_ids,
+            gift_ids,
+        )
+    )[0]
+    return (
+        {(s, k): (h, int(t)) for s, k, h, t in keys},
+        {int(r["id"]): stream_from_row(r) for r in found_streams},
+        {int(r["id"]): gift_from_row(r) for r in found_gifts},
+    )
+
+
+async def _known_keys(conn: AsyncConnection, orders: Sequence[GiftOrder]) -> _Known:
+    """SQLite: the orders' keys already used."""
     pairs = [(o.request.scope, o.request.key) for o in orders]
     if not pairs:
         return {}
-    if not isinstance(conn, AsyncConnection):
-        found = await conn.fetch(_PG_KNOWN_KEYS, [s for s, _ in pairs], [k for _, k in pairs])
-        return {(s, k): (h, int(t)) for s, k, h, t in found}
     # A join with the pairs, not a row-value IN: SQLite scans the whole table for the latter,
     # and probes the primary key once per pair for the former.
     placeholders = ", ".join(f"(:s{n}, :k{n})" for n in range(len(pairs)))
@@ -304,19 +335,10 @@ async def _known_keys(
     return {(s, k): (h, int(t)) for s, k, h, t in rows}
 
 
-async def _streams(conn: BatchConnection, ids: set[int]) -> dict[int, Stream]:
-    if not ids:
-        return {}
-    if isinstance(conn, AsyncConnection):
-        rows = await conn.execute(select(streams).where(streams.c.id.in_(sorted(ids))))
-        return {int(r.id): stream_from_row(r._mapping) for r in rows}
-    return {int(r["id"]): stream_from_row(r) for r in await conn.fetch(_PG_STREAMS, sorted(ids))}
-
-
-async def _gifts(conn: BatchConnection, ids: set[int]) -> dict[int, Gift]:
-    if isinstance(conn, AsyncConnection):
-        return await gifts_by_ids(conn, sorted(ids))
-    return {int(r["id"]): gift_from_row(r) for r in await conn.fetch(_PG_GIFTS, sorted(ids))}
+async def _streams(conn: AsyncConnection, ids: Sequence[int]) -> dict[int, Stream]:
+    """SQLite: the streams."""
+    rows = await conn.execute(select(streams).where(streams.c.id.in_(ids)))
+    return {int(r.id): stream_from_row(r._mapping) for r in rows}
 
 
 async def _insert_gift_sends(conn: BatchConnection, rows: list[dict[str, int]]) -> list[GiftSent]:
@@ -340,14 +362,15 @@ async def _insert_gift_sends(conn: BatchConnection, rows: list[dict[str, int]]) 
 
 
 # PostgreSQL (asyncpg itself): fixed statements over arrays, prepared once per connection.
-_PG_KNOWN_KEYS = (
-    "SELECT k.scope, k.key, k.request_hash, k.transaction_id FROM ledger_idempotency_keys AS k "
-    "JOIN unnest($1::VARCHAR[], $2::VARCHAR[]) AS asked(scope, key) "
-    "ON k.scope = asked.scope AND k.key = asked.key"
+# Arrays of whole rows come back as asyncpg records with the tables' column names.
+_PG_FIRST_LOOK = (
+    "SELECT ARRAY(SELECT (k.scope, k.key, k.request_hash, k.transaction_id)"
+    " FROM ledger_idempotency_keys AS k JOIN unnest($1::VARCHAR[], $2::VARCHAR[])"
+    " AS asked(scope, key) ON k.scope = asked.scope AND k.key = asked.key),"
+    " ARRAY(SELECT s FROM streams AS s WHERE s.id = ANY($3::BIGINT[])),"
+    " ARRAY(SELECT g FROM gifts AS g WHERE g.id = ANY($4::BIGINT[]))"
 )
-_PG_STREAMS = f"SELECT * FROM {streams.name} WHERE id = ANY($1::BIGINT[])"  # noqa: S608
-_PG_GIFTS = f"SELECT * FROM {gifts.name} WHERE id = ANY($1::BIGINT[])"  # noqa: S608
-_PG_USERS = f"SELECT * FROM {users.name} WHERE id = ANY($1::BIGINT[])"  # noqa: S608
+_PG_USERS = "SELECT * FROM users WHERE id = ANY($1::BIGINT[])"
 _GIFT_SEND_COLUMNS = (
     "transaction_id",
     "stream_id",

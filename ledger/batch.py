@@ -15,7 +15,7 @@ if it has a single shard, and by at most one entry of the batch; book the rest w
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -92,10 +92,9 @@ async def record_batch(
             outcome[index] = short
     if not live:
         return outcome
-    ids = await _open_transactions(conn, [entries[i] for i in live])
+    ids = await _open_transactions_and_claim_keys(conn, entries, live)
     for index, transaction_id in zip(live, ids, strict=True):
         outcome[index] = transaction_id
-    await _claim_keys(conn, entries, live, ids)
     deltas = _rows(ledger, [plans[i] for i in live])
     await _lock_and_check(conn, deltas, plans, live)
     changed = [(a, s, d) for (a, s), d in sorted(deltas.items()) if d]
@@ -105,8 +104,8 @@ async def record_batch(
         for m in entries[index].moves
     ]
     if not isinstance(conn, AsyncConnection):
-        await conn.execute(_PG_UPDATE, _col(changed, 0), _col(changed, 1), _col(changed, 2))
-        await conn.execute(_PG_TRANSFERS, *(_col(moves, n) for n in range(5)))
+        columns = [_col(changed, n) for n in range(3)] + [_col(moves, n) for n in range(5)]
+        await conn.execute(_PG_UPDATE_AND_TRANSFERS, *columns)
     else:
         await conn.execute(
             update(balances)
@@ -219,17 +218,58 @@ async def _available(conn: BatchConnection, account_ids: set[int]) -> dict[int, 
     return {int(a): int(v) for a, v in rows}
 
 
-async def _open_transactions(conn: BatchConnection, entries: Sequence[Entry]) -> list[int]:
-    """The new transactions' ids, in the entries' order."""
-    if not isinstance(conn, AsyncConnection):
-        # Rows go in in the given order, so the ids drawn from the sequence ascend with it (the
-        # same guarantee SQLAlchemy's ordered insertmanyvalues relies on).
-        rows = await conn.fetch(
-            _PG_TRANSACTIONS,
-            [e.kind for e in entries],
-            [orjson.dumps(dict(e.details)).decode() for e in entries],
-        )
-        return sorted(int(row[0]) for row in rows)
+async def _open_transactions_and_claim_keys(
+    conn: BatchConnection, entries: Sequence[Entry], live: Sequence[int]
+) -> list[int]:
+    """Insert the live entries' transaction rows, then their idempotency keys, right after and
+    before any balance moves, sorted, so that racing batches wait on keys in one order. Returns
+    the transactions' ids in the entries' order. A key a concurrent transaction committed first
+    is not inserted: `KeysTaken` sends those entries back, to be booked on their own."""
+    if isinstance(conn, AsyncConnection):
+        ids = await _open_transactions(conn, [entries[i] for i in live])
+        await _claim_keys(conn, _keyed(entries, live, ids))
+        return ids
+    # PostgreSQL: one statement. Rows go in in the given order, so the ids drawn from the
+    # sequence ascend with it (the guarantee SQLAlchemy's ordered insertmanyvalues relies on);
+    # key k belongs to the transaction whose id ranks `positions[k]` among them.
+    keyed = _keyed(entries, live, range(1, len(live) + 1))
+    row = await conn.fetch(
+        _PG_TRANSACTIONS_AND_KEYS,
+        [entries[i].kind for i in live],
+        [orjson.dumps(dict(entries[i].details)).decode() for i in live],
+        *(_col(keyed, n) for n in range(4)),
+    )
+    ids, scopes, keys = row[0]
+    _keys_taken(keyed, zip(scopes or (), keys or (), strict=True))
+    return [int(i) for i in ids]
+
+
+def _keyed(
+    entries: Sequence[Entry], live: Sequence[int], transactions: Sequence[int]
+) -> list[tuple[str, str, str, int, int]]:
+    """(scope, key, hash, transaction, entry index) of the live entries that have a key,
+    sorted by (scope, key)."""
+    return sorted(
+        (
+            (request.scope, request.key, request.request_hash, transaction, index)
+            for index, transaction in zip(live, transactions, strict=True)
+            if (request := entries[index].idempotency) is not None
+        ),
+        key=lambda k: (k[0], k[1]),
+    )
+
+
+def _keys_taken(
+    keyed: Sequence[tuple[str, str, str, int, int]], claimed: Iterable[tuple[str, str]]
+) -> None:
+    won = set(claimed)
+    lost = [index for s, k, _, _, index in keyed if (s, k) not in won]
+    if lost:
+        raise KeysTaken(lost, "their idempotency keys were claimed concurrently")
+
+
+async def _open_transactions(conn: AsyncConnection, entries: Sequence[Entry]) -> list[int]:
+    """SQLite: the new transactions' ids, in the entries' order."""
     # SQLite: one multi-row insert, then the ids. The batch holds the only write lock, and an
     # INTEGER PRIMARY KEY takes the next rowid, so ours are the newest ids, in order. (An
     # ordered RETURNING would insert the rows one statement at a time here.)
@@ -243,38 +283,18 @@ async def _open_transactions(conn: BatchConnection, entries: Sequence[Entry]) ->
 
 
 async def _claim_keys(
-    conn: BatchConnection, entries: Sequence[Entry], live: Sequence[int], ids: Sequence[int]
+    conn: AsyncConnection, keyed: Sequence[tuple[str, str, str, int, int]]
 ) -> None:
-    """Insert the idempotency keys right after the transaction rows and before any balance
-    moves, sorted, so that racing batches wait on keys in one order. A key a concurrent
-    transaction committed first is not inserted: those entries are retried on their own."""
-    keyed = sorted(
-        (
-            (request.scope, request.key, request.request_hash, transaction_id, index)
-            for index, transaction_id in zip(live, ids, strict=True)
-            if (request := entries[index].idempotency) is not None
-        ),
-        key=lambda k: (k[0], k[1]),
-    )
+    """SQLite: insert the keys (see `_open_transactions_and_claim_keys`)."""
     if not keyed:
         return
-    claimed: Any
-    if not isinstance(conn, AsyncConnection):
-        claimed = await conn.fetch(_PG_KEYS, *(_col(keyed, n) for n in range(4)))
-    else:
-        claimed = await conn.execute(
-            insert_ignoring_conflicts(conn.dialect, idempotency_keys).returning(
-                idempotency_keys.c.scope, idempotency_keys.c.key
-            ),
-            [
-                {"scope": s, "key": k, "request_hash": h, "transaction_id": t}
-                for s, k, h, t, _ in keyed
-            ],
-        )
-    won = {(s, k) for s, k in claimed}
-    lost = [index for s, k, _, _, index in keyed if (s, k) not in won]
-    if lost:
-        raise KeysTaken(lost, "their idempotency keys were claimed concurrently")
+    claimed = await conn.execute(
+        insert_ignoring_conflicts(conn.dialect, idempotency_keys).returning(
+            idempotency_keys.c.scope, idempotency_keys.c.key
+        ),
+        [{"scope": s, "key": k, "request_hash": h, "transaction_id": t} for s, k, h, t, _ in keyed],
+    )
+    _keys_taken(keyed, ((s, k) for s, k in claimed))
 
 
 def _rows(ledger: Ledger, plans: Sequence[_Plan]) -> dict[tuple[int, int], int]:
@@ -336,16 +356,21 @@ _PG_AVAILABLE = (
     "SELECT account_id, balance - held FROM ledger_balances "
     "WHERE account_id = ANY($1::BIGINT[]) AND shard = 0"
 )
-_PG_TRANSACTIONS = (
-    "INSERT INTO ledger_transactions (kind, details) "
-    "SELECT kind, details FROM unnest($1::VARCHAR[], $2::JSON[]) "
-    "WITH ORDINALITY AS rows(kind, details, n) ORDER BY n RETURNING id"
-)
-_PG_KEYS = (
-    "INSERT INTO ledger_idempotency_keys (scope, key, request_hash, transaction_id) "
-    "SELECT scope, key, hash, tx FROM unnest($1::VARCHAR[], $2::VARCHAR[], $3::VARCHAR[], "
-    "$4::BIGINT[]) WITH ORDINALITY AS rows(scope, key, hash, tx, n) "
-    "ORDER BY n ON CONFLICT DO NOTHING RETURNING scope, key"
+_PG_TRANSACTIONS_AND_KEYS = (
+    "WITH tx AS ("
+    " INSERT INTO ledger_transactions (kind, details)"
+    " SELECT kind, details FROM unnest($1::VARCHAR[], $2::JSON[])"
+    " WITH ORDINALITY AS rows(kind, details, n) ORDER BY n RETURNING id),"
+    " ranked AS (SELECT id, row_number() OVER (ORDER BY id) AS position FROM tx),"
+    " claimed AS ("
+    " INSERT INTO ledger_idempotency_keys (scope, key, request_hash, transaction_id)"
+    " SELECT k.scope, k.key, k.hash, ranked.id"
+    " FROM unnest($3::VARCHAR[], $4::VARCHAR[], $5::VARCHAR[], $6::BIGINT[])"
+    " WITH ORDINALITY AS k(scope, key, hash, position, n)"
+    " JOIN ranked ON ranked.position = k.position ORDER BY k.n"
+    " ON CONFLICT DO NOTHING RETURNING scope, key)"
+    " SELECT (SELECT array_agg(id ORDER BY id) FROM tx),"
+    " (SELECT array_agg(scope) FROM claimed), (SELECT array_agg(key) FROM claimed)"
 )
 _PG_LOCK = (
     "SELECT b.account_id, b.shard, b.balance - b.held FROM ledger_balances AS b "
@@ -353,13 +378,13 @@ _PG_LOCK = (
     "ON b.account_id = rows.a AND b.shard = rows.s "
     "ORDER BY b.account_id, b.shard FOR UPDATE OF b"
 )
-_PG_UPDATE = (
-    "UPDATE ledger_balances AS b SET balance = b.balance + rows.d "
-    "FROM unnest($1::BIGINT[], $2::SMALLINT[], $3::BIGINT[]) "
-    "AS rows(a, s, d) WHERE b.account_id = rows.a AND b.shard = rows.s"
-)
-_PG_TRANSFERS = (
-    "INSERT INTO ledger_transfers (transaction_id, debit_account_id, credit_account_id, asset, "
-    "amount) SELECT * FROM unnest($1::BIGINT[], $2::BIGINT[], $3::BIGINT[], $4::VARCHAR[], "
-    "$5::BIGINT[])"
+# The balance rows are locked already (`_PG_LOCK`); a data-modifying WITH always runs, once.
+_PG_UPDATE_AND_TRANSFERS = (
+    "WITH moved AS ("
+    " UPDATE ledger_balances AS b SET balance = b.balance + rows.d"
+    " FROM unnest($1::BIGINT[], $2::SMALLINT[], $3::BIGINT[]) AS rows(a, s, d)"
+    " WHERE b.account_id = rows.a AND b.shard = rows.s)"
+    " INSERT INTO ledger_transfers (transaction_id, debit_account_id, credit_account_id, asset,"
+    " amount) SELECT * FROM unnest($4::BIGINT[], $5::BIGINT[], $6::BIGINT[], $7::VARCHAR[],"
+    " $8::BIGINT[])"
 )
