@@ -46,7 +46,7 @@ from economy.streams import Stream, stream_from_row
 from economy.tables import gift_sends, streams, users
 from economy.users import User, user_from_row
 from ledger import InsufficientFunds
-from ledger.batch import BatchRetry, Entry, record_batch
+from ledger.batch import BatchRetry, Entry, available_sql, record_batch
 from ledger.database import BatchConnection
 from ledger.rates import GiftSplit
 
@@ -174,7 +174,7 @@ class GiftDesk:
 
     async def _book_in(self, conn: BatchConnection, batch: Sequence[_Waiting]) -> list[_Outcome]:
         outcomes: list[_Outcome | None] = [None] * len(batch)
-        known, stream_rows, gift_rows = await _first_look(conn, [w.order for w in batch])
+        known, stream_rows, gift_rows, balances = await _first_look(conn, [w.order for w in batch])
         fresh: list[int] = []
         for index, waiting in enumerate(batch):
             request = waiting.order.request
@@ -211,7 +211,7 @@ class GiftDesk:
                 )
             )
         try:
-            booked = await record_batch(self._eco.ledger, conn, entries)
+            booked = await record_batch(self._eco.ledger, conn, entries, first_look=balances)
         except BatchRetry as retry:
             raise BatchRetry([planned[i][0] for i in retry.entries], str(retry)) from None
         rows: list[dict[str, int]] = []
@@ -288,9 +288,9 @@ _Known = dict[tuple[str, str], tuple[str, int]]
 
 async def _first_look(
     conn: BatchConnection, orders: Sequence[GiftOrder]
-) -> tuple[_Known, dict[int, Stream], dict[int, Gift]]:
-    """The orders' keys already used, their streams and their gifts (one round trip on
-    PostgreSQL)."""
+) -> tuple[_Known, dict[int, Stream], dict[int, Gift], dict[int, int] | None]:
+    """The orders' keys already used, their streams, their gifts and (PostgreSQL) what the
+    senders' coin wallets hold, unlocked: one round trip on PostgreSQL."""
     stream_ids = sorted({o.stream_id for o in orders})
     gift_ids = sorted({o.gift_id for o in orders})
     if isinstance(conn, AsyncConnection):
@@ -298,20 +298,23 @@ async def _first_look(
             await _known_keys(conn, orders),
             await _streams(conn, stream_ids),
             await gifts_by_ids(conn, gift_ids),
+            None,
         )
-    keys, found_streams, found_gifts = (
+    keys, found_streams, found_gifts, balances = (
         await conn.fetch(
             _PG_FIRST_LOOK,
             [o.request.scope for o in orders],
             [o.request.key for o in orders],
             stream_ids,
             gift_ids,
+            sorted({o.sender.coin_account_id for o in orders}),
         )
     )[0]
     return (
         {(s, k): (h, int(t)) for s, k, h, t in keys},
         {int(r["id"]): stream_from_row(r) for r in found_streams},
         {int(r["id"]): gift_from_row(r) for r in found_gifts},
+        {int(a): int(v) for a, v in balances},
     )
 
 
@@ -364,11 +367,12 @@ async def _insert_gift_sends(conn: BatchConnection, rows: list[dict[str, int]]) 
 # PostgreSQL (asyncpg itself): fixed statements over arrays, prepared once per connection.
 # Arrays of whole rows come back as asyncpg records with the tables' column names.
 _PG_FIRST_LOOK = (
-    "SELECT ARRAY(SELECT (k.scope, k.key, k.request_hash, k.transaction_id)"
+    "SELECT ARRAY(SELECT (k.scope, k.key, k.request_hash, k.transaction_id)"  # noqa: S608
     " FROM ledger_idempotency_keys AS k JOIN unnest($1::VARCHAR[], $2::VARCHAR[])"
     " AS asked(scope, key) ON k.scope = asked.scope AND k.key = asked.key),"
     " ARRAY(SELECT s FROM streams AS s WHERE s.id = ANY($3::BIGINT[])),"
-    " ARRAY(SELECT g FROM gifts AS g WHERE g.id = ANY($4::BIGINT[]))"
+    " ARRAY(SELECT g FROM gifts AS g WHERE g.id = ANY($4::BIGINT[])),"
+    f" ARRAY(SELECT a FROM ({available_sql('$5')}) AS a)"
 )
 _PG_USERS = "SELECT * FROM users WHERE id = ANY($1::BIGINT[])"
 _GIFT_SEND_COLUMNS = (

@@ -60,10 +60,18 @@ class FundsMoved(BatchRetry):
 
 
 async def record_batch(
-    ledger: Ledger, conn: BatchConnection, entries: Sequence[Entry]
+    ledger: Ledger,
+    conn: BatchConnection,
+    entries: Sequence[Entry],
+    *,
+    first_look: Mapping[int, int] | None = None,
 ) -> list[int | InsufficientFunds]:
     """Book every entry as its own transaction, inside the caller's database transaction
     (`Database.batch()`: SQLAlchemy's connection on SQLite, asyncpg's own on PostgreSQL).
+
+    `first_look` may give what the caller already read, unlocked, of the debited accounts'
+    single balance rows (`available_sql`: balance - held on shard 0), saving that round trip;
+    it only steers which entries are tried, each debit is checked again under the row lock.
 
     Returns, per entry, its transaction id, or the `InsufficientFunds` that refused it (nothing
     of a refused entry is written). Raises `BatchRetry` when the caller must roll back and retry.
@@ -82,7 +90,8 @@ async def record_batch(
                 raise ValueError(f"account {account_id} is debited by two entries of one batch")
             debited.add(account_id)
     outcome: list[int | InsufficientFunds] = [0] * len(entries)
-    available = await _available(conn, debited)
+    given = first_look or {}
+    available = {**given, **await _available(conn, debited - given.keys())}
     live: list[int] = []
     for index, plan in enumerate(plans):
         short = plan.shortfall(available)
@@ -208,7 +217,7 @@ async def _available(conn: BatchConnection, account_ids: set[int]) -> dict[int, 
         return {}
     rows: Any
     if not isinstance(conn, AsyncConnection):
-        rows = await conn.fetch(_PG_AVAILABLE, sorted(account_ids))
+        rows = await conn.fetch(available_sql(), sorted(account_ids))
     else:
         rows = await conn.execute(
             select(balances.c.account_id, balances.c.balance - balances.c.held).where(
@@ -352,10 +361,17 @@ def _col(rows: Sequence[Sequence[Any]], n: int) -> list[Any]:
 
 
 _PG_ACCOUNTS = "SELECT * FROM ledger_accounts WHERE id = ANY($1::BIGINT[])"
-_PG_AVAILABLE = (
-    "SELECT account_id, balance - held FROM ledger_balances "
-    "WHERE account_id = ANY($1::BIGINT[]) AND shard = 0"
-)
+
+
+def available_sql(ids: str = "$1") -> str:
+    """PostgreSQL: the first look at checked accounts (each has a single balance row), as
+    (account id, balance - held), for the account ids in the BIGINT[] parameter `ids`."""
+    return (
+        "SELECT account_id, balance - held FROM ledger_balances "  # noqa: S608 - a placeholder
+        f"WHERE account_id = ANY({ids}::BIGINT[]) AND shard = 0"
+    )
+
+
 _PG_TRANSACTIONS_AND_KEYS = (
     "WITH tx AS ("
     " INSERT INTO ledger_transactions (kind, details)"

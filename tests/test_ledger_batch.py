@@ -10,7 +10,7 @@ import pytest
 
 from economy.app import Economy
 from ledger import IdempotentRequest, InsufficientFunds, Policy, Transfer
-from ledger.batch import Entry, KeysTaken, record_batch
+from ledger.batch import Entry, FundsMoved, KeysTaken, record_batch
 from ledger.errors import UnknownAccount
 from tests.test_ledger import COIN, Book, book, issuer_and_wallet
 
@@ -116,3 +116,20 @@ async def test_a_sqlalchemy_connection_on_postgresql_is_refused(book: Book) -> N
     async with book.eco.db.write() as conn:
         with pytest.raises(TypeError, match=r"Database\.batch"):
             await record_batch(book.ledger, conn, [])
+
+
+async def test_a_first_look_only_steers_every_debit_is_checked_under_the_lock(book: Book) -> None:
+    _, wallet = await issuer_and_wallet(book, 10)
+    shop = await book.open("shop", policy=Policy.UNBOUNDED)
+    too_much = Entry("TEST", [Transfer(wallet, shop, COIN, 50)], idempotency=_key("much"))
+
+    with pytest.raises(FundsMoved) as moved:
+        async with book.eco.db.batch() as conn:
+            await record_batch(book.ledger, conn, [too_much], first_look={wallet: 1_000})
+    assert moved.value.entries == (0,)
+    assert (await book.balance(wallet)).balance == 10
+
+    async with book.eco.db.batch() as conn:
+        (refused,) = await record_batch(book.ledger, conn, [too_much], first_look={})
+    assert isinstance(refused, InsufficientFunds)
+    assert await book.verify() == []
