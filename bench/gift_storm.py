@@ -232,7 +232,7 @@ async def _check_ledger(
 def report(f: dict[str, Any]) -> None:
     say("")
     say(
-        f"baseline (benchMutation, no-op): {f['baseline_req_per_s']:>8,.0f} req/s   "
+        f"baseline (benchNoop, no-op):     {f['baseline_req_per_s']:>8,.0f} req/s   "
         f"p50 {f['baseline_p50_ms']:6.1f} ms   p99 {f['baseline_p99_ms']:6.1f} ms   "
         f"errors {f['baseline_errors']}"
     )
