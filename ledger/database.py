@@ -40,6 +40,8 @@ class PgDriver(Protocol):
 
     def is_closed(self) -> bool: ...
 
+    def is_in_transaction(self) -> bool: ...
+
     def transaction(self) -> Any: ...
 
 
@@ -112,8 +114,10 @@ class Database:
                 async with driver.transaction():
                     yield driver
             finally:
-                if driver.is_closed():
-                    pooled.invalidate()  # the pool must not hand a dead connection out again
+                if driver.is_closed() or driver.is_in_transaction():
+                    # Dead, or left inside a transaction (a cancelled rollback): the pool must
+                    # not hand it out again.
+                    pooled.invalidate()
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncConnection]:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 
 import pytest
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from economy.app import Economy
 from ledger import IdempotentRequest, InsufficientFunds, Policy, Transfer
@@ -132,4 +133,42 @@ async def test_a_first_look_only_steers_every_debit_is_checked_under_the_lock(bo
     async with book.eco.db.batch() as conn:
         (refused,) = await record_batch(book.ledger, conn, [too_much], first_look={})
     assert isinstance(refused, InsufficientFunds)
+    assert await book.verify() == []
+
+
+async def test_a_batch_cancelled_mid_statement_leaves_nothing_and_the_pool_usable(
+    book: Book, economy: Economy
+) -> None:
+    if economy.db.sqlite:
+        pytest.skip("PostgreSQL's own connections are what is checked here")
+    issuer, wallet = await issuer_and_wallet(book, 10)
+    shop = await book.open("shop", policy=Policy.UNBOUNDED)
+    entered = asyncio.Event()
+
+    async def slow_batch() -> None:
+        async with economy.db.batch() as conn:
+            await record_batch(
+                book.ledger, conn, [Entry("TEST", [Transfer(wallet, shop, COIN, 4)])]
+            )
+            entered.set()
+            assert not isinstance(conn, AsyncConnection)
+            await conn.execute("SELECT pg_sleep(30)")
+
+    task = asyncio.create_task(slow_batch())
+    await asyncio.wait_for(entered.wait(), 5)
+    await asyncio.sleep(0.1)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+
+    for n in range(economy.settings.db_pool_size + 1):  # every pooled connection, and then some
+        async with economy.db.batch() as conn:
+            (booked,) = await record_batch(
+                book.ledger,
+                conn,
+                [Entry("TEST", [Transfer(issuer, shop, COIN, 1)], idempotency=_key(f"after-{n}"))],
+            )
+        assert isinstance(booked, int)
+    assert (await book.balance(wallet)).balance == 10  # the cancelled batch booked nothing
+    assert (await book.balance(shop)).balance == economy.settings.db_pool_size + 1
     assert await book.verify() == []
