@@ -7,12 +7,14 @@ from __future__ import annotations
 import asyncio
 
 import pytest
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from economy.app import Economy
 from ledger import IdempotentRequest, InsufficientFunds, Policy, Transfer
 from ledger.batch import Entry, FundsMoved, KeysTaken, record_batch
 from ledger.errors import UnknownAccount
+from ledger.tables import idempotency_keys, transfers
 from tests.test_ledger import COIN, Book, book, issuer_and_wallet
 
 __all__ = ["book"]  # the fixture, shared with the ledger's own tests
@@ -171,4 +173,43 @@ async def test_a_batch_cancelled_mid_statement_leaves_nothing_and_the_pool_usabl
         assert isinstance(booked, int)
     assert (await book.balance(wallet)).balance == 10  # the cancelled batch booked nothing
     assert (await book.balance(shop)).balance == economy.settings.db_pool_size + 1
+    assert await book.verify() == []
+
+
+async def test_each_key_names_its_own_entrys_transaction_when_some_entries_have_none(
+    book: Book,
+) -> None:
+    issuer = await book.open("issuer", policy=Policy.UNBOUNDED)
+    shop = await book.open("shop", policy=Policy.UNBOUNDED)
+    # Keys sorted differently from the entries: "b" comes before "z" but after it in the batch.
+    entries = [
+        Entry("TEST", [Transfer(issuer, shop, COIN, 1)]),
+        Entry("TEST", [Transfer(issuer, shop, COIN, 2)], idempotency=_key("z")),
+        Entry("TEST", [Transfer(issuer, shop, COIN, 3)]),
+        Entry("TEST", [Transfer(issuer, shop, COIN, 4)], idempotency=_key("b")),
+    ]
+    async with book.eco.db.batch() as conn:
+        booked = await record_batch(book.ledger, conn, entries)
+
+    async with book.eco.db.read() as conn:
+        keys = dict(
+            (
+                await conn.execute(
+                    select(idempotency_keys.c.key, idempotency_keys.c.transaction_id).where(
+                        idempotency_keys.c.scope == "test:batch"
+                    )
+                )
+            ).all()
+        )
+        amounts = dict(
+            (
+                await conn.execute(
+                    select(transfers.c.transaction_id, transfers.c.amount).where(
+                        transfers.c.transaction_id.in_([int(b) for b in booked])
+                    )
+                )
+            ).all()
+        )
+    assert keys == {"z": booked[1], "b": booked[3]}
+    assert [amounts[int(b)] for b in booked] == [1, 2, 3, 4]
     assert await book.verify() == []
