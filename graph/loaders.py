@@ -5,6 +5,7 @@ leaderboard of fifty gifters costs one query for their users, not fifty.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import cached_property
 
 from sqlalchemy import func, select
 from strawberry.dataloader import DataLoader
@@ -19,12 +20,26 @@ from ledger.tables import balances
 
 
 class Loaders:
+    """One request's loaders, each built when first used (most requests use none)."""
+
     def __init__(self, eco: Economy) -> None:
         self._eco = eco
-        self.user = DataLoader[int, User | None](load_fn=self._users)
-        self.gift = DataLoader[int, Gift | None](load_fn=self._gifts)
-        self.stream = DataLoader[int, Stream | None](load_fn=self._streams)
-        self.balance = DataLoader[int, Balance](load_fn=self._balances)
+
+    @cached_property
+    def user(self) -> DataLoader[int, User | None]:
+        return DataLoader(load_fn=self._users)
+
+    @cached_property
+    def gift(self) -> DataLoader[int, Gift | None]:
+        return DataLoader(load_fn=self._gifts)
+
+    @cached_property
+    def stream(self) -> DataLoader[int, Stream | None]:
+        return DataLoader(load_fn=self._streams)
+
+    @cached_property
+    def balance(self) -> DataLoader[int, Balance]:
+        return DataLoader(load_fn=self._balances)
 
     async def _users(self, ids: Sequence[int]) -> list[User | None]:
         async with self._eco.db.read() as conn:
