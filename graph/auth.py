@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import enum
 import time
+from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -83,9 +84,38 @@ def mint_token(
     return jwt.encode(claims, settings.jwt_secret, algorithm=ALGORITHM)
 
 
+VERIFIED_TOKENS_KEPT = 10_000
+"""Tokens remembered per process once verified (least recently used forgotten first)."""
+_verified: OrderedDict[tuple[str, str | None, str | None, str], tuple[Principal, float]] = (
+    OrderedDict()
+)
+
+
 def verify_token(settings: Settings, token: str) -> Principal:
     """The principal a token names. Raises `InvalidToken` for a bad signature, an expired token,
-    a wrong issuer or audience, a missing subject or an unknown role."""
+    a wrong issuer or audience, a missing subject or an unknown role.
+
+    A client sends the same token with every request, so a token once verified is remembered
+    (by its exact text, under the same secret, issuer and audience) until it expires: only the
+    expiry can change the answer for the same text, and it is checked again on every use."""
+    key = (settings.jwt_secret, settings.jwt_issuer, settings.jwt_audience, token)
+    known = _verified.get(key)
+    if known is not None:
+        principal, expires_at = known
+        if time.time() < expires_at:
+            _verified.move_to_end(key)
+            return principal
+        del _verified[key]
+        raise InvalidToken("the token has expired")
+    principal, expires_at = _verify(settings, token)
+    _verified[key] = (principal, expires_at)
+    if len(_verified) > VERIFIED_TOKENS_KEPT:
+        _verified.popitem(last=False)
+    return principal
+
+
+def _verify(settings: Settings, token: str) -> tuple[Principal, float]:
+    """The principal and the expiry (seconds since the epoch), checked by PyJWT."""
     try:
         claims = jwt.decode(
             token,
@@ -105,7 +135,7 @@ def verify_token(settings: Settings, token: str) -> Principal:
     raw_roles = claims.get("roles", [])
     if not isinstance(raw_roles, list):
         raise InvalidToken("the token's roles must be a list")
-    return Principal(subject=subject, roles=parse_roles(raw_roles))
+    return Principal(subject=subject, roles=parse_roles(raw_roles)), float(claims["exp"])
 
 
 def principal_from_header(settings: Settings, authorization: str | None) -> Principal:

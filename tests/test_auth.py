@@ -158,3 +158,27 @@ def test_the_authorization_header_names_the_caller() -> None:
     for header in (f"Basic {token}", "Bearer", "Bearer   ", token):
         with pytest.raises(InvalidToken):
             principal_from_header(SETTINGS, header)
+
+
+def test_a_remembered_token_still_expires_on_time() -> None:
+    token = signed({"sub": "viewer:kim", "exp": time.time() + 1.0})
+    assert verify_token(SETTINGS, token).subject == "viewer:kim"
+    assert verify_token(SETTINGS, token).subject == "viewer:kim"  # remembered now
+
+    time.sleep(1.1)
+
+    with pytest.raises(InvalidToken, match="expired"):
+        verify_token(SETTINGS, token)
+    with pytest.raises(InvalidToken, match="expired"):
+        verify_token(SETTINGS, token)
+
+
+def test_a_remembered_token_is_remembered_only_under_the_secret_that_verified_it() -> None:
+    token = mint_token(SETTINGS, "admin:ann", ["ADMIN"])
+    assert verify_token(SETTINGS, token).has(Role.ADMIN)
+
+    rotated = replace(SETTINGS, jwt_secret="the-next-secret-also-more-than-32-bytes")
+    with pytest.raises(InvalidToken):
+        verify_token(rotated, token)
+    with pytest.raises(InvalidToken):
+        verify_token(CHECKED, token)  # issuer and audience now required
