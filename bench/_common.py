@@ -73,7 +73,22 @@ def machine_load() -> dict[str, Any]:
         "load_5m": round(five, 2),
         "load_15m": round(fifteen, 2),
         "cores": os.cpu_count(),
+        "cpu_probe_ms": cpu_probe_ms(),
     }
+
+
+def cpu_probe_ms() -> float:
+    """CPU milliseconds a fixed pure-Python loop takes now (the best of 3). On a shared virtual
+    machine this moves by 20% or more within minutes; figures from runs whose probes differ are
+    not comparable as they stand."""
+    best = math.inf
+    for _ in range(3):
+        started = time.process_time()
+        total = 0
+        for n in range(1_000_000):
+            total += n
+        best = min(best, time.process_time() - started)
+    return round(best * 1000, 1)
 
 
 def write_results(name: str, figures: dict[str, Any]) -> Path:

@@ -262,6 +262,10 @@ def report(f: dict[str, Any]) -> None:
     if f.get("errors_by_kind"):
         say(f"errors: {f['errors_by_kind']}")
     say(f"load: {f['load_before']['uptime']} -> {f['load_after']['uptime']}")
+    say(
+        f"CPU probe (a fixed loop, ms): {f['load_before']['cpu_probe_ms']} before, "
+        f"{f['load_after']['cpu_probe_ms']} after"
+    )
 
 
 if __name__ == "__main__":
