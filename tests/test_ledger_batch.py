@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from economy.app import Economy
 from ledger import IdempotentRequest, InsufficientFunds, Policy, Transfer
 from ledger.batch import Entry, FundsMoved, KeysTaken, record_batch
+from ledger.database import WRITER_CACHE_KIB
 from ledger.errors import UnknownAccount
 from ledger.tables import idempotency_keys, transfers
 from tests.test_ledger import COIN, Book, book, issuer_and_wallet
@@ -213,3 +214,16 @@ async def test_each_key_names_its_own_entrys_transaction_when_some_entries_have_
     assert keys == {"z": booked[1], "b": booked[3]}
     assert [amounts[int(b)] for b in booked] == [1, 2, 3, 4]
     assert await book.verify() == []
+
+
+async def test_sqlites_writer_keeps_a_large_page_cache_and_its_readers_the_default(
+    economy: Economy,
+) -> None:
+    if not economy.db.sqlite:
+        pytest.skip("a SQLite setting")
+    async with economy.db.write() as conn:
+        writer = (await conn.exec_driver_sql("PRAGMA cache_size")).scalar()
+    async with economy.db.read() as conn:
+        reader = (await conn.exec_driver_sql("PRAGMA cache_size")).scalar()
+    assert writer == -WRITER_CACHE_KIB
+    assert reader == -2000  # SQLite's own default
