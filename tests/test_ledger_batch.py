@@ -5,6 +5,7 @@ its own, and a failed batch that leaves nothing behind and the connection fit fo
 from __future__ import annotations
 
 import asyncio
+from dataclasses import dataclass
 
 import pytest
 from sqlalchemy import select
@@ -23,6 +24,25 @@ __all__ = ["book"]  # the fixture, shared with the ledger's own tests
 
 def _key(key: str) -> IdempotentRequest:
     return IdempotentRequest.of("test:batch", key, {"key": key})
+
+
+@dataclass(frozen=True)
+class Accounts:
+    issuer: int
+    wallet: int
+    """A checked coin wallet holding 10 coins."""
+    shop: int
+
+
+@pytest.fixture
+async def accounts(book: Book) -> Accounts:
+    issuer, wallet = await issuer_and_wallet(book, 10)
+    return Accounts(issuer, wallet, await book.open("shop", policy=Policy.UNBOUNDED))
+
+
+def only_on_postgres(economy: Economy, why: str) -> None:
+    if economy.db.sqlite:
+        pytest.skip(why)
 
 
 async def test_each_entry_is_its_own_transaction_and_a_short_one_writes_nothing(
@@ -50,9 +70,10 @@ async def test_each_entry_is_its_own_transaction_and_a_short_one_writes_nothing(
     assert await book.verify() == []
 
 
-async def test_a_failed_batch_leaves_nothing_and_the_next_batch_books(book: Book) -> None:
-    _, wallet = await issuer_and_wallet(book, 10)
-    shop = await book.open("shop", policy=Policy.UNBOUNDED)
+async def test_a_failed_batch_leaves_nothing_and_the_next_batch_books(
+    book: Book, accounts: Accounts
+) -> None:
+    wallet, shop = accounts.wallet, accounts.shop
     good = Entry("TEST", [Transfer(wallet, shop, COIN, 3)], idempotency=_key("good"))
     broken = Entry("TEST", [Transfer(wallet, 999_999_999, COIN, 1)])
 
@@ -71,12 +92,10 @@ async def test_a_failed_batch_leaves_nothing_and_the_next_batch_books(book: Book
 
 
 async def test_a_key_a_concurrent_transaction_claims_first_sends_its_entry_back(
-    book: Book, economy: Economy
+    book: Book, economy: Economy, accounts: Accounts
 ) -> None:
-    if economy.db.sqlite:
-        pytest.skip("SQLite writes one transaction at a time: no two can claim a key at once")
-    issuer, wallet = await issuer_and_wallet(book, 10)
-    shop = await book.open("shop", policy=Policy.UNBOUNDED)
+    only_on_postgres(economy, "SQLite writes one transaction at a time: no two claim a key at once")
+    issuer, wallet, shop = accounts.issuer, accounts.wallet, accounts.shop
     claimed = asyncio.Event()
     release = asyncio.Event()
 
@@ -115,16 +134,16 @@ async def test_a_key_a_concurrent_transaction_claims_first_sends_its_entry_back(
 
 
 async def test_a_sqlalchemy_connection_on_postgresql_is_refused(book: Book) -> None:
-    if book.eco.db.sqlite:
-        pytest.skip("SQLite books batches through SQLAlchemy")
+    only_on_postgres(book.eco, "SQLite books batches through SQLAlchemy")
     async with book.eco.db.write() as conn:
         with pytest.raises(TypeError, match=r"Database\.batch"):
             await record_batch(book.ledger, conn, [])
 
 
-async def test_a_first_look_only_steers_every_debit_is_checked_under_the_lock(book: Book) -> None:
-    _, wallet = await issuer_and_wallet(book, 10)
-    shop = await book.open("shop", policy=Policy.UNBOUNDED)
+async def test_a_first_look_only_steers_every_debit_is_checked_under_the_lock(
+    book: Book, accounts: Accounts
+) -> None:
+    wallet, shop = accounts.wallet, accounts.shop
     too_much = Entry("TEST", [Transfer(wallet, shop, COIN, 50)], idempotency=_key("much"))
 
     with pytest.raises(FundsMoved) as moved:
@@ -140,12 +159,10 @@ async def test_a_first_look_only_steers_every_debit_is_checked_under_the_lock(bo
 
 
 async def test_a_batch_cancelled_mid_statement_leaves_nothing_and_the_pool_usable(
-    book: Book, economy: Economy
+    book: Book, economy: Economy, accounts: Accounts
 ) -> None:
-    if economy.db.sqlite:
-        pytest.skip("PostgreSQL's own connections are what is checked here")
-    issuer, wallet = await issuer_and_wallet(book, 10)
-    shop = await book.open("shop", policy=Policy.UNBOUNDED)
+    only_on_postgres(economy, "PostgreSQL's own connections are what is checked here")
+    issuer, wallet, shop = accounts.issuer, accounts.wallet, accounts.shop
     entered = asyncio.Event()
 
     async def slow_batch() -> None:
