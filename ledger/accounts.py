@@ -5,9 +5,11 @@ many balance shards spread their credits. An account's shape never changes once 
 from __future__ import annotations
 
 import enum
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import RowMapping, func, select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ledger.database import insert_ignoring_conflicts
@@ -81,7 +83,7 @@ async def open_account(
             )
         )
     ).one()
-    account = _account(row._mapping)
+    account = account_from_row(row._mapping)
     if inserted.rowcount == 1:
         _opened_here(conn).add(account.id)
     have = await conn.scalar(
@@ -118,7 +120,7 @@ async def load_account(conn: AsyncConnection, account_id: int) -> Account:
     row = (await conn.execute(select(accounts).where(accounts.c.id == account_id))).first()
     if row is None:
         raise UnknownAccount(account_id)
-    return _account(row._mapping)
+    return account_from_row(row._mapping)
 
 
 async def find_account(conn: AsyncConnection, owner: str, name: str, asset: str) -> Account | None:
@@ -129,7 +131,7 @@ async def find_account(conn: AsyncConnection, owner: str, name: str, asset: str)
             )
         )
     ).first()
-    return None if row is None else _account(row._mapping)
+    return None if row is None else account_from_row(row._mapping)
 
 
 async def read_balance(conn: AsyncConnection, account_id: int) -> Balance:
@@ -144,7 +146,8 @@ async def read_balance(conn: AsyncConnection, account_id: int) -> Balance:
     return Balance(balance=int(row[0]), held=int(row[1]))
 
 
-def _account(m: RowMapping) -> Account:
+def account_from_row(m: Mapping[Any, Any]) -> Account:
+    """An account from its `ledger_accounts` row (SQLAlchemy's or asyncpg's)."""
     return Account(
         id=int(m["id"]),
         owner=m["owner"],

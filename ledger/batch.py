@@ -23,7 +23,7 @@ import orjson
 from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from ledger.accounts import Account, Policy, opened_in_this_transaction
+from ledger.accounts import Account, Policy, account_from_row, opened_in_this_transaction
 from ledger.book import Ledger, Transfer
 from ledger.database import BatchConnection, insert_ignoring_conflicts
 from ledger.errors import AssetMismatch, InsufficientFunds, LedgerError, UnknownAccount
@@ -201,14 +201,7 @@ async def _load_accounts(ledger: Ledger, conn: BatchConnection, ids: set[int]) -
     for m in found:
         if isinstance(conn, AsyncConnection) and opened_in_this_transaction(conn, int(m["id"])):
             continue  # a rollback would take it away: `_plan` reads it through the ledger
-        ledger._accounts[int(m["id"])] = Account(
-            id=int(m["id"]),
-            owner=m["owner"],
-            name=m["name"],
-            asset=m["asset"],
-            policy=Policy(m["policy"]),
-            shards=int(m["shards"]),
-        )
+        ledger._accounts[int(m["id"])] = account_from_row(m)
 
 
 async def _available(conn: BatchConnection, account_ids: set[int]) -> dict[int, int]:
