@@ -18,7 +18,6 @@ import logging
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
 from sqlalchemy import insert, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -42,9 +41,10 @@ from economy.gifting import (
     refuse_gift,
     send_one,
 )
-from economy.streams import Stream, stream_from_row
-from economy.tables import gift_sends, streams, users
+from economy.streams import Stream, stream_from_row, streams_by_ids
+from economy.tables import gift_sends
 from economy.users import User, user_from_row
+from economy.users import by_ids as users_by_ids
 from ledger import InsufficientFunds
 from ledger.batch import BatchRetry, Entry, available_sql, record_batch
 from ledger.database import BatchConnection
@@ -266,13 +266,10 @@ class GiftDesk:
         missing = sorted(ids - self._creators.keys())
         if not missing:
             return
-        found: Sequence[Any]
         if isinstance(conn, AsyncConnection):
-            rows = await conn.execute(select(users).where(users.c.id.in_(missing)))
-            found = [row._mapping for row in rows]
-        else:
-            found = await conn.fetch(_PG_USERS, missing)
-        for row in found:
+            self._creators.update(await users_by_ids(conn, missing))
+            return
+        for row in await conn.fetch(_PG_USERS, missing):
             if row["coin_account_id"] is not None:
                 self._creators[int(row["id"])] = user_from_row(row)
 
@@ -296,7 +293,7 @@ async def _first_look(
     if isinstance(conn, AsyncConnection):
         return (
             await _known_keys(conn, orders),
-            await _streams(conn, stream_ids),
+            await streams_by_ids(conn, stream_ids),
             await gifts_by_ids(conn, gift_ids),
             None,
         )
@@ -336,12 +333,6 @@ async def _known_keys(conn: AsyncConnection, orders: Sequence[GiftOrder]) -> _Kn
         {f"{c}{n}": v for n, pair in enumerate(pairs) for c, v in zip("sk", pair, strict=True)},
     )
     return {(s, k): (h, int(t)) for s, k, h, t in rows}
-
-
-async def _streams(conn: AsyncConnection, ids: Sequence[int]) -> dict[int, Stream]:
-    """SQLite: the streams."""
-    rows = await conn.execute(select(streams).where(streams.c.id.in_(ids)))
-    return {int(r.id): stream_from_row(r._mapping) for r in rows}
 
 
 async def _insert_gift_sends(conn: BatchConnection, rows: list[dict[str, int]]) -> list[GiftSent]:

@@ -4,7 +4,7 @@ read a stream, the live ones page by page, its earnings and its leaderboard of t
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -54,6 +54,11 @@ def stream_from_row(row: Mapping[Any, Any]) -> Stream:
         started_at=row["started_at"],
         ended_at=row["ended_at"],
     )
+
+
+async def streams_by_ids(conn: AsyncConnection, ids: Sequence[int]) -> dict[int, Stream]:
+    rows = await conn.execute(select(streams).where(streams.c.id.in_(list(ids))))
+    return {int(r.id): stream_from_row(r._mapping) for r in rows}
 
 
 async def get_stream(conn: AsyncConnection, stream_id: int) -> Stream | None:

@@ -4,7 +4,7 @@ wallet and its diamond wallet opened in the same transaction.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -83,6 +83,12 @@ async def by_subject(conn: AsyncConnection, subject: str) -> User | None:
     if row is None or row.coin_account_id is None:
         return None
     return user_from_row(row._mapping)
+
+
+async def by_ids(conn: AsyncConnection, ids: Sequence[int]) -> dict[int, User]:
+    """The users with these ids that have their wallets (as `by_id`)."""
+    rows = await conn.execute(select(users).where(users.c.id.in_(list(ids))))
+    return {int(r.id): user_from_row(r._mapping) for r in rows if r.coin_account_id is not None}
 
 
 async def by_id(conn: AsyncConnection, user_id: int) -> User | None:

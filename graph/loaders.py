@@ -11,10 +11,10 @@ from sqlalchemy import func, select
 from strawberry.dataloader import DataLoader
 
 from economy.app import Economy
-from economy.catalog import Gift, gift_from_row
-from economy.streams import Stream, stream_from_row
-from economy.tables import gifts, streams, users
-from economy.users import User, user_from_row
+from economy.catalog import Gift, gifts_by_ids
+from economy.streams import Stream, streams_by_ids
+from economy.users import User
+from economy.users import by_ids as users_by_ids
 from ledger import Balance
 from ledger.tables import balances
 
@@ -43,20 +43,17 @@ class Loaders:
 
     async def _users(self, ids: Sequence[int]) -> list[User | None]:
         async with self._eco.db.read() as conn:
-            rows = await conn.execute(select(users).where(users.c.id.in_(list(ids))))
-            found = {int(r.id): user_from_row(r._mapping) for r in rows if r.coin_account_id}
+            found = await users_by_ids(conn, ids)
         return [found.get(i) for i in ids]
 
     async def _gifts(self, ids: Sequence[int]) -> list[Gift | None]:
         async with self._eco.db.read() as conn:
-            rows = await conn.execute(select(gifts).where(gifts.c.id.in_(list(ids))))
-            found = {int(r.id): gift_from_row(r._mapping) for r in rows}
+            found = await gifts_by_ids(conn, ids)
         return [found.get(i) for i in ids]
 
     async def _streams(self, ids: Sequence[int]) -> list[Stream | None]:
         async with self._eco.db.read() as conn:
-            rows = await conn.execute(select(streams).where(streams.c.id.in_(list(ids))))
-            found = {int(r.id): stream_from_row(r._mapping) for r in rows}
+            found = await streams_by_ids(conn, ids)
         return [found.get(i) for i in ids]
 
     async def _balances(self, account_ids: Sequence[int]) -> list[Balance]:
