@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ledger import Balance
 from ledger.accounts import read_balance
+from ledger.payouts.store import diamonds_owed
 from ledger.tables import transactions, transfers
 
 
@@ -24,6 +25,9 @@ class WalletEntry:
     kind: str
     amount: int
     created_at: datetime
+
+
+__all__ = ["WalletEntry", "diamonds_owed", "wallet_balance", "wallet_entries"]
 
 
 async def wallet_balance(conn: AsyncConnection, account_id: int) -> Balance:

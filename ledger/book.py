@@ -12,7 +12,13 @@ from typing import Any
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from ledger.accounts import Account, Policy, load_account, opened_in_this_transaction
+from ledger.accounts import (
+    Account,
+    Policy,
+    load_account,
+    opened_in_this_transaction,
+    read_balance,
+)
 from ledger.errors import AssetMismatch, HoldNotPending, InsufficientFunds
 from ledger.idempotency import IdempotentRequest, remember
 from ledger.tables import accounts, balances, holds, transactions, transfers
@@ -256,6 +262,15 @@ class Ledger:
             result = await conn.execute(statement)
             if single_checked and result.rowcount != 1:
                 raise InsufficientFunds(account_id, account.asset, -delta)
+
+    async def lock_available(
+        self, conn: AsyncConnection, account_ids: Sequence[int]
+    ) -> dict[int, int]:
+        """Take the debit lock on these accounts (in id order) and read what each has available:
+        until the transaction ends, no other debit or hold can change it."""
+        shaped = [await self.account(conn, account_id) for account_id in account_ids]
+        await self._lock_accounts(conn, shaped)
+        return {a.id: (await read_balance(conn, a.id)).available for a in shaped}
 
     async def _lock_accounts(self, conn: AsyncConnection, debited: Iterable[Account]) -> None:
         """Serialize debits and holds of sharded accounts on their account rows, in id order.

@@ -29,6 +29,7 @@ async def verify_ledger(conn: AsyncConnection) -> list[Violation]:
         _balances_match_transfers,
         _held_matches_pending_holds,
         _no_checked_account_below_zero,
+        _no_debt_account_above_zero,
         _transfers_match_account_assets,
         _holds_resolved_once,
         _holds_match_account_assets,
@@ -136,6 +137,23 @@ async def _no_checked_account_below_zero(conn: AsyncConnection) -> list[Violatio
             f"account {i} ({owner} {name} {asset}) has {int(av)} available",
         )
         for i, owner, name, asset, av in rows
+    ]
+
+
+async def _no_debt_account_above_zero(conn: AsyncConnection) -> list[Violation]:
+    """A creator's `diamonds_owed` account only records a debt (minus what they owe) and its
+    repayment: it never holds diamonds of its own."""
+    balance = func.sum(balances.c.balance)
+    rows = await conn.execute(
+        select(accounts.c.id, accounts.c.owner, balance)
+        .join(balances, balances.c.account_id == accounts.c.id)
+        .where(accounts.c.name == "diamonds_owed")
+        .group_by(accounts.c.id, accounts.c.owner)
+        .having(balance > 0)
+    )
+    return [
+        Violation("no debt account above zero", f"account {i} ({owner} diamonds_owed) has {int(b)}")
+        for i, owner, b in rows
     ]
 
 

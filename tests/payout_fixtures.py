@@ -63,6 +63,8 @@ class LedgerBank(PayoutProvider):
     fee: int = 0
     paid: dict[str, PayoutInstruction] = field(default_factory=dict)
     submits: int = 0
+    settled: dict[str, PayoutState] = field(default_factory=dict)
+    """What the bank's own books say of a reference when asked (else PAID once submitted)."""
 
     async def submit(self, instruction: PayoutInstruction) -> PayoutResult:
         self.submits += 1
@@ -81,6 +83,10 @@ class LedgerBank(PayoutProvider):
         )
 
     async def lookup(self, payout_id: str, provider_reference: str | None) -> PayoutResult:
+        if payout_id in self.settled:
+            return PayoutResult(
+                payout_id, self.settled[payout_id], provider_reference=f"lb_{payout_id}"
+            )
         for instruction in self.paid.values():
             if instruction.payout_id == payout_id:
                 return PayoutResult(

@@ -122,7 +122,7 @@ async def test_backup_withholding_is_booked_in_its_own_ledger_account(
     update = StatusUpdate(
         event_id="ev-paid", state=PayoutState.PAID, occurred_at=utcnow(), payout_id=payout.reference
     )
-    assert (await apply_update(rig.svc, "paypal", update)).outcome == "applied"
+    assert (await apply_update(rig.svc, rig.bank, update)).outcome == "applied"
     cash = await sql(
         "SELECT a.name, SUM(b.balance) FROM ledger_accounts a "
         "JOIN ledger_balances b ON b.account_id = a.id WHERE a.asset = 'USD' GROUP BY a.name"

@@ -223,7 +223,7 @@ async def test_a_paid_payout_spends_the_held_diamonds_and_books_the_cash(
     assert submitted.lease_owner is None
 
     applied = await apply_update(
-        rig.svc, "ledgerbank", paid_webhook(payout, "ev-1", PayoutState.PAID)
+        rig.svc, rig.bank, paid_webhook(payout, "ev-1", PayoutState.PAID)
     )
     assert applied.outcome == "applied"
     paid = await reload(rig, payout)
@@ -250,20 +250,20 @@ async def test_webhooks_apply_once_and_out_of_order_news_is_ignored(
     payout = await request(rig, creator, 40_000)
     # The provider's "paid" arrives before the worker has even recorded the submission.
     first = await apply_update(
-        rig.svc, "ledgerbank", paid_webhook(payout, "ev-9", PayoutState.PAID)
+        rig.svc, rig.bank, paid_webhook(payout, "ev-9", PayoutState.PAID)
     )
     assert first.outcome == "applied"
     replay = await apply_update(
-        rig.svc, "ledgerbank", paid_webhook(payout, "ev-9", PayoutState.PAID)
+        rig.svc, rig.bank, paid_webhook(payout, "ev-9", PayoutState.PAID)
     )
     assert replay.outcome == "duplicate"
     late = await apply_update(
-        rig.svc, "ledgerbank", paid_webhook(payout, "ev-8", PayoutState.PENDING)
+        rig.svc, rig.bank, paid_webhook(payout, "ev-8", PayoutState.PENDING)
     )
     assert late.outcome == "ignored"
     stranger = await apply_update(
         rig.svc,
-        "ledgerbank",
+        rig.bank,
         StatusUpdate(
             event_id="ev-x",
             state=PayoutState.PAID,
@@ -282,8 +282,9 @@ async def test_a_payout_that_comes_back_returns_the_diamonds(
 ) -> None:
     creator = await rich_creator(60_000)
     payout = await request(rig, creator, 40_000)
-    await apply_update(rig.svc, "ledgerbank", paid_webhook(payout, "p", PayoutState.PAID))
-    await apply_update(rig.svc, "ledgerbank", paid_webhook(payout, "r", PayoutState.RETURNED))
+    await apply_update(rig.svc, rig.bank, paid_webhook(payout, "p", PayoutState.PAID))
+    rig.bank.settled[payout.reference] = PayoutState.RETURNED  # the bank's books say so too
+    await apply_update(rig.svc, rig.bank, paid_webhook(payout, "r", PayoutState.RETURNED))
     assert (await reload(rig, payout)).status is PayoutStatus.RETURNED
     assert await diamonds_of(rig, creator) == (60_000, 60_000)
     await ledger_is_clean(rig.eco)
@@ -302,7 +303,7 @@ async def test_a_permanent_failure_releases_the_diamonds_and_finance_can_retry(
     assert failed.failure_code == "account_closed"
     assert await diamonds_of(rig, creator) == (60_000, 60_000)
 
-    retried = await retry_payout(rig.svc, finance, payout.id)
+    retried = await retry_payout(rig.svc, finance, payout.id, "the creator fixed the account")
     assert retried.status is PayoutStatus.APPROVED
     assert retried.generation == 2
     assert retried.idempotency_key != failed.idempotency_key
@@ -517,11 +518,14 @@ async def test_an_unknown_payout_past_the_idempotency_window_waits_for_an_operat
     assert await diamonds_of(rig, creator) == (60_000, 60_000)
 
 
-async def test_failed_after_paid_counts_as_returned(rig: Rig, rich_creator: MakeCreator) -> None:
+async def test_failed_after_paid_counts_as_returned_once_the_provider_confirms_it(
+    rig: Rig, rich_creator: MakeCreator
+) -> None:
     creator = await rich_creator(60_000)
     payout = await request(rig, creator, 40_000)
-    await apply_update(rig.svc, "ledgerbank", paid_webhook(payout, "p", PayoutState.PAID))
-    late = await apply_update(rig.svc, "ledgerbank", paid_webhook(payout, "f", PayoutState.FAILED))
+    await apply_update(rig.svc, rig.bank, paid_webhook(payout, "p", PayoutState.PAID))
+    rig.bank.settled[payout.reference] = PayoutState.FAILED
+    late = await apply_update(rig.svc, rig.bank, paid_webhook(payout, "f", PayoutState.FAILED))
     assert late.outcome == "applied"
     assert (await reload(rig, payout)).status is PayoutStatus.RETURNED
     assert await diamonds_of(rig, creator) == (60_000, 60_000)
@@ -538,7 +542,7 @@ async def test_a_refused_first_request_leaves_no_stale_account_behind(
         await request(rig, broke, 20_000)
     creator = await rich_creator(60_000)
     payout = await request(rig, creator, 20_000)
-    await apply_update(rig.svc, "ledgerbank", paid_webhook(payout, "p", PayoutState.PAID))
+    await apply_update(rig.svc, rig.bank, paid_webhook(payout, "p", PayoutState.PAID))
     assert await diamonds_of(rig, creator) == (40_000, 40_000)
     await ledger_is_clean(rig.eco)
 
@@ -565,7 +569,7 @@ async def test_status_changes_are_announced_after_commit_only(
         with pytest.raises(DomainError):  # refused: nothing committed, nothing announced
             await request(rig, creator, 40_000, key="too-much")
         await worker(rig).run_once()
-        await apply_update(rig.svc, "ledgerbank", paid_webhook(payout, "p", PayoutState.PAID))
+        await apply_update(rig.svc, rig.bank, paid_webhook(payout, "p", PayoutState.PAID))
         seen = [e for e in feed.drain() if isinstance(e, PayoutStatusChanged)]
     statuses = [e.status for e in seen if e.payout_id == payout.id]
     # Each announced once per topic the subscription listens on (the owner's and everyone's).

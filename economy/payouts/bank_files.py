@@ -8,7 +8,7 @@ import asyncio
 from pathlib import Path
 
 from economy.payouts.service import PayoutService
-from economy.payouts.webhooks import Applied, apply_update
+from economy.payouts.webhooks import Applied, apply_statement
 from providers.bank.status import import_status_file
 from providers.bank.transfer import SLUG
 
@@ -18,4 +18,4 @@ async def settle_from_status_file(
 ) -> list[Applied]:
     """Raises `providers.bank.status.StatusFileError` for a file that cannot be read."""
     report = await asyncio.to_thread(import_status_file, path, outbox)
-    return [await apply_update(svc, SLUG, update) for update in report.updates]
+    return [await apply_statement(svc, SLUG, update) for update in report.updates]

@@ -16,11 +16,20 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import func, or_, select, update
 
+from economy.payouts.outcomes import ProviderNews, apply_news
 from economy.payouts.service import PayoutService, now
+from economy.users import by_id
 from ledger.clock import as_utc
+from ledger.payouts.attempts import AttemptOutcome, record_attempt
 from ledger.payouts.states import PayoutStatus
-from ledger.payouts.store import InvalidTransition, Payout, StaleStatus, load_payout
-from ledger.payouts.tables import payouts
+from ledger.payouts.store import (
+    InvalidTransition,
+    Payout,
+    StaleStatus,
+    creators_in_debt,
+    load_payout,
+)
+from ledger.payouts.tables import payout_attempts, payouts
 from providers.base import (
     Capability,
     Payee,
@@ -43,16 +52,6 @@ log = logging.getLogger(__name__)
 
 Submit = Callable[[PayoutProvider, PayoutInstruction], Awaitable[PayoutResult]]
 
-STATE_TO_STATUS = {
-    PayoutState.PENDING: PayoutStatus.SUBMITTED,
-    PayoutState.PAID: PayoutStatus.PAID,
-    PayoutState.FAILED: PayoutStatus.FAILED,
-    PayoutState.RETURNED: PayoutStatus.RETURNED,
-    PayoutState.CANCELED: PayoutStatus.CANCELED,
-    PayoutState.UNKNOWN: PayoutStatus.UNKNOWN,
-}
-
-
 AMBIGUOUS_REFUSALS = frozenset({"IDEMPOTENCY_CONFLICT", "IDEMPOTENCY_ERROR"})
 """Refusals that do not mean "not paid": the provider already has this payout in another form."""
 
@@ -69,14 +68,6 @@ class OutsideIdempotencyWindow(Exception):
         )
 
 
-def status_for(current: PayoutStatus, state: PayoutState) -> PayoutStatus:
-    """Our status for what the provider says. A payout that was paid and then failed (Stripe
-    says so of a payout the bank sent back) has come back: RETURNED, so the diamonds return."""
-    if current is PayoutStatus.PAID and state is PayoutState.FAILED:
-        return PayoutStatus.RETURNED
-    return STATE_TO_STATUS[state]
-
-
 def worker_name() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"[:64]
 
@@ -91,6 +82,8 @@ class Dispatcher:
     name: str = ""
     submit: Submit = submit_retrying
     batch: int = 10
+    debt_sweep: timedelta = timedelta(seconds=10)
+    _swept_at: datetime | None = None
 
     def __post_init__(self) -> None:
         self.name = self.name or worker_name()
@@ -103,7 +96,27 @@ class Dispatcher:
         if claimed:
             await self.flush_batch_files({p.provider for p in claimed})
         looked = await self.poll_pending()
+        await self.settle_debts()
         return len(claimed) + looked
+
+    async def settle_debts(self) -> int:
+        """Pay down what creators owe (payments booked after their diamonds had gone back to
+        them) from the diamonds they have earned since; at most every `debt_sweep_seconds`."""
+        moment = now()
+        if self._swept_at is not None and moment < self._swept_at + self.debt_sweep:
+            return 0
+        self._swept_at = moment
+        async with self.svc.eco.db.read() as conn:
+            debtors = await creators_in_debt(conn, self.batch)
+        settled = 0
+        for user_id in debtors:
+            async with self.svc.eco.db.write() as conn:
+                creator = await by_id(conn, user_id)
+                if creator is not None:
+                    settled += await self.svc.book.settle_owed(
+                        conn, user_id, creator.diamond_account_id
+                    )
+        return settled
 
     async def flush_batch_files(self, slugs: set[str]) -> None:
         """Providers that pay through files write the batch they queued this round."""
@@ -163,6 +176,18 @@ class Dispatcher:
                 )
             )
             found = [await load_payout(conn, i) for i in ids]
+            for payout in found:
+                if payout is not None:
+                    await conn.execute(
+                        update(payout_attempts)
+                        .where(
+                            payout_attempts.c.payout_id == payout.id,
+                            payout_attempts.c.number == payout.generation,
+                        )
+                        .values(
+                            first_sent_at=func.coalesce(payout_attempts.c.first_sent_at, moment)
+                        )
+                    )
         return [p for p in found if p is not None]
 
     async def dispatch(self, payout: Payout) -> None:
@@ -208,14 +233,26 @@ class Dispatcher:
                 # may still pay it. Nothing is voided without a person looking.
                 await self._park(payout, f"{exc.code}: {exc.detail}")
                 return
-            await self._record(payout, PayoutStatus.FAILED, code=exc.code, message=exc.detail)
+            await self._heard(
+                payout,
+                PayoutResult(
+                    payout.reference,
+                    PayoutState.FAILED,
+                    failure_code=exc.code,
+                    failure_message=exc.detail,
+                ),
+            )
             return
         except ProviderConfigError as exc:
             log.error("payout %s: %s is misconfigured: %s", payout.id, provider.slug, exc)
             await self._retry_later(payout, str(exc))
             return
         except UnknownOutcome as exc:
-            await self._record(payout, PayoutStatus.UNKNOWN, message=str(exc), retry=True)
+            await self._heard(
+                payout,
+                PayoutResult(payout.reference, PayoutState.UNKNOWN, failure_message=str(exc)),
+                retry=True,
+            )
             return
         except OutsideIdempotencyWindow as exc:
             log.error("%s", exc)
@@ -229,14 +266,7 @@ class Dispatcher:
             else:
                 await self._retry_later(payout, str(exc))
             return
-        await self._record(
-            payout,
-            STATE_TO_STATUS[result.state],
-            code=result.failure_code,
-            message=result.failure_message,
-            reference=result.provider_reference,
-            retry=result.state is PayoutState.UNKNOWN,
-        )
+        await self._heard(payout, result, retry=result.state is PayoutState.UNKNOWN)
 
     async def _submit(
         self, provider: PayoutProvider, payout: Payout, payee: Payee | None
@@ -311,19 +341,43 @@ class Dispatcher:
                 log.warning("payout %s: lookup failed: %s", payout.id, exc)
                 await self._touch(payout)
                 continue
-            status = status_for(payout.status, result.state)
-            if status in (PayoutStatus.SUBMITTED, PayoutStatus.UNKNOWN):
+            if result.state in (PayoutState.PENDING, PayoutState.UNKNOWN):
                 await self._touch(payout)
             else:
-                await self._record(
-                    payout,
-                    status,
-                    code=result.failure_code,
-                    message=result.failure_message,
-                    reference=result.provider_reference,
-                )
+                await self._heard(payout, result, lease=False)
             handled += 1
         return handled
+
+    async def _heard(
+        self, payout: Payout, result: PayoutResult, *, retry: bool = False, lease: bool = True
+    ) -> None:
+        """Apply what the provider answered about the current attempt (through the one place
+        that applies provider outcomes), then release the lease."""
+        news = ProviderNews(
+            state=result.state,
+            source=f"worker:{self.name}",
+            confirmed=True,
+            provider_reference=result.provider_reference,
+            failure_code=result.failure_code,
+            failure_message=result.failure_message,
+        )
+        changes: dict[str, object] = {}
+        if lease:
+            changes.update(lease_owner=None, lease_until=None)
+        if retry:
+            changes["next_attempt_at"] = now() + timedelta(
+                seconds=self.svc.policy.backoff_seconds(payout.attempts)
+            )
+        async with self.svc.writing() as conn:
+            current = await load_payout(conn, payout.id)
+            assert current is not None
+            # A FINANCE retry may have started a newer attempt meanwhile: the news is still
+            # about the attempt that was sent, and is applied as such.
+            await apply_news(self.svc, conn, current, payout.generation, news)
+            if changes:
+                await conn.execute(
+                    update(payouts).where(payouts.c.id == payout.id).values(**changes)
+                )
 
     async def _touch(self, payout: Payout) -> None:
         async with self.svc.eco.db.write() as conn:
@@ -385,6 +439,15 @@ class Dispatcher:
         async with self.svc.writing() as conn:
             current = await load_payout(conn, payout.id)
             assert current is not None
+            if code or message:
+                await record_attempt(
+                    conn,
+                    payout.id,
+                    payout.generation,
+                    outcome=AttemptOutcome.UNKNOWN if status is PayoutStatus.UNKNOWN else None,
+                    failure_code=code,
+                    failure_message=message,
+                )
             if current.status is status:
                 await conn.execute(
                     update(payouts).where(payouts.c.id == payout.id).values(**changes)

@@ -18,6 +18,7 @@ from economy.users import User
 from economy.validation import idempotency_key, whole_number
 from ledger import IdempotencyConflict, IdempotentRequest, InsufficientFunds, run_once
 from ledger.idempotency import find
+from ledger.payouts.attempts import start_attempt
 from ledger.payouts.states import PayoutStatus
 from ledger.payouts.store import Payout, load_payout, payout_from_row, record_event
 from ledger.payouts.tables import payouts
@@ -140,6 +141,9 @@ async def request_payout(
     recorded: list[Payout] = []
 
     async def book(conn: AsyncConnection) -> int:
+        # What the creator owes (a payment booked after we had given its diamonds back) is
+        # settled from their diamonds before any of them can be paid out again.
+        await svc.book.settle_owed(conn, creator.id, creator.diamond_account_id)
         try:
             transaction_id, hold_id = await svc.book.hold_diamonds(
                 conn,
@@ -183,6 +187,7 @@ async def request_payout(
             )
         ).one()
         payout = payout_from_row(row._mapping)
+        await start_attempt(conn, payout.id, payout.generation)
         await record_event(conn, payout.id, None, PayoutStatus.REQUESTED, actor=creator.subject)
         await record_event(
             conn,

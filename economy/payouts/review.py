@@ -1,13 +1,16 @@
 """What people do to a payout after it is requested: FINANCE approves (never their own), rejects,
-retries a failed one or resolves a stuck unknown one; a creator cancels their own before dispatch.
-Every decision is in the payout's history and the audit log.
+retries a failed one, resolves a stuck one (asking the provider first) or acknowledges a
+discrepancy; a creator cancels their own before dispatch. Every decision is audited.
 """
 
 from __future__ import annotations
 
 from sqlalchemy import or_
+from sqlalchemy.ext.asyncio import AsyncConnection
 
-from economy.errors import DomainError
+from economy.errors import DomainError, NotFound
+from economy.payouts.asking import Answer, ask, cancel
+from economy.payouts.outcomes import ProviderNews, apply_news
 from economy.payouts.service import (
     PayoutService,
     audit,
@@ -15,13 +18,25 @@ from economy.payouts.service import (
     payout_for_update,
     transition_refused,
 )
-from economy.users import User
+from economy.users import User, by_id
 from economy.validation import text_field
 from ledger import InsufficientFunds
+from ledger.accounts import read_balance
 from ledger.clock import as_utc
+from ledger.payouts.attempts import (
+    Attempt,
+    AttemptOutcome,
+    SettledBy,
+    load_attempt,
+    record_attempt,
+    start_attempt,
+)
+from ledger.payouts.discrepancies import Discrepancy, load_discrepancy
+from ledger.payouts.discrepancies import acknowledge_discrepancy as acknowledge
 from ledger.payouts.states import CANCELABLE_BY_CREATOR, PayoutStatus
-from ledger.payouts.store import InvalidTransition, Payout, StaleStatus
+from ledger.payouts.store import InvalidTransition, Payout, StaleStatus, load_payout
 from ledger.payouts.tables import payouts
+from providers.base import Capability, PayoutProvider, PayoutState
 
 MAX_REASON = 500
 
@@ -120,23 +135,33 @@ async def cancel_payout(
         return moved
 
 
-async def retry_payout(svc: PayoutService, finance: User, payout_id: int) -> Payout:
-    """FAILED -> APPROVED: hold the diamonds again and dispatch as a new attempt."""
+async def retry_payout(svc: PayoutService, finance: User, payout_id: int, reason: str) -> Payout:
+    """FAILED -> APPROVED: hold the diamonds again and dispatch as a new attempt, under a new
+    idempotency key. Refused while the last attempt could still pay: it is looked up first where
+    the provider can be asked (and a payment found there is booked, not retried)."""
+    why = _reason(reason)
+    async with svc.eco.db.read() as conn:
+        payout = await payout_for_update(conn, payout_id)
+        _must_be(payout, (PayoutStatus.FAILED,), "only failed payouts can be retried")
+        attempt = await load_attempt(conn, payout.id, payout.generation)
+    assert attempt is not None
+    if _may_still_pay(attempt):
+        await _settle_last_attempt(svc, payout, attempt)
     async with svc.writing() as conn:
         payout = await payout_for_update(conn, payout_id)
-        if payout.status is not PayoutStatus.FAILED:
-            raise DomainError(
-                "INVALID_STATUS",
-                f"only failed payouts can be retried; this one is {payout.status.value}",
-                "payoutId",
-            )
+        _must_be(payout, (PayoutStatus.FAILED,), "only failed payouts can be retried")
+        attempt = await load_attempt(conn, payout.id, payout.generation)
+        assert attempt is not None
+        if attempt.unsettled:
+            raise _unsettled(attempt, f"the provider says it is {attempt.outcome.value}")
         try:
             moved = await svc.move(
                 conn,
                 payout,
                 PayoutStatus.APPROVED,
                 actor=finance.subject,
-                reason="retried",
+                reason=f"retried: {why}",
+                details={"attempt": payout.generation + 1},
                 changes={
                     "attempts": 0,
                     "next_attempt_at": now(),
@@ -144,20 +169,109 @@ async def retry_payout(svc: PayoutService, finance: User, payout_id: int) -> Pay
                     "failure_message": None,
                     "provider_reference": None,
                     "first_sent_at": None,
+                    "resolved_by_hand": False,
                 },
             )
         except InsufficientFunds:
+            available = await _available_diamonds(svc, conn, payout)
             raise DomainError(
                 "INSUFFICIENT_DIAMONDS",
-                "the creator no longer has these diamonds available",
+                f"the creator no longer has these diamonds available: {payout.diamonds:,} are "
+                f"needed, {available:,} are available",
                 "payoutId",
             ) from None
         except (InvalidTransition, StaleStatus) as exc:
             raise transition_refused(exc) from None
+        await start_attempt(conn, payout.id, moved.generation)
         await audit(
-            conn, finance.subject, "PAYOUT_RETRIED", payout.id, {"generation": moved.generation}
+            conn,
+            finance.subject,
+            "PAYOUT_RETRIED",
+            payout.id,
+            {"generation": moved.generation, "reason": why},
         )
         return moved
+
+
+def _may_still_pay(attempt: Attempt) -> bool:
+    """Is the attempt's final state at the provider not known from the provider itself?"""
+    if attempt.unsettled or attempt.settled_by is SettledBy.MANUAL:
+        return True
+    return attempt.outcome is AttemptOutcome.NOT_SENT and attempt.first_sent_at is not None
+
+
+async def _settle_last_attempt(svc: PayoutService, payout: Payout, attempt: Attempt) -> None:
+    """Before a retry: learn what became of the last attempt. A payment is booked (the payout is
+    PAID after all, and flagged) and the retry refused; a pending one refuses the retry."""
+    provider = svc.find_provider(payout.provider)
+    answer = await ask(provider, attempt, payout.provider)
+    if answer.unreachable is not None:
+        if attempt.unsettled:
+            raise _unsettled(attempt, f"and it cannot be confirmed now: {answer.unreachable}")
+        return  # FINANCE's own statement, or nothing accepted: as good as we can know
+    state = PayoutState.FAILED if answer.missing else answer.state
+    assert state is not None
+    await _apply_answer(svc, payout, attempt, answer, state, actor=f"lookup:{payout.provider}")
+    if state is PayoutState.PAID:
+        raise DomainError(
+            "EARLIER_ATTEMPT_PAID",
+            f"attempt {attempt.number} was paid by {payout.provider} after all; the payout is "
+            "booked as paid and flagged, so it is not retried",
+            "payoutId",
+        )
+    if state in (PayoutState.PENDING, PayoutState.UNKNOWN):
+        raise _unsettled(attempt, f"{payout.provider} says it is still {state.value}")
+
+
+async def _apply_answer(
+    svc: PayoutService,
+    payout: Payout,
+    attempt: Attempt,
+    answer: Answer,
+    state: PayoutState,
+    *,
+    actor: str,
+) -> Payout:
+    """Apply what the provider answered (through the one place provider outcomes go)."""
+    said = answer.said
+    news = ProviderNews(
+        state=state,
+        source=actor,
+        confirmed=True,
+        provider_reference=said.provider_reference if said else None,
+        failure_code=said.failure_code if said else ("not_found" if answer.missing else None),
+        failure_message=said.failure_message
+        if said
+        else (f"{payout.provider} has no record of it" if answer.missing else None),
+    )
+    async with svc.writing() as conn:
+        current = await payout_for_update(conn, payout.id)
+        try:
+            done = await apply_news(svc, conn, current, attempt.number, news)
+        except (InvalidTransition, StaleStatus) as exc:
+            raise transition_refused(exc) from None
+        return done.payout
+
+
+def _unsettled(attempt: Attempt, why: str) -> DomainError:
+    return DomainError(
+        "EARLIER_ATTEMPT_UNSETTLED",
+        f"attempt {attempt.number} ({attempt.idempotency_key}) could still pay: {why}",
+        "payoutId",
+    )
+
+
+async def _available_diamonds(svc: PayoutService, conn: AsyncConnection, payout: Payout) -> int:
+    creator = await by_id(conn, payout.user_id)
+    assert creator is not None
+    return (await read_balance(conn, creator.diamond_account_id)).available
+
+
+def _must_be(payout: Payout, statuses: tuple[PayoutStatus, ...], what: str) -> None:
+    if payout.status not in statuses:
+        raise DomainError(
+            "INVALID_STATUS", f"{what}; this one is {payout.status.value}", "payoutId"
+        )
 
 
 RESOLUTIONS = (PayoutStatus.PAID, PayoutStatus.FAILED, PayoutStatus.CANCELED)
@@ -166,34 +280,120 @@ RESOLUTIONS = (PayoutStatus.PAID, PayoutStatus.FAILED, PayoutStatus.CANCELED)
 async def resolve_payout(
     svc: PayoutService, finance: User, payout_id: int, outcome: PayoutStatus, reason: str
 ) -> Payout:
-    """The operator's path for a payout stuck UNKNOWN (or SUBMITTED) that no lookup settles:
-    FINANCE states the outcome they confirmed with the provider, with a reason; audited."""
+    """The operator's path for a payout stuck UNKNOWN (or SUBMITTED) that no lookup settled.
+    The provider is asked first: what it says wins (and a resolution it contradicts is refused,
+    saying what it says); where it can cancel a pending payout, it cancels first. Only where it
+    cannot be asked is FINANCE's stated outcome taken, marked as resolved by hand. Audited."""
     why = _reason(reason)
     if outcome not in RESOLUTIONS:
         raise DomainError("INVALID_OUTCOME", "resolve to PAID, FAILED or CANCELED", "outcome")
+    stuck = (PayoutStatus.UNKNOWN, PayoutStatus.SUBMITTED)
+    what = "only unknown or submitted payouts are resolved by hand"
+    async with svc.eco.db.read() as conn:
+        payout = await payout_for_update(conn, payout_id)
+        _must_be(payout, stuck, what)
+        attempt = await load_attempt(conn, payout.id, payout.generation)
+    assert attempt is not None
+    provider = svc.find_provider(payout.provider)
+    answer = await ask(provider, attempt, payout.provider)
+    actor = f"lookup:{finance.subject}"
+    if answer.unreachable is None:
+        state = PayoutState.FAILED if answer.missing else answer.state
+        assert state is not None
+        if state is PayoutState.PENDING and outcome is not PayoutStatus.PAID:
+            assert provider is not None
+            state, answer = await _cancel_first(provider, attempt)
+        if state is PayoutState.PENDING:
+            raise DomainError(
+                "PROVIDER_SAYS_PENDING",
+                f"{payout.provider} says attempt {attempt.number} is still pending"
+                + (f" ({answer.said.raw_status})" if answer.said and answer.said.raw_status else "")
+                + ("" if outcome is PayoutStatus.PAID else "; it cannot be canceled there"),
+                "outcome",
+            )
+        paid = state is PayoutState.PAID
+        moved = await _apply_answer(svc, payout, attempt, answer, state, actor=actor)
+        if paid != (outcome is PayoutStatus.PAID):
+            code = "PROVIDER_SAYS_PAID" if paid else "PROVIDER_SAYS_NOT_PAID"
+            said = (
+                "paid it"
+                if paid
+                else ("has no record of it" if answer.missing else f"says it is {state.value}")
+            )
+            raise DomainError(
+                code,
+                f"{payout.provider} {said}: the payout is now {moved.status.value}, not "
+                f"{outcome.value}",
+                "outcome",
+            )
+        async with svc.writing() as conn:
+            await audit(
+                conn,
+                finance.subject,
+                "PAYOUT_RESOLVED",
+                payout.id,
+                {"outcome": moved.status.value, "reason": why, "by": "provider"},
+            )
+        return moved
     async with svc.writing() as conn:
         payout = await payout_for_update(conn, payout_id)
-        if payout.status not in (PayoutStatus.UNKNOWN, PayoutStatus.SUBMITTED):
-            raise DomainError(
-                "INVALID_STATUS",
-                f"only unknown or submitted payouts are resolved by hand; "
-                f"this one is {payout.status.value}",
-                "payoutId",
-            )
+        _must_be(payout, stuck, what)
         try:
             moved = await svc.move(
-                conn, payout, outcome, actor=finance.subject, reason=why, details={"manual": True}
+                conn,
+                payout,
+                outcome,
+                actor=finance.subject,
+                reason=why,
+                details={"manual": True, "provider": answer.unreachable},
+                changes={"resolved_by_hand": True},
             )
         except (InvalidTransition, StaleStatus) as exc:
             raise transition_refused(exc) from None
+        await record_attempt(
+            conn,
+            payout.id,
+            payout.generation,
+            outcome=AttemptOutcome(outcome.value),
+            settled_by=SettledBy.MANUAL,
+            failure_message=f"resolved by hand: {why}",
+        )
         await audit(
             conn,
             finance.subject,
             "PAYOUT_RESOLVED",
             payout.id,
-            {"outcome": outcome.value, "reason": why},
+            {"outcome": outcome.value, "reason": why, "by": "hand"},
         )
         return moved
+
+
+async def _cancel_first(provider: PayoutProvider, attempt: Attempt) -> tuple[PayoutState, Answer]:
+    """A pending payout FINANCE wants failed: cancel it at the provider where it can be, and
+    go on only once the provider confirms the cancel."""
+    canceled = await cancel(provider, attempt)
+    if canceled.said is not None and canceled.said.state in (
+        PayoutState.CANCELED,
+        PayoutState.FAILED,
+        PayoutState.RETURNED,
+    ):
+        return canceled.said.state, canceled
+    if canceled.said is not None and canceled.said.state is PayoutState.PAID:
+        return PayoutState.PAID, canceled
+    if canceled.unreachable is not None and Capability.CANCEL in provider.capabilities:
+        raise DomainError(
+            "CANCEL_NOT_CONFIRMED",
+            f"{provider.slug} did not cancel attempt {attempt.number}: {canceled.unreachable}",
+            "outcome",
+        )
+    if canceled.said is not None:
+        raise DomainError(
+            "CANCEL_NOT_CONFIRMED",
+            f"{provider.slug} has not confirmed the cancel of attempt {attempt.number} yet "
+            f"(it says {canceled.said.state.value}); resolve again once it has",
+            "outcome",
+        )
+    return PayoutState.PENDING, canceled
 
 
 def _in_flight() -> DomainError:
@@ -202,3 +402,35 @@ def _in_flight() -> DomainError:
         "the payout is being dispatched right now; it cannot be canceled",
         "payoutId",
     )
+
+
+async def acknowledge_discrepancy(
+    svc: PayoutService, finance: User, discrepancy_id: int, note: str
+) -> Discrepancy:
+    """FINANCE closes a discrepancy once they have dealt with it, saying how; audited."""
+    said = text_field(
+        note, field="note", code="INVALID_NOTE", max_length=MAX_REASON, what="the note"
+    )
+    async with svc.writing() as conn:
+        found = await load_discrepancy(conn, discrepancy_id)
+        if found is None:
+            raise NotFound("DISCREPANCY_NOT_FOUND", "no such discrepancy", "discrepancyId")
+        if not await acknowledge(conn, discrepancy_id, by=finance.subject, note=said):
+            raise DomainError(
+                "ALREADY_ACKNOWLEDGED",
+                f"this discrepancy was acknowledged by {found.acknowledged_by} already",
+                "discrepancyId",
+            )
+        await audit(
+            conn,
+            finance.subject,
+            "PAYOUT_DISCREPANCY_ACKNOWLEDGED",
+            found.payout_id,
+            {"discrepancy": discrepancy_id, "note": said},
+        )
+        payout = await load_payout(conn, found.payout_id)
+        assert payout is not None
+        svc.changed(payout)
+        done = await load_discrepancy(conn, discrepancy_id)
+        assert done is not None
+        return done

@@ -106,6 +106,8 @@ class PayoutService:
         details: Mapping[str, Any] | None = None,
         changes: Mapping[str, Any] | None = None,
         guard: ColumnElement[bool] | None = None,
+        correcting: bool = False,
+        receipt: dict[str, int] | None = None,
     ) -> Payout:
         creator = await by_id(conn, payout.user_id)
         assert creator is not None
@@ -119,11 +121,18 @@ class PayoutService:
             details=details,
             changes=changes,
             guard=guard,
+            correcting=correcting,
+            receipt=receipt,
         )
+        self.changed(moved)
+        return moved
+
+    def changed(self, payout: Payout) -> None:
+        """Announce `payout` to `payoutStatusChanged` once the current `writing()` block commits
+        (a status change, or a discrepancy flagged on it)."""
         pending = _MOVED.get()
         if pending is not None:
-            pending.append(moved)
-        return moved
+            pending.append(payout)
 
 
 def now() -> datetime:

@@ -1,5 +1,6 @@
-"""Provider webhooks applied to payouts: verified by the provider, applied once per event id, and
-safe out of order (an update that the payout has moved past is recorded and ignored).
+"""Provider webhooks applied to payouts: verified by the provider, applied once per event id, safe
+out of order (older news is noted and ignored), and never moving money against our records on a
+webhook's word alone: a reversal or a contradiction is looked up with the provider first.
 """
 
 from __future__ import annotations
@@ -12,13 +13,23 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from economy.payouts.dispatch import status_for
+from economy.payouts.asking import ask
+from economy.payouts.outcomes import (
+    NOT_PAID,
+    ProviderNews,
+    apply_news,
+    flag_unconfirmed_reversal,
+    needs_confirmation,
+    note_ignored,
+)
 from economy.payouts.service import PayoutService
 from ledger.database import insert_ignoring_conflicts
-from ledger.payouts.states import allowed
-from ledger.payouts.store import InvalidTransition, Payout, StaleStatus, load_payout
-from ledger.payouts.tables import payouts, provider_events
-from providers.base import PayoutProvider, StatusUpdate
+from ledger.payouts.attempts import Attempt, attempt_by_reference, load_attempt
+from ledger.payouts.states import PayoutStatus
+from ledger.payouts.store import Payout, StaleStatus, load_payout
+from ledger.payouts.tables import provider_events
+from providers.base import Capability, PayoutProvider, PayoutResult, PayoutState, StatusUpdate
+from providers.errors import ProviderError
 
 log = logging.getLogger(__name__)
 
@@ -30,11 +41,11 @@ class Applied:
     event_id: str
     payout_id: int | None
     outcome: str
-    """applied, duplicate, ignored (the payout moved past it), unmatched (no such payout)."""
+    """applied, flagged (a discrepancy), ignored (noted in the history), duplicate, unmatched."""
 
 
 def payout_id_of(reference: str | None) -> tuple[int, int] | None:
-    """(payout id, generation) from our reference `diamonds-payout-<id>[-<generation>]`."""
+    """(payout id, attempt number) from our reference `diamonds-payout-<id>[-<number>]`."""
     match = _REFERENCE.match(reference or "")
     if match is None:
         return None
@@ -44,68 +55,172 @@ def payout_id_of(reference: str | None) -> tuple[int, int] | None:
 async def receive_webhook(
     svc: PayoutService, provider: PayoutProvider, headers: Mapping[str, str], body: bytes
 ) -> list[Applied]:
-    """Verify (raises `WebhookVerificationError`) and apply every update the delivery carries."""
+    """Verify (raises `WebhookVerificationError`) and apply every update the delivery carries.
+    Raises `ProviderError` when a confirming lookup fails: the provider should redeliver."""
     updates = await provider.parse_webhook(headers, body)
-    return [await apply_update(svc, provider.slug, update) for update in updates]
+    return [await apply_update(svc, provider, update) for update in updates]
 
 
-async def apply_update(svc: PayoutService, slug: str, news: StatusUpdate) -> Applied:
-    async with svc.writing() as conn:
-        payout = await _find(conn, slug, news)
-        if payout is None:
+@dataclass(frozen=True)
+class _Confirmation:
+    said: PayoutResult | None
+    """What the provider's lookup answered; None when it could not be asked or has no record."""
+    why_not: str
+
+
+async def apply_update(
+    svc: PayoutService, provider: PayoutProvider, update: StatusUpdate
+) -> Applied:
+    """One webhook update: news pushed at us, confirmed with the provider where it would move
+    money against our records."""
+    return await _apply(svc, provider.slug, provider, update)
+
+
+async def apply_statement(svc: PayoutService, slug: str, update: StatusUpdate) -> Applied:
+    """One line of a statement we fetched or imported from the provider itself (a bank's status
+    or return file): the provider's own word, applied without a lookup."""
+    return await _apply(svc, slug, None, update)
+
+
+async def _apply(
+    svc: PayoutService, slug: str, provider: PayoutProvider | None, update: StatusUpdate
+) -> Applied:
+    try:
+        return await _apply_once(svc, slug, provider, update)
+    except StaleStatus as exc:
+        raise ProviderError(slug, f"{exc}; redeliver") from None
+
+
+async def _apply_once(
+    svc: PayoutService, slug: str, provider: PayoutProvider | None, update: StatusUpdate
+) -> Applied:
+    news = ProviderNews(
+        state=update.state,
+        source=f"webhook:{slug}" if provider is not None else f"statement:{slug}",
+        confirmed=provider is None,
+        occurred_at=update.occurred_at,
+        provider_reference=update.provider_reference,
+        failure_code=update.failure_code,
+        failure_message=update.failure_message,
+        event_id=update.event_id,
+        raw_type=update.raw_type,
+    )
+    async with svc.eco.db.read() as conn:
+        found = await _find(conn, slug, update)
+        if found is None:
             # Not recorded as seen: a redelivery after our side knows the payout can still apply.
-            log.warning("%s webhook %s names no payout of ours", slug, news.event_id)
-            return Applied(news.event_id, None, "unmatched")
+            log.warning("%s webhook %s names no payout of ours", slug, update.event_id)
+            return Applied(update.event_id, None, "unmatched")
+        payout, number = found
+        if await _seen(conn, slug, update.event_id):
+            return Applied(update.event_id, payout.id, "duplicate")
+        attempt = await load_attempt(conn, payout.id, number)
+        assert attempt is not None
+    confirmation = None
+    if provider is not None and needs_confirmation(payout, attempt, news):
+        confirmation = await _confirm(provider, attempt)
+    async with svc.writing() as conn:
         claimed = await conn.execute(
             insert_ignoring_conflicts(conn.dialect, provider_events).values(
                 provider=slug,
-                event_id=news.event_id[:255],
+                event_id=update.event_id[:255],
                 payout_id=payout.id,
                 outcome="received",
             )
         )
         if claimed.rowcount != 1:
-            return Applied(news.event_id, payout.id, "duplicate")
-        target = status_for(payout.status, news.state)
-        if target is payout.status or not allowed(payout.status, target):
-            return Applied(news.event_id, payout.id, "ignored")
-        changes: dict[str, object] = {}
-        if news.provider_reference and not payout.provider_reference:
-            changes["provider_reference"] = news.provider_reference[:255]
-        if news.failure_code:
-            changes["failure_code"] = news.failure_code[:64]
-        if news.failure_message:
-            changes["failure_message"] = news.failure_message[:500]
-        try:
-            await svc.move(
-                conn,
-                payout,
-                target,
-                actor=f"webhook:{slug}",
-                reason=news.raw_type,
-                details={"event_id": news.event_id},
-                changes=changes,
+            return Applied(update.event_id, payout.id, "duplicate")
+        current = await load_payout(conn, payout.id)
+        attempt = await load_attempt(conn, payout.id, number)
+        assert current is not None
+        assert attempt is not None
+        if not needs_confirmation(current, attempt, news):
+            done = await apply_news(svc, conn, current, number, news)
+            return Applied(update.event_id, payout.id, done.result.value)
+        if confirmation is None:
+            # It changed meanwhile into something that needs a lookup: let the provider redeliver.
+            raise ProviderError(slug, f"payout {payout.id} changed while the webhook was read")
+        said = confirmation.said
+        if said is None:
+            if news.state is PayoutState.PAID:
+                # Money that moved is booked: a signed payment notice stands when the provider
+                # cannot be asked about it.
+                done = await apply_news(svc, conn, current, number, _trusted(news))
+            else:
+                done = await flag_unconfirmed_reversal(
+                    svc, conn, current, number, news, confirmation.why_not
+                )
+            return Applied(update.event_id, payout.id, done.result.value)
+        agrees = said.state is news.state or (said.state in NOT_PAID and news.state in NOT_PAID)
+        if agrees:
+            done = await apply_news(svc, conn, current, number, _trusted(news, said))
+            return Applied(update.event_id, payout.id, done.result.value)
+        if current.status is PayoutStatus.PAID and news.state in NOT_PAID:
+            done = await flag_unconfirmed_reversal(
+                svc, conn, current, number, news, f"the provider's lookup says {said.state}"
             )
-        except (InvalidTransition, StaleStatus):
-            return Applied(news.event_id, payout.id, "ignored")
-        return Applied(news.event_id, payout.id, "applied")
+        else:
+            done = await note_ignored(
+                svc, conn, current, news, f"the provider's lookup says {said.state}"
+            )
+        return Applied(update.event_id, payout.id, done.result.value)
 
 
-async def _find(conn: AsyncConnection, slug: str, news: StatusUpdate) -> Payout | None:
+def _trusted(news: ProviderNews, said: PayoutResult | None = None) -> ProviderNews:
+    """The webhook's news once the provider confirmed it (or it is a payment that stands)."""
+    return ProviderNews(
+        state=said.state if said is not None else news.state,
+        source=news.source,
+        confirmed=True,
+        occurred_at=news.occurred_at,
+        provider_reference=news.provider_reference
+        or (said.provider_reference if said is not None else None),
+        failure_code=news.failure_code or (said.failure_code if said is not None else None),
+        failure_message=news.failure_message
+        or (said.failure_message if said is not None else None),
+        event_id=news.event_id,
+        raw_type=news.raw_type,
+    )
+
+
+async def _confirm(provider: PayoutProvider, attempt: Attempt) -> _Confirmation:
+    """Ask the provider what became of the attempt. A lookup that keeps failing raises (the
+    webhook is answered 503 and redelivered); a provider that cannot look up says so."""
+    answer = await ask(provider, attempt, provider.slug)
+    if answer.said is not None:
+        return _Confirmation(answer.said, "")
+    if answer.missing:
+        return _Confirmation(None, f"{provider.slug} has no record of it")
+    if Capability.LOOKUP not in provider.capabilities:
+        return _Confirmation(None, answer.unreachable or "it cannot be asked")
+    raise ProviderError(provider.slug, f"{answer.unreachable}; redeliver")
+
+
+async def _seen(conn: AsyncConnection, slug: str, event_id: str) -> bool:
+    found = await conn.scalar(
+        select(provider_events.c.event_id).where(
+            provider_events.c.provider == slug, provider_events.c.event_id == event_id[:255]
+        )
+    )
+    return found is not None
+
+
+async def _find(conn: AsyncConnection, slug: str, news: StatusUpdate) -> tuple[Payout, int] | None:
+    """The payout and attempt number the news is about: by our reference, else by the
+    provider's own reference for any attempt."""
     ours = payout_id_of(news.payout_id)
     if ours is not None:
         payout = await load_payout(conn, ours[0])
-        if payout is not None and payout.provider == slug and payout.generation == ours[1]:
-            return payout
-        if payout is not None and payout.generation != ours[1]:
-            return None  # news about an earlier attempt, already failed and retried
+        if (
+            payout is not None
+            and payout.provider == slug
+            and await load_attempt(conn, payout.id, ours[1]) is not None
+        ):
+            return payout, ours[1]
     if news.provider_reference:
-        payout_id = await conn.scalar(
-            select(payouts.c.id).where(
-                payouts.c.provider == slug,
-                payouts.c.provider_reference == news.provider_reference,
-            )
-        )
-        if payout_id is not None:
-            return await load_payout(conn, int(payout_id))
+        attempt = await attempt_by_reference(conn, slug, news.provider_reference)
+        if attempt is not None:
+            payout = await load_payout(conn, attempt.payout_id)
+            if payout is not None:
+                return payout, attempt.number
     return None

@@ -11,6 +11,10 @@ from strawberry.types import Info
 
 from economy.payouts.queries import PayoutFilter, payouts_page
 from graph.context import Context
+from graph.payouts.mutations.acknowledge_discrepancy import (
+    AcknowledgeDiscrepancyPayload,
+    acknowledge_discrepancy,
+)
 from graph.payouts.mutations.request_payout import RequestPayoutPayload, request_payout_mutation
 from graph.payouts.mutations.review_payout import (
     PayoutReviewPayload,
@@ -20,10 +24,11 @@ from graph.payouts.mutations.review_payout import (
     resolve_payout,
     retry_payout,
 )
-from graph.payouts.types import Payout, PayoutStatus
+from graph.payouts.types import Payout, PayoutDiscrepancy, PayoutStatus
 from graph.permissions import CanCancelPayouts, CanRequestPayouts, IsAuthenticated, IsFinance
 from graph.relay import Connection, MalformedId, PageRequest, connection, pk_of
 from ledger.clock import as_utc
+from ledger.payouts.discrepancies import list_discrepancies
 from ledger.payouts.store import load_payout
 
 
@@ -79,6 +84,25 @@ class PayoutQueries:
             rows = await payouts_page(conn, where, before_id=page.after, limit=page.limit + 1)
         return connection(rows, page, lambda p: p.id, Payout.of)
 
+    @strawberry.field(
+        permission_classes=[IsFinance],
+        description="Discrepancies between the providers' outcomes and our records, newest "
+        "first: the open ones by default, every one with open: false (FINANCE).",
+    )
+    async def payout_discrepancies(
+        self,
+        info: Info[Context, None],
+        first: int | None = None,
+        after: str | None = None,
+        open: bool = True,
+    ) -> Connection[PayoutDiscrepancy]:
+        page = PageRequest.of(first, after)
+        async with info.context.eco.db.read() as conn:
+            rows = await list_discrepancies(
+                conn, open_only=open, after_id=page.after, limit=page.limit + 1
+            )
+        return connection(rows, page, lambda d: d.id, PayoutDiscrepancy.of)
+
 
 @strawberry.type
 class PayoutMutations:
@@ -105,10 +129,18 @@ class PayoutMutations:
     retry_payout: PayoutReviewPayload = strawberry.mutation(
         resolver=retry_payout,
         permission_classes=[IsFinance],
-        description="Retry a failed payout: hold its diamonds again and dispatch (FINANCE).",
+        description="Retry a failed payout as a new attempt, with a reason: hold its diamonds "
+        "again and dispatch; refused while the last attempt could still pay (FINANCE).",
     )
     resolve_payout: PayoutReviewPayload = strawberry.mutation(
         resolver=resolve_payout,
         permission_classes=[IsFinance],
-        description="State the outcome of a stuck payout, with a reason; audited (FINANCE).",
+        description="Settle a stuck payout, with a reason; the provider is asked first and what "
+        "it says wins; only where it cannot be asked is the stated outcome taken, by hand "
+        "(FINANCE).",
+    )
+    acknowledge_payout_discrepancy: AcknowledgeDiscrepancyPayload = strawberry.mutation(
+        resolver=acknowledge_discrepancy,
+        permission_classes=[IsFinance],
+        description="Close a discrepancy once it has been dealt with, with a note (FINANCE).",
     )

@@ -14,11 +14,111 @@ from graph.context import Context
 from graph.relay import Node, to_global_id
 from graph.scalars import BigInt, utc
 from graph.users.types import User
+from ledger.payouts import attempts as attempt_records
+from ledger.payouts import discrepancies as discrepancy_records
 from ledger.payouts import states
+from ledger.payouts.attempts import attempts_of
+from ledger.payouts.discrepancies import Discrepancy as DiscrepancyRecord
+from ledger.payouts.discrepancies import discrepancies_of
 from ledger.payouts.store import Payout as PayoutRecord
-from ledger.payouts.store import payout_history
+from ledger.payouts.store import load_payout, payout_history
 
 PayoutStatus = strawberry.enum(states.PayoutStatus, description="Where a payout stands.")
+PayoutAttemptOutcome = strawberry.enum(
+    attempt_records.AttemptOutcome, description="Where one attempt stands at the provider."
+)
+PayoutAttemptSettledBy = strawberry.enum(
+    attempt_records.SettledBy, description="Who settled an attempt's outcome."
+)
+PayoutDiscrepancyKind = strawberry.enum(
+    discrepancy_records.DiscrepancyKind,
+    description="How a provider's outcome contradicted our records.",
+)
+
+
+@strawberry.type(
+    description="One attempt at the provider, under its own idempotency key; a retry is a new "
+    "attempt and never overwrites an earlier one."
+)
+class PayoutAttempt:
+    number: int
+    idempotency_key: str = strawberry.field(
+        description="Our reference at the provider: diamonds-payout-<id>[-<number>]."
+    )
+    provider_reference: str | None
+    outcome: PayoutAttemptOutcome  # type: ignore[valid-type]
+    settled_by: PayoutAttemptSettledBy | None  # type: ignore[valid-type]
+    failure_code: str | None
+    failure_message: str | None
+    first_sent_at: datetime | None
+    paid_at: datetime | None
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def of(cls, a: attempt_records.Attempt) -> PayoutAttempt:
+        return cls(
+            number=a.number,
+            idempotency_key=a.idempotency_key,
+            provider_reference=a.provider_reference,
+            outcome=a.outcome,
+            settled_by=a.settled_by,
+            failure_code=a.failure_code,
+            failure_message=a.failure_message,
+            first_sent_at=utc(a.first_sent_at) if a.first_sent_at else None,
+            paid_at=utc(a.paid_at) if a.paid_at else None,
+            created_at=utc(a.created_at),
+            updated_at=utc(a.updated_at),
+        )
+
+
+@strawberry.type(
+    description="Where a provider's outcome and our records disagreed. The money is booked as "
+    "the provider says (or held back, for a reversal it will not confirm) and the discrepancy "
+    "stays open until FINANCE acknowledges it."
+)
+class PayoutDiscrepancy(Node):
+    id: strawberry.ID
+    attempt_number: int
+    kind: PayoutDiscrepancyKind  # type: ignore[valid-type]
+    provider_state: str = strawberry.field(description="What the provider said.")
+    our_status: PayoutStatus = strawberry.field(  # type: ignore[valid-type]
+        description="What our records said when the news arrived."
+    )
+    message: str
+    owed_diamonds: BigInt = strawberry.field(
+        description="Diamonds booked as owed by the creator because of it."
+    )
+    source: str = strawberry.field(description="Where the news came from (webhook, lookup...).")
+    created_at: datetime
+    acknowledged_by: str | None
+    acknowledged_at: datetime | None
+    note: str | None
+    record: strawberry.Private[DiscrepancyRecord]
+
+    @classmethod
+    def of(cls, d: DiscrepancyRecord) -> PayoutDiscrepancy:
+        return cls(
+            id=to_global_id("PayoutDiscrepancy", d.id),
+            attempt_number=d.attempt_number,
+            kind=d.kind,
+            provider_state=d.provider_state,
+            our_status=states.PayoutStatus(d.our_status),
+            message=d.message,
+            owed_diamonds=BigInt(d.owed_diamonds),
+            source=d.source,
+            created_at=utc(d.created_at),
+            acknowledged_by=d.acknowledged_by,
+            acknowledged_at=utc(d.acknowledged_at) if d.acknowledged_at else None,
+            note=d.note,
+            record=d,
+        )
+
+    @strawberry.field(description="The payout it is about.")
+    async def payout(self, info: Info[Context, None]) -> Payout | None:
+        async with info.context.eco.db.read() as conn:
+            found = await load_payout(conn, self.record.payout_id)
+        return Payout.of(found) if found else None
 
 
 @strawberry.type(description="One step in a payout's life.")
@@ -57,6 +157,12 @@ class Payout(Node):
     created_at: datetime
     updated_at: datetime
     paid_at: datetime | None
+    resolved_by_hand: bool = strawberry.field(
+        description="FINANCE stated its outcome where the provider could not be asked."
+    )
+    open_discrepancies: int = strawberry.field(
+        description="Discrepancies flagged on it that FINANCE has not acknowledged yet."
+    )
     record: strawberry.Private[PayoutRecord]
 
     @classmethod
@@ -78,6 +184,8 @@ class Payout(Node):
             created_at=utc(payout.created_at),
             updated_at=utc(payout.updated_at),
             paid_at=utc(payout.paid_at) if payout.paid_at else None,
+            resolved_by_hand=payout.resolved_by_hand,
+            open_discrepancies=payout.open_discrepancies,
             record=payout,
         )
 
@@ -101,3 +209,20 @@ class Payout(Node):
             )
             for e in events
         ]
+
+    @strawberry.field(description="Every attempt at the provider, first first.")
+    async def attempts(self, info: Info[Context, None]) -> list[PayoutAttempt]:
+        async with info.context.eco.db.read() as conn:
+            found = await attempts_of(conn, self.record.id)
+        return [PayoutAttempt.of(a) for a in found]
+
+    @strawberry.field(
+        description="Discrepancies flagged on this payout, oldest first; null unless you are "
+        "FINANCE or ADMIN."
+    )
+    async def discrepancies(self, info: Info[Context, None]) -> list[PayoutDiscrepancy] | None:
+        if not info.context.principal.sees_all_money:
+            return None
+        async with info.context.eco.db.read() as conn:
+            found = await discrepancies_of(conn, self.record.id)
+        return [PayoutDiscrepancy.of(d) for d in found]

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Annotated
 import strawberry
 from strawberry.types import Info
 
-from economy.wallets import WalletEntry, wallet_entries
+from economy.wallets import WalletEntry, diamonds_owed, wallet_entries
 from graph.context import Context
 from graph.relay import Connection, Node, PageRequest, connection, to_global_id
 from graph.scalars import BigInt, utc
@@ -83,6 +83,16 @@ class Wallet(Node):
     @strawberry.field(description="Reserved for pending payouts.")
     async def held(self, info: Info[Context, None]) -> BigInt:
         return BigInt((await info.context.loaders.balance.load(self.account_id)).held)
+
+    @strawberry.field(
+        description="Diamonds the owner owes: a payment the provider made after we had given its "
+        "diamonds back. Their next diamonds settle it first. Always 0 for coins."
+    )
+    async def owed(self, info: Info[Context, None]) -> BigInt:
+        if self.asset is not Asset.DIAMOND:
+            return BigInt(0)
+        async with info.context.eco.db.read() as conn:
+            return BigInt(await diamonds_owed(conn, self.owner_id))
 
     @strawberry.field
     async def owner(

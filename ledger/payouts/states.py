@@ -35,6 +35,10 @@ class MoneyEffect(enum.Enum):
     """Paid, then came back: correcting entries return the diamonds and undo the cash side."""
     HOLD = "HOLD"
     """A failed payout retried: its diamonds are held again (the creator must still have them)."""
+    LATE_POST = "LATE_POST"
+    """Paid after we had released the hold (a provider outcome that contradicts a FAILED or
+    CANCELED): the diamonds are taken back from what the creator has, and what they no longer
+    have is booked as owed by them, so no wallet goes negative."""
 
 
 S = PayoutStatus
@@ -54,6 +58,13 @@ TRANSITIONS: dict[PayoutStatus, frozenset[PayoutStatus]] = {
 }
 """FAILED -> APPROVED is FINANCE's retry of a failed payout: its diamonds are held again."""
 
+CORRECTIONS: dict[PayoutStatus, frozenset[PayoutStatus]] = {
+    S.FAILED: frozenset({S.PAID}),
+    S.CANCELED: frozenset({S.PAID}),
+}
+"""Moves only a provider's outcome makes, against our records: money that moved is booked even
+after we had called the payout failed or canceled (and the payout is flagged for FINANCE)."""
+
 FINAL = frozenset({S.RETURNED, S.CANCELED, S.REJECTED})
 CANCELABLE_BY_CREATOR = frozenset({S.REQUESTED, S.AWAITING_APPROVAL, S.APPROVED, S.ON_HOLD})
 DISPATCHABLE = frozenset({S.APPROVED, S.UNKNOWN})
@@ -63,8 +74,11 @@ HOLDING = frozenset(
 """Statuses in which the payout's diamonds are held."""
 
 
-def allowed(current: PayoutStatus, new: PayoutStatus) -> bool:
-    return new in TRANSITIONS[current]
+def allowed(current: PayoutStatus, new: PayoutStatus, *, correcting: bool = False) -> bool:
+    """May `current` become `new`? `correcting` admits the moves of `CORRECTIONS` too."""
+    return new in TRANSITIONS[current] or (
+        correcting and new in CORRECTIONS.get(current, frozenset())
+    )
 
 
 def effect(current: PayoutStatus, new: PayoutStatus) -> MoneyEffect:
@@ -73,6 +87,8 @@ def effect(current: PayoutStatus, new: PayoutStatus) -> MoneyEffect:
         return MoneyEffect.HOLD
     if new is S.PAID and current in HOLDING:
         return MoneyEffect.POST
+    if new is S.PAID and current in CORRECTIONS:
+        return MoneyEffect.LATE_POST
     if new is S.RETURNED and current is S.PAID:
         return MoneyEffect.REVERSE
     if new in {S.FAILED, S.RETURNED, S.CANCELED, S.REJECTED} and current in HOLDING:

@@ -17,13 +17,41 @@ from ledger.accounts import (
     PLATFORM,
     Asset,
     Policy,
+    find_account,
     open_account,
     opened_in_this_transaction,
+    read_balance,
     user_owner,
 )
 from ledger.book import Ledger, Transfer
+from ledger.payouts.attempts import attempt_key
 from ledger.payouts.states import MoneyEffect, PayoutStatus, allowed, effect
 from ledger.payouts.tables import payout_events, payouts
+from ledger.tables import accounts, balances
+
+OWED = "diamonds_owed"
+"""The name of a creator's debt account (DIAMOND, unbounded, never above zero)."""
+
+
+async def diamonds_owed(conn: AsyncConnection, user_id: int) -> int:
+    """What the creator owes in diamonds (0 when nothing)."""
+    found = await find_account(conn, user_owner(user_id), OWED, Asset.DIAMOND)
+    return 0 if found is None else max(0, -(await read_balance(conn, found.id)).balance)
+
+
+async def creators_in_debt(conn: AsyncConnection, limit: int) -> list[int]:
+    """Users whose debt account is below zero, oldest account first."""
+    balance = func.sum(balances.c.balance)
+    rows = await conn.scalars(
+        select(accounts.c.owner)
+        .join(balances, balances.c.account_id == accounts.c.id)
+        .where(accounts.c.name == OWED, accounts.c.asset == Asset.DIAMOND.value)
+        .group_by(accounts.c.id, accounts.c.owner)
+        .having(balance < 0)
+        .order_by(accounts.c.id)
+        .limit(limit)
+    )
+    return [int(owner.removeprefix("user:")) for owner in rows]
 
 
 @dataclass(frozen=True)
@@ -55,11 +83,14 @@ class Payout:
     created_at: datetime
     updated_at: datetime
     paid_at: datetime | None
+    resolved_by_hand: bool
+    """FINANCE stated the outcome where the provider could not be asked."""
+    open_discrepancies: int
 
     @property
     def reference(self) -> str:
-        """Our stable name for this payout at the provider (PayPal's sender_batch_id)."""
-        return f"diamonds-payout-{self.id}" + (f"-{self.generation}" if self.generation > 1 else "")
+        """Our stable name for the current attempt at the provider (PayPal's sender_batch_id)."""
+        return attempt_key(self.id, self.generation)
 
     @property
     def idempotency_key(self) -> str:
@@ -99,6 +130,7 @@ class StaleStatus(Exception):
 def payout_from_row(row: RowMapping) -> Payout:
     values = {name: row[name] for name in Payout.__dataclass_fields__}
     values["status"] = PayoutStatus(values["status"])
+    values["resolved_by_hand"] = bool(values["resolved_by_hand"])
     return Payout(**values)
 
 
@@ -169,6 +201,11 @@ class PayoutBook:
             self._accounts[key] = opened.id
         return opened.id
 
+    async def owed_diamonds(self, conn: AsyncConnection, user_id: int) -> int:
+        """DIAMOND, per creator: what they owe after a payment we had already given back to
+        them (its balance is minus the debt, never above zero); their next diamonds settle it."""
+        return await self.account(conn, user_owner(user_id), OWED, Asset.DIAMOND, Policy.UNBOUNDED)
+
     async def redeemed_diamonds(self, conn: AsyncConnection) -> int:
         """DIAMOND: where a payout's diamonds go once paid."""
         return await self.account(
@@ -216,11 +253,69 @@ class PayoutBook:
             if amount
         ]
 
-    async def apply(
-        self, conn: AsyncConnection, payout: Payout, money: MoneyEffect, diamond_account_id: int
-    ) -> dict[str, Any]:
-        """Book `money` for `payout`; returns column changes for the payout row."""
+    async def book_payment_again(
+        self, conn: AsyncConnection, payout: Payout, diamond_account_id: int, kind: str
+    ) -> int:
+        """Book a payment whose diamonds are no longer held: spend what the creator has available
+        now and book the rest as owed by them; the cash side as for any payment. Returns the
+        diamonds owed."""
         details = {"payout_id": payout.id}
+        owed_account = await self.owed_diamonds(conn, payout.user_id)
+        available = await self.ledger.lock_available(conn, [diamond_account_id, owed_account])
+        taken = max(0, min(available[diamond_account_id], payout.diamonds))
+        owed = payout.diamonds - taken
+        redeemed = await self.redeemed_diamonds(conn)
+        moves = [
+            Transfer(account, redeemed, Asset.DIAMOND, amount)
+            for account, amount in ((diamond_account_id, taken), (owed_account, owed))
+            if amount
+        ]
+        moves.extend(await self._cash_moves(conn, payout))
+        await self.ledger.record(conn, kind, moves, details={**details, "owed": owed})
+        return owed
+
+    async def settle_owed(
+        self, conn: AsyncConnection, user_id: int, diamond_account_id: int
+    ) -> int:
+        """Pay down what the creator owes from their available diamonds; returns the amount."""
+        found = await find_account(conn, user_owner(user_id), OWED, Asset.DIAMOND)
+        if found is None:
+            return 0
+        owed_account = found.id
+        await self.ledger.lock_available(conn, [diamond_account_id, owed_account])
+        debt = -(await read_balance(conn, owed_account)).balance
+        if debt <= 0:
+            return 0
+        available = (await read_balance(conn, diamond_account_id)).available
+        amount = min(debt, available)
+        if amount <= 0:
+            return 0
+        await self.ledger.record(
+            conn,
+            "PAYOUT_DEBT_SETTLED",
+            [Transfer(diamond_account_id, owed_account, Asset.DIAMOND, amount)],
+            details={"user_id": user_id},
+        )
+        return amount
+
+    async def apply(
+        self,
+        conn: AsyncConnection,
+        payout: Payout,
+        money: MoneyEffect,
+        diamond_account_id: int,
+        receipt: dict[str, int] | None = None,
+    ) -> dict[str, Any]:
+        """Book `money` for `payout`; returns column changes for the payout row. A late payment
+        puts the diamonds it booked as owed in `receipt["owed"]`."""
+        details = {"payout_id": payout.id}
+        if money is MoneyEffect.LATE_POST:
+            owed = await self.book_payment_again(
+                conn, payout, diamond_account_id, "PAYOUT_PAID_LATE"
+            )
+            if receipt is not None:
+                receipt["owed"] = owed
+            return {"paid_at": func.now()}
         if money is MoneyEffect.POST:
             await self.ledger.post_hold(conn, payout.hold_id, details=details)
             await self.ledger.record(
@@ -264,14 +359,18 @@ class PayoutBook:
         details: Mapping[str, Any] | None = None,
         changes: Mapping[str, Any] | None = None,
         guard: ColumnElement[bool] | None = None,
+        correcting: bool = False,
+        receipt: dict[str, int] | None = None,
     ) -> Payout:
         """Move `payout` (as last read) to `new`, booking its money effect exactly once.
 
-        Raises `InvalidTransition` when the machine forbids it and `StaleStatus` when another
-        transaction moved the payout first, or `guard` (an extra condition on the payout row)
-        no longer holds (nothing is written then: roll back and re-read).
+        `correcting` admits the moves a provider's contradicting outcome makes (PAID after
+        FAILED or CANCELED). Raises `InvalidTransition` when the machine forbids it and
+        `StaleStatus` when another transaction moved the payout first, or `guard` (an extra
+        condition on the payout row) no longer holds (nothing is written then: roll back and
+        re-read).
         """
-        if not allowed(payout.status, new):
+        if not allowed(payout.status, new, correcting=correcting):
             raise InvalidTransition(payout.id, payout.status, new)
         claim = update(payouts).where(
             payouts.c.id == payout.id, payouts.c.status == payout.status.value
@@ -284,7 +383,7 @@ class PayoutBook:
         if claimed.rowcount != 1:
             raise StaleStatus(payout.id)
         money = effect(payout.status, new)
-        booked = await self.apply(conn, payout, money, diamond_account_id)
+        booked = await self.apply(conn, payout, money, diamond_account_id, receipt)
         if booked:
             await conn.execute(update(payouts).where(payouts.c.id == payout.id).values(**booked))
         await record_event(

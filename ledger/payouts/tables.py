@@ -1,5 +1,6 @@
-"""The payouts' tables: the payout itself (amounts, status, dispatch lease), its timestamped
-status history, and the provider webhook events already applied (so a replay applies nothing).
+"""The payouts' tables: the payout itself (amounts, status, dispatch lease), its attempts at the
+provider, its timestamped status history, the discrepancies flagged for FINANCE, and the provider
+webhook events already applied (so a replay applies nothing).
 """
 
 from __future__ import annotations
@@ -7,6 +8,7 @@ from __future__ import annotations
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     CheckConstraint,
     Column,
     DateTime,
@@ -15,7 +17,9 @@ from sqlalchemy import (
     Integer,
     String,
     Table,
+    UniqueConstraint,
     func,
+    text,
 )
 
 from ledger.database import metadata
@@ -56,6 +60,8 @@ payouts = Table(
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Column("paid_at", DateTime(timezone=True), nullable=True),
+    Column("resolved_by_hand", Boolean, nullable=False, server_default=text("false")),
+    Column("open_discrepancies", Integer, nullable=False, server_default="0"),
     CheckConstraint("diamonds > 0", name="diamonds_positive"),
     CheckConstraint("net_minor > 0", name="net_positive"),
     CheckConstraint(
@@ -89,3 +95,49 @@ provider_events = Table(
     Column("outcome", String(64), nullable=False),
     Column("received_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
 )
+
+payout_attempts = Table(
+    "payout_attempts",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("payout_id", Id, ForeignKey("payouts.id"), nullable=False),
+    Column("number", Integer, nullable=False),
+    Column("idempotency_key", String(255), nullable=False),
+    Column("provider_reference", String(255), nullable=True),
+    Column("outcome", String(16), nullable=False),
+    Column("settled_by", String(16), nullable=True),
+    Column("failure_code", String(64), nullable=True),
+    Column("failure_message", String(500), nullable=True),
+    Column("outcome_at", DateTime(timezone=True), nullable=True),
+    Column("first_sent_at", DateTime(timezone=True), nullable=True),
+    Column("paid_at", DateTime(timezone=True), nullable=True),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    UniqueConstraint("payout_id", "number", name="uq_payout_attempts_number"),
+    CheckConstraint("number >= 1", name="number_positive"),
+    Index("ix_payout_attempts_reference", "provider_reference"),
+)
+"""One row per attempt at the provider, each under its own idempotency key; never overwritten
+by a later attempt. `outcome_at` is the provider's time for the news that set `outcome`."""
+
+payout_discrepancies = Table(
+    "payout_discrepancies",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("payout_id", Id, ForeignKey("payouts.id"), nullable=False),
+    Column("attempt_number", Integer, nullable=False),
+    Column("kind", String(32), nullable=False),
+    Column("provider_state", String(16), nullable=False),
+    Column("our_status", String(20), nullable=False),
+    Column("message", String(500), nullable=False),
+    Column("owed_diamonds", BigInteger, nullable=False, server_default="0"),
+    Column("source", String(255), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("acknowledged_by", String(255), nullable=True),
+    Column("acknowledged_at", DateTime(timezone=True), nullable=True),
+    Column("note", String(500), nullable=True),
+    Index("ix_payout_discrepancies_open", "acknowledged_at", "id"),
+    Index("ix_payout_discrepancies_payout", "payout_id"),
+)
+"""Where a provider's outcome and our records disagreed: booked as the money says, then flagged
+here for FINANCE until someone acknowledges it."""

@@ -30,6 +30,12 @@ class PayoutReviewErrorCode(enum.Enum):
     INSUFFICIENT_DIAMONDS = "INSUFFICIENT_DIAMONDS"
     INVALID_REASON = "INVALID_REASON"
     INVALID_OUTCOME = "INVALID_OUTCOME"
+    PROVIDER_SAYS_PENDING = "PROVIDER_SAYS_PENDING"
+    PROVIDER_SAYS_PAID = "PROVIDER_SAYS_PAID"
+    PROVIDER_SAYS_NOT_PAID = "PROVIDER_SAYS_NOT_PAID"
+    CANCEL_NOT_CONFIRMED = "CANCEL_NOT_CONFIRMED"
+    EARLIER_ATTEMPT_UNSETTLED = "EARLIER_ATTEMPT_UNSETTLED"
+    EARLIER_ATTEMPT_PAID = "EARLIER_ATTEMPT_PAID"
 
 
 @strawberry.type
@@ -54,6 +60,12 @@ class PayoutIdInput:
 class RejectPayoutInput:
     payout_id: strawberry.ID
     reason: str
+
+
+@strawberry.input
+class RetryPayoutInput:
+    payout_id: strawberry.ID
+    reason: str = strawberry.field(description="Why it is tried again (what changed).")
 
 
 @strawberry.input
@@ -84,7 +96,7 @@ async def _decide(
                 svc, actor, pk, on_behalf=info.context.principal.has(Role.FINANCE)
             )
         elif action == "retry":
-            done = await review.retry_payout(svc, actor, pk)
+            done = await review.retry_payout(svc, actor, pk, reason)
         else:
             assert outcome is not None
             done = await review.resolve_payout(svc, actor, pk, PayoutStatus(outcome.value), reason)
@@ -107,8 +119,8 @@ async def cancel_payout(info: Info[Context, None], input: PayoutIdInput) -> Payo
     return await _decide(info, input.payout_id, "cancel")
 
 
-async def retry_payout(info: Info[Context, None], input: PayoutIdInput) -> PayoutReviewPayload:
-    return await _decide(info, input.payout_id, "retry")
+async def retry_payout(info: Info[Context, None], input: RetryPayoutInput) -> PayoutReviewPayload:
+    return await _decide(info, input.payout_id, "retry", reason=input.reason)
 
 
 async def resolve_payout(
