@@ -193,7 +193,7 @@ async def test_finance_approves_rejects_retries_and_resolves_over_http(
     rig.bank.script = ["account_closed"]
     await Dispatcher(rig.svc).run_once()
     retried = await graphql(
-        "mutation($id: ID!) { retryPayout(input: {payoutId: $id, reason: \"account fixed\"}) "
+        'mutation($id: ID!) { retryPayout(input: {payoutId: $id, reason: "account fixed"}) '
         "{ payout { status failureCode } errors { code } } }",
         {"id": big},
         subject="finance:fay",

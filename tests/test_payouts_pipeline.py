@@ -222,9 +222,7 @@ async def test_a_paid_payout_spends_the_held_diamonds_and_books_the_cash(
     assert submitted.provider_reference == f"lb_{payout.reference}"
     assert submitted.lease_owner is None
 
-    applied = await apply_update(
-        rig.svc, rig.bank, paid_webhook(payout, "ev-1", PayoutState.PAID)
-    )
+    applied = await apply_update(rig.svc, rig.bank, paid_webhook(payout, "ev-1", PayoutState.PAID))
     assert applied.outcome == "applied"
     paid = await reload(rig, payout)
     assert paid.status is PayoutStatus.PAID
@@ -249,17 +247,11 @@ async def test_webhooks_apply_once_and_out_of_order_news_is_ignored(
     creator = await rich_creator(60_000)
     payout = await request(rig, creator, 40_000)
     # The provider's "paid" arrives before the worker has even recorded the submission.
-    first = await apply_update(
-        rig.svc, rig.bank, paid_webhook(payout, "ev-9", PayoutState.PAID)
-    )
+    first = await apply_update(rig.svc, rig.bank, paid_webhook(payout, "ev-9", PayoutState.PAID))
     assert first.outcome == "applied"
-    replay = await apply_update(
-        rig.svc, rig.bank, paid_webhook(payout, "ev-9", PayoutState.PAID)
-    )
+    replay = await apply_update(rig.svc, rig.bank, paid_webhook(payout, "ev-9", PayoutState.PAID))
     assert replay.outcome == "duplicate"
-    late = await apply_update(
-        rig.svc, rig.bank, paid_webhook(payout, "ev-8", PayoutState.PENDING)
-    )
+    late = await apply_update(rig.svc, rig.bank, paid_webhook(payout, "ev-8", PayoutState.PENDING))
     assert late.outcome == "ignored"
     stranger = await apply_update(
         rig.svc,

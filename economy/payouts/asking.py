@@ -35,7 +35,9 @@ class Answer:
         return None if self.said is None else self.said.state
 
 
-async def ask(provider: PayoutProvider | None, attempt: Attempt, slug: str) -> Answer:
+async def ask(
+    provider: PayoutProvider | None, attempt: Attempt, slug: str, policy: RetryPolicy = ASKING
+) -> Answer:
     """Look the attempt up at its provider. A lookup that cannot tell counts as unreachable."""
     if provider is None:
         return Answer(unreachable=f"the provider {slug!r} is not available here")
@@ -43,7 +45,7 @@ async def ask(provider: PayoutProvider | None, attempt: Attempt, slug: str) -> A
         return Answer(unreachable=f"{slug} cannot look up a payout")
     try:
         said = await lookup_with_retries(
-            provider, attempt.idempotency_key, attempt.provider_reference, ASKING
+            provider, attempt.idempotency_key, attempt.provider_reference, policy
         )
     except (PayoutNotFound, PermanentProviderError):
         # As the dispatcher reads it: a lookup refused for good means no such payout there.
@@ -55,7 +57,9 @@ async def ask(provider: PayoutProvider | None, attempt: Attempt, slug: str) -> A
     return Answer(said=said)
 
 
-async def cancel(provider: PayoutProvider, attempt: Attempt) -> Answer:
+async def cancel(
+    provider: PayoutProvider, attempt: Attempt, policy: RetryPolicy = ASKING
+) -> Answer:
     """Ask the provider to cancel the attempt. `said` is its answer (CANCELED once confirmed);
     a provider that refuses or cannot cancel is `unreachable` with its reason."""
     if Capability.CANCEL not in provider.capabilities:
@@ -63,7 +67,7 @@ async def cancel(provider: PayoutProvider, attempt: Attempt) -> Answer:
     try:
         said = await call_with_retries(
             lambda: provider.cancel(attempt.idempotency_key, attempt.provider_reference),
-            ASKING,
+            policy,
             what=f"{provider.slug} cancel of {attempt.idempotency_key}",
         )
     except ProviderError as exc:

@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from economy.payouts.service import PayoutService
 from economy.users import by_id
-from ledger.clock import as_utc
+from ledger.clock import as_utc, utcnow
 from ledger.payouts.attempts import (
     Attempt,
     AttemptOutcome,
@@ -97,6 +97,8 @@ def needs_confirmation(payout: Payout, attempt: Attempt, news: ProviderNews) -> 
     the provider is asked first (where it can be)."""
     if news.confirmed:
         return False
+    if attempt.number == payout.generation and _older_than_current(attempt, news):
+        return False  # noted and ignored without asking anyone
     if attempt.number != payout.generation:
         return news.state is PayoutState.PAID and attempt.outcome is not AttemptOutcome.PAID
     if payout.status is S.PAID:
@@ -202,6 +204,8 @@ async def _record(
 ) -> None:
     outcome = STATE_TO_OUTCOME[news.state]
     known = outcome is not AttemptOutcome.UNKNOWN or attempt.outcome is AttemptOutcome.NOT_SENT
+    # An answer to our own call is as of now: a webhook created before it is older news.
+    seen_at = news.occurred_at or (utcnow() if news.confirmed and known else None)
     await record_attempt(
         conn,
         payout.id,
@@ -211,7 +215,7 @@ async def _record(
         provider_reference=news.provider_reference,
         failure_code=news.failure_code,
         failure_message=news.failure_message,
-        outcome_at=news.occurred_at,
+        outcome_at=seen_at,
     )
 
 

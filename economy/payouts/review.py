@@ -204,11 +204,16 @@ async def _settle_last_attempt(svc: PayoutService, payout: Payout, attempt: Atte
     """Before a retry: learn what became of the last attempt. A payment is booked (the payout is
     PAID after all, and flagged) and the retry refused; a pending one refuses the retry."""
     provider = svc.find_provider(payout.provider)
-    answer = await ask(provider, attempt, payout.provider)
+    answer = await ask(provider, attempt, payout.provider, svc.asking)
     if answer.unreachable is not None:
-        if attempt.unsettled:
-            raise _unsettled(attempt, f"and it cannot be confirmed now: {answer.unreachable}")
-        return  # FINANCE's own statement, or nothing accepted: as good as we can know
+        can_look_up = provider is not None and Capability.LOOKUP in provider.capabilities
+        if attempt.unsettled or can_look_up:
+            raise _unsettled(
+                attempt, f"its outcome cannot be confirmed now ({answer.unreachable}); try again"
+            )
+        # A provider that cannot be asked at all: FINANCE's statement (resolved by hand) or
+        # "nothing was accepted" is all anyone can know.
+        return
     state = PayoutState.FAILED if answer.missing else answer.state
     assert state is not None
     await _apply_answer(svc, payout, attempt, answer, state, actor=f"lookup:{payout.provider}")
@@ -295,14 +300,14 @@ async def resolve_payout(
         attempt = await load_attempt(conn, payout.id, payout.generation)
     assert attempt is not None
     provider = svc.find_provider(payout.provider)
-    answer = await ask(provider, attempt, payout.provider)
+    answer = await ask(provider, attempt, payout.provider, svc.asking)
     actor = f"lookup:{finance.subject}"
     if answer.unreachable is None:
         state = PayoutState.FAILED if answer.missing else answer.state
         assert state is not None
         if state is PayoutState.PENDING and outcome is not PayoutStatus.PAID:
             assert provider is not None
-            state, answer = await _cancel_first(provider, attempt)
+            state, answer = await _cancel_first(svc, provider, attempt)
         if state is PayoutState.PENDING:
             raise DomainError(
                 "PROVIDER_SAYS_PENDING",
@@ -368,10 +373,12 @@ async def resolve_payout(
         return moved
 
 
-async def _cancel_first(provider: PayoutProvider, attempt: Attempt) -> tuple[PayoutState, Answer]:
+async def _cancel_first(
+    svc: PayoutService, provider: PayoutProvider, attempt: Attempt
+) -> tuple[PayoutState, Answer]:
     """A pending payout FINANCE wants failed: cancel it at the provider where it can be, and
     go on only once the provider confirms the cancel."""
-    canceled = await cancel(provider, attempt)
+    canceled = await cancel(provider, attempt, svc.asking)
     if canceled.said is not None and canceled.said.state in (
         PayoutState.CANCELED,
         PayoutState.FAILED,
@@ -382,8 +389,9 @@ async def _cancel_first(provider: PayoutProvider, attempt: Attempt) -> tuple[Pay
         return PayoutState.PAID, canceled
     if canceled.unreachable is not None and Capability.CANCEL in provider.capabilities:
         raise DomainError(
-            "CANCEL_NOT_CONFIRMED",
-            f"{provider.slug} did not cancel attempt {attempt.number}: {canceled.unreachable}",
+            "PROVIDER_SAYS_PENDING",
+            f"{provider.slug} says attempt {attempt.number} is still pending, and it did not "
+            f"cancel it: {canceled.unreachable}",
             "outcome",
         )
     if canceled.said is not None:

@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from economy.app import Economy
 from economy.errors import DomainError, NotFound
 from economy.events import publish_payout_status
+from economy.payouts.asking import ASKING
 from economy.payouts.gate import PayoutGate
 from economy.payouts.policy import PayoutPolicy
 from economy.tables import audit_log
@@ -34,6 +35,7 @@ from ledger.payouts.store import (
 from providers.base import PayoutProvider
 from providers.errors import ProviderConfigError
 from providers.registry import ProviderRegistry
+from providers.retry import RetryPolicy
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +49,8 @@ class PayoutService:
     gate: PayoutGate
     providers: ProviderRegistry
     policy: PayoutPolicy = field(default_factory=PayoutPolicy)
+    asking: RetryPolicy = ASKING
+    """Retries of the lookups and cancels a person or a webhook delivery waits for."""
     book: PayoutBook = field(init=False)
 
     def __post_init__(self) -> None:

@@ -25,11 +25,11 @@ from economy.payouts.outcomes import (
 from economy.payouts.service import PayoutService
 from ledger.database import insert_ignoring_conflicts
 from ledger.payouts.attempts import Attempt, attempt_by_reference, load_attempt
-from ledger.payouts.states import PayoutStatus
 from ledger.payouts.store import Payout, StaleStatus, load_payout
 from ledger.payouts.tables import provider_events
 from providers.base import Capability, PayoutProvider, PayoutResult, PayoutState, StatusUpdate
 from providers.errors import ProviderError
+from providers.retry import RetryPolicy
 
 log = logging.getLogger(__name__)
 
@@ -118,7 +118,7 @@ async def _apply_once(
         assert attempt is not None
     confirmation = None
     if provider is not None and needs_confirmation(payout, attempt, news):
-        confirmation = await _confirm(provider, attempt)
+        confirmation = await _confirm(provider, attempt, svc.asking)
     async with svc.writing() as conn:
         claimed = await conn.execute(
             insert_ignoring_conflicts(conn.dialect, provider_events).values(
@@ -155,14 +155,11 @@ async def _apply_once(
         if agrees:
             done = await apply_news(svc, conn, current, number, _trusted(news, said))
             return Applied(update.event_id, payout.id, done.result.value)
-        if current.status is PayoutStatus.PAID and news.state in NOT_PAID:
-            done = await flag_unconfirmed_reversal(
-                svc, conn, current, number, news, f"the provider's lookup says {said.state}"
-            )
-        else:
-            done = await note_ignored(
-                svc, conn, current, news, f"the provider's lookup says {said.state}"
-            )
+        # The provider's own books contradict its webhook (an old event, a failure it took
+        # back): what it says now stands, and the webhook is noted.
+        done = await note_ignored(
+            svc, conn, current, news, f"the provider's lookup says {said.state}"
+        )
         return Applied(update.event_id, payout.id, done.result.value)
 
 
@@ -183,10 +180,12 @@ def _trusted(news: ProviderNews, said: PayoutResult | None = None) -> ProviderNe
     )
 
 
-async def _confirm(provider: PayoutProvider, attempt: Attempt) -> _Confirmation:
+async def _confirm(
+    provider: PayoutProvider, attempt: Attempt, policy: RetryPolicy
+) -> _Confirmation:
     """Ask the provider what became of the attempt. A lookup that keeps failing raises (the
     webhook is answered 503 and redelivered); a provider that cannot look up says so."""
-    answer = await ask(provider, attempt, provider.slug)
+    answer = await ask(provider, attempt, provider.slug, policy)
     if answer.said is not None:
         return _Confirmation(answer.said, "")
     if answer.missing:
