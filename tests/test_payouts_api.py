@@ -12,6 +12,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from economy.payouts.dispatch import Dispatcher
 from graph.relay import pk_of, to_global_id
 from graph.server import create_app
+from providers.base import PayoutState
 
 from .payout_fixtures import Rig, ledger_is_clean, signed
 
@@ -244,4 +245,102 @@ async def test_signed_webhooks_settle_payouts_and_tampered_ones_change_nothing(
     node = status.data["payouts"]["edges"][0]["node"]
     assert node["status"] == "PAID"
     assert node["paidAt"] is not None
+    await ledger_is_clean(rig.eco)
+
+
+DISCREPANCIES = """
+{ payoutDiscrepancies(first: 10) {
+    edges { node { id kind ourStatus providerState owedDiamonds message
+                   payout { id status openDiscrepancies attempts { number outcome settledBy } } } }
+} }
+"""
+
+
+async def test_finance_sees_a_discrepancy_over_http_and_acknowledges_it(
+    graphql: Post, rig: Rig, rich_creator: Callable[..., Awaitable[Any]], api: Any
+) -> None:
+    """A payout the provider failed, retried, then paid under its first attempt after all."""
+    await rich_creator(60_000, subject="creator:dee")
+    sent = await graphql(
+        REQUEST, {"diamonds": 40_000, "key": "k1"}, subject="creator:dee", roles=["CREATOR"]
+    )
+    payout_id = sent.data["requestPayout"]["payout"]["id"]
+    first = f"diamonds-payout-{pk_of(payout_id, 'Payout')}"
+    await Dispatcher(rig.svc).run_once()
+    rig.bank.settled[first] = PayoutState.FAILED
+    headers, body = signed({"id": "ev-f", "state": "FAILED", "payout": first})
+    assert (await api.post("/webhooks/ledgerbank", data=body, headers=headers)).status == 200
+    no_reason = await graphql(
+        'mutation($id: ID!) { retryPayout(input: {payoutId: $id, reason: ""}) '
+        "{ errors { code field } } }",
+        {"id": payout_id},
+        subject="finance:fay",
+        roles=["FINANCE"],
+    )
+    assert no_reason.data["retryPayout"]["errors"] == [
+        {"code": "INVALID_REASON", "field": "reason"}
+    ]
+    retried = await graphql(
+        'mutation($id: ID!) { retryPayout(input: {payoutId: $id, reason: "new email"}) '
+        "{ payout { status attempts { number idempotencyKey outcome } } errors { code } } }",
+        {"id": payout_id},
+        subject="finance:fay",
+        roles=["FINANCE"],
+    )
+    assert retried.data["retryPayout"]["payout"]["attempts"] == [
+        {"number": 1, "idempotencyKey": first, "outcome": "FAILED"},
+        {"number": 2, "idempotencyKey": f"{first}-2", "outcome": "NOT_SENT"},
+    ]
+    rig.bank.settled[first] = PayoutState.PAID
+    headers, body = signed({"id": "ev-p", "state": "PAID", "payout": first})
+    answer = await api.post("/webhooks/ledgerbank", data=body, headers=headers)
+    assert (await answer.json())["received"] == [{"event": "ev-p", "outcome": "flagged"}]
+
+    creator_view = await graphql(
+        "{ payouts { edges { node { status discrepancies { kind } } } } }",
+        subject="creator:dee",
+        roles=["CREATOR"],
+    )
+    assert creator_view.data["payouts"]["edges"][0]["node"] == {
+        "status": "PAID",
+        "discrepancies": None,
+    }
+    refused = await graphql(DISCREPANCIES, subject="creator:dee", roles=["CREATOR"])
+    assert refused.errors
+    assert refused.errors[0]["extensions"]["code"] == "FORBIDDEN"
+    seen = await graphql(DISCREPANCIES, subject="finance:fay", roles=["FINANCE"])
+    [edge] = seen.data["payoutDiscrepancies"]["edges"]
+    flagged = edge["node"]
+    assert flagged["kind"] == "PAID_AFTER_FAILED"
+    assert (flagged["ourStatus"], flagged["providerState"]) == ("APPROVED", "PAID")
+    assert flagged["payout"]["status"] == "PAID"
+    assert flagged["payout"]["openDiscrepancies"] == 1
+    assert [a["outcome"] for a in flagged["payout"]["attempts"]] == ["PAID", "CANCELED"]
+
+    ack = """mutation($id: ID!, $note: String!) {
+      acknowledgePayoutDiscrepancy(input: {discrepancyId: $id, note: $note}) {
+        discrepancy { acknowledgedBy note } errors { code } } }"""
+    done = await graphql(
+        ack, {"id": flagged["id"], "note": "checked"}, subject="finance:fay", roles=["FINANCE"]
+    )
+    assert done.data["acknowledgePayoutDiscrepancy"] == {
+        "discrepancy": {"acknowledgedBy": "finance:fay", "note": "checked"},
+        "errors": [],
+    }
+    again = await graphql(
+        ack, {"id": flagged["id"], "note": "x"}, subject="finance:fay", roles=["FINANCE"]
+    )
+    assert again.data["acknowledgePayoutDiscrepancy"]["errors"] == [
+        {"code": "ALREADY_ACKNOWLEDGED"}
+    ]
+    bad = await graphql(ack, {"id": "junk", "note": "x"}, subject="finance:fay", roles=["FINANCE"])
+    assert bad.data["acknowledgePayoutDiscrepancy"]["errors"] == [{"code": "INVALID_ID"}]
+    now_open = await graphql(DISCREPANCIES, subject="finance:fay", roles=["FINANCE"])
+    assert now_open.data["payoutDiscrepancies"]["edges"] == []
+    wallet = await graphql(
+        "{ me { diamondWallet { balance available owed } } }",
+        subject="creator:dee",
+        roles=["CREATOR"],
+    )
+    assert wallet.data["me"]["diamondWallet"] == {"balance": 20_000, "available": 20_000, "owed": 0}
     await ledger_is_clean(rig.eco)
