@@ -1,15 +1,16 @@
-"""Year-end reporting at work: the payouts paid in a year (read from the payouts table), who the
-creators are for tax purposes, and the report rows and CSV; an export is audited.
+"""Year-end reporting at work: the payments made in a year (each attempt of a payout that the
+provider paid), who the creators are for tax purposes, and the report rows and CSV; audited.
 
-Reads these columns of `payouts`: user_id, status, currency, gross_minor, withholding_minor,
-paid_at. A payout counts when its status is PAID and it was paid within the (UTC) year.
+Reads `payout_attempts` (payout_id, outcome, paid_at) joined to `payouts` (id, user_id, currency,
+gross_minor, withholding_minor). A payment counts when its attempt is PAID and was paid within the
+(UTC) year: a payout paid twice by its provider (two attempts) counts twice.
 """
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlalchemy import TableClause, column, select, table
+from sqlalchemy import FromClause, column, select, table
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from compliance import audit, identity_store, tax_store
@@ -19,21 +20,33 @@ from diamonds.config import Settings
 from economy.app import Economy
 from economy.tables import users
 
-PAYOUTS = table(
+_PAYOUTS = table(
     "payouts",
+    column("id"),
     column("user_id"),
-    column("status"),
     column("currency"),
     column("gross_minor"),
     column("withholding_minor"),
-    column("paid_at"),
 )
-"""The payouts pipeline's table, as far as the report reads it."""
+_ATTEMPTS = table("payout_attempts", column("payout_id"), column("outcome"), column("paid_at"))
+PAYMENTS = (
+    select(
+        _PAYOUTS.c.user_id,
+        _ATTEMPTS.c.outcome.label("status"),
+        _PAYOUTS.c.currency,
+        _PAYOUTS.c.gross_minor,
+        _PAYOUTS.c.withholding_minor,
+        _ATTEMPTS.c.paid_at,
+    )
+    .select_from(_ATTEMPTS.join(_PAYOUTS, _PAYOUTS.c.id == _ATTEMPTS.c.payout_id))
+    .subquery("payments")
+)
+"""One row per payment: the payouts pipeline's tables, as far as the report reads them."""
 PAID = "PAID"
 
 
 async def paid_payouts(
-    conn: AsyncConnection, year: int, source: TableClause = PAYOUTS
+    conn: AsyncConnection, year: int, source: FromClause = PAYMENTS
 ) -> list[PaidPayout]:
     start = datetime(year, 1, 1, tzinfo=UTC)
     end = datetime(year + 1, 1, 1, tzinfo=UTC)
@@ -98,7 +111,7 @@ def thresholds(settings: Settings) -> Thresholds:
 
 
 async def year_end_report(
-    eco: Economy, *, year: int, actor: str, source: TableClause = PAYOUTS
+    eco: Economy, *, year: int, actor: str, source: FromClause = PAYMENTS
 ) -> list[ReportRow]:
     """The report for `year`; the export is audited."""
     async with eco.db.read() as conn:

@@ -489,3 +489,23 @@ async def _attempts(economy: Economy, payout: Payout) -> list[Any]:
 
 async def _reference(pp: PayPalRig, payout: Payout) -> str:
     return (await pp.reload(payout)).reference
+
+
+async def test_the_year_end_report_counts_each_payment_the_provider_made(
+    rig: Rig, rich_creator: MakeCreator, finance: User, economy: Economy
+) -> None:
+    from compliance import year_end
+
+    creator = await rich_creator(60_000)
+    payout = await _failed_then_retried(rig, creator, finance)
+    await Dispatcher(rig.svc).run_once()
+    await apply_update(
+        rig.svc, rig.bank, _news(f"diamonds-payout-{payout.id}-2", "p2", PayoutState.PAID)
+    )
+    rig.bank.settled[f"diamonds-payout-{payout.id}"] = PayoutState.PAID
+    await apply_update(
+        rig.svc, rig.bank, _news(f"diamonds-payout-{payout.id}", "p1", PayoutState.PAID)
+    )
+    async with economy.db.read() as conn:
+        payments = await year_end.paid_payouts(conn, utcnow().year)
+    assert [(p.user_id, p.gross_minor) for p in payments] == [(creator.id, payout.gross_minor)] * 2
