@@ -16,6 +16,7 @@ from economy.app import Economy
 from economy.errors import DomainError
 from economy.gifting import send_gift
 from economy.payouts.dispatch import Dispatcher
+from economy.payouts.gate import Requirement
 from economy.payouts.requests import request_payout
 from economy.payouts.review import acknowledge_discrepancy, resolve_payout, retry_payout
 from economy.payouts.webhooks import apply_update
@@ -509,3 +510,28 @@ async def test_the_year_end_report_counts_each_payment_the_provider_made(
     async with economy.db.read() as conn:
         payments = await year_end.paid_payouts(conn, utcnow().year)
     assert [(p.user_id, p.gross_minor) for p in payments] == [(creator.id, payout.gross_minor)] * 2
+
+
+async def test_a_payment_for_an_attempt_we_never_sent_is_still_booked_and_flagged(
+    rig: Rig, rich_creator: MakeCreator, economy: Economy
+) -> None:
+    creator = await rich_creator(60_000)
+    payout = (
+        await request_payout(
+            rig.svc, creator, diamonds=40_000, provider="ledgerbank", currency="USD", key="k"
+        )
+    ).payout
+    rig.gate.blocked = [Requirement("SANCTIONS_REVIEW", "a possible match")]
+    await Dispatcher(rig.svc).run_once()  # held before dispatch: nothing sent
+
+    applied = await apply_update(rig.svc, rig.bank, _news(payout.reference, "p", PayoutState.PAID))
+
+    assert applied.outcome == "flagged"
+    async with economy.db.read() as conn:
+        held = await load_payout(conn, payout.id)
+        [flagged] = await discrepancies_of(conn, payout.id)
+    assert held is not None
+    assert held.status is PayoutStatus.ON_HOLD
+    assert flagged.kind is DiscrepancyKind.PAID_UNEXPECTEDLY
+    assert flagged.owed_diamonds == 20_000  # 40,000 held, 20,000 available, 40,000 paid
+    await ledger_is_clean(economy)

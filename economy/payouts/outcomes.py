@@ -150,7 +150,35 @@ async def apply_news(
             "the provider reports a payment after the payout came back; nothing was booked",
         )
         return Applied(Result.FLAGGED, payout)
+    if news.state is PayoutState.PAID and attempt.outcome is not AttemptOutcome.PAID:
+        # Paid while we thought it was never sent (awaiting approval, on hold): still booked.
+        return await _paid_unexpectedly(svc, conn, payout, attempt, news)
     return await _settle_attempt_only(svc, conn, payout, attempt, news)
+
+
+async def _paid_unexpectedly(
+    svc: PayoutService, conn: AsyncConnection, payout: Payout, attempt: Attempt, news: ProviderNews
+) -> Applied:
+    await _record(conn, payout, attempt, news)
+    creator = await by_id(conn, payout.user_id)
+    assert creator is not None
+    owed = await svc.book.book_payment_again(
+        conn, payout, creator.diamond_account_id, "PAYOUT_PAID_UNEXPECTEDLY"
+    )
+    await _flag(
+        svc,
+        conn,
+        payout,
+        attempt,
+        news,
+        DiscrepancyKind.PAID_UNEXPECTEDLY,
+        f"attempt {attempt.number} was paid while the payout was {payout.status.value}; booked "
+        "as a payment" + (f", {owed:,} diamonds owed by the creator" if owed else ""),
+        owed=owed,
+    )
+    reloaded = await load_payout(conn, payout.id)
+    assert reloaded is not None
+    return Applied(Result.FLAGGED, reloaded)
 
 
 def _older_than_current(attempt: Attempt, news: ProviderNews) -> bool:

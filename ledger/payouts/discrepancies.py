@@ -20,6 +20,8 @@ class DiscrepancyKind(enum.StrEnum):
     """The provider paid an attempt we had recorded as failed or canceled: booked as paid."""
     PAID_TWICE = "PAID_TWICE"
     """An earlier attempt paid while a later one was already on its way: both are booked."""
+    PAID_UNEXPECTEDLY = "PAID_UNEXPECTEDLY"
+    """Paid while our records said this attempt had not been sent: booked as a payment."""
     PAID_AFTER_RETURNED = "PAID_AFTER_RETURNED"
     """News of a payment after the payout had come back: recorded, nothing booked."""
     REVERSAL_UNCONFIRMED = "REVERSAL_UNCONFIRMED"
