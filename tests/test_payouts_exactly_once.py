@@ -74,6 +74,14 @@ async def submitted(pp: PayPalRig, creator: User, diamonds: int = 40_000) -> Pay
     return sent
 
 
+async def failed_by_hand(pp: PayPalRig, finance: User, payout: Payout) -> Payout:
+    """FINANCE resolves the payout FAILED while PayPal cannot be asked; PayPal is back after."""
+    unreachable_lookups(pp.fake)
+    failed = await resolve_payout(pp.svc, finance, payout.id, PayoutStatus.FAILED, "stuck")
+    _clear_faults(pp.fake)
+    return failed
+
+
 def unreachable_lookups(fake: FakePayPal) -> Fault:
     return fake.add_fault(
         Fault(kind=FaultKind.SERVER_ERROR, method="GET", path=LOOKUPS, times=None, status=503)
@@ -202,9 +210,7 @@ async def test_diamonds_spent_meanwhile_are_owed_and_the_next_earnings_settle_th
 ) -> None:
     creator = await rich_creator(60_000)
     payout = await submitted(pp, creator)
-    unreachable_lookups(pp.fake)
-    await resolve_payout(pp.svc, finance, payout.id, PayoutStatus.FAILED, "stuck")
-    _clear_faults(pp.fake)
+    await failed_by_hand(pp, finance, payout)
     # The diamonds came back and went out again in a second payout, which PayPal pays.
     second = await cash_out(pp, creator, 50_000, key="second")
     await pp.worker().run_once()
@@ -321,9 +327,7 @@ async def test_a_retry_is_refused_while_the_last_attempt_could_still_pay(
 ) -> None:
     creator = await rich_creator(60_000)
     payout = await submitted(pp, creator)
-    unreachable_lookups(pp.fake)
-    await resolve_payout(pp.svc, finance, payout.id, PayoutStatus.FAILED, "stuck")
-    _clear_faults(pp.fake)
+    await failed_by_hand(pp, finance, payout)
 
     with pytest.raises(DomainError) as refused:
         await retry_payout(pp.svc, finance, payout.id, "try again")

@@ -160,10 +160,32 @@ async def _paid_unexpectedly(
     svc: PayoutService, conn: AsyncConnection, payout: Payout, attempt: Attempt, news: ProviderNews
 ) -> Applied:
     await _record(conn, payout, attempt, news)
+    return await _book_another_payment(
+        svc,
+        conn,
+        payout,
+        attempt,
+        news,
+        DiscrepancyKind.PAID_UNEXPECTEDLY,
+        f"attempt {attempt.number} was paid while the payout was {payout.status.value}",
+    )
+
+
+async def _book_another_payment(
+    svc: PayoutService,
+    conn: AsyncConnection,
+    payout: Payout,
+    attempt: Attempt,
+    news: ProviderNews,
+    kind: DiscrepancyKind,
+    what: str,
+) -> Applied:
+    """Book a payment the payout's hold does not cover (the diamonds from what the creator has
+    available, the rest owed) and flag it; the payout keeps its status."""
     creator = await by_id(conn, payout.user_id)
     assert creator is not None
     owed = await svc.book.book_payment_again(
-        conn, payout, creator.diamond_account_id, "PAYOUT_PAID_UNEXPECTEDLY"
+        conn, payout, creator.diamond_account_id, f"PAYOUT_{kind.value}"
     )
     await _flag(
         svc,
@@ -171,9 +193,9 @@ async def _paid_unexpectedly(
         payout,
         attempt,
         news,
-        DiscrepancyKind.PAID_UNEXPECTEDLY,
-        f"attempt {attempt.number} was paid while the payout was {payout.status.value}; booked "
-        "as a payment" + (f", {owed:,} diamonds owed by the creator" if owed else ""),
+        kind,
+        f"{what}; booked as a payment"
+        + (f", {owed:,} diamonds owed by the creator" if owed else ""),
         owed=owed,
     )
     reloaded = await load_payout(conn, payout.id)
@@ -347,28 +369,19 @@ async def _earlier_attempt(
             f"this payout's payment and attempt {current.number} was not sent",
             our_status=payout.status,
         )
-    else:
-        creator = await by_id(conn, payout.user_id)
-        assert creator is not None
-        owed = await svc.book.book_payment_again(
-            conn, payout, creator.diamond_account_id, "PAYOUT_PAID_TWICE"
-        )
-        await _flag(
-            svc,
-            conn,
-            payout,
-            attempt,
-            news,
-            DiscrepancyKind.PAID_TWICE,
-            f"attempt {attempt.number}, recorded {attempt.outcome.value}, was paid besides "
-            f"attempt {current.number} ({payout.status.value}); booked as a second payment"
-            + (f", {owed:,} diamonds owed by the creator" if owed else ""),
-            our_status=payout.status,
-            owed=owed,
-        )
-    reloaded = await load_payout(conn, payout.id)
-    assert reloaded is not None
-    return Applied(Result.FLAGGED, reloaded)
+        reloaded = await load_payout(conn, payout.id)
+        assert reloaded is not None
+        return Applied(Result.FLAGGED, reloaded)
+    return await _book_another_payment(
+        svc,
+        conn,
+        payout,
+        attempt,
+        news,
+        DiscrepancyKind.PAID_TWICE,
+        f"attempt {attempt.number}, recorded {attempt.outcome.value}, was paid besides "
+        f"attempt {current.number} ({payout.status.value})",
+    )
 
 
 async def flag_unconfirmed_reversal(
