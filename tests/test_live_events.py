@@ -157,7 +157,17 @@ def test_events_survive_the_wire_format() -> None:
     from economy.events import PayoutStatusChanged
 
     event = PayoutStatusChanged(
-        payout_id=1, user_id=2, status="PAID", at=datetime(2025, 1, 2, 3, 4, 5, tzinfo=UTC)
+        payout_id=1,
+        user_id=2,
+        status="PAID",
+        at=datetime(2025, 1, 2, 3, 4, 5, tzinfo=UTC),
+        provider="stripe",
+        diamonds=40_000,
+        currency="USD",
+        gross_minor=20_000,
+        fee_minor=25,
+        withholding_minor=4_800,
+        net_minor=15_175,
     )
     assert decode_event(encode_event(event)) == event
     with pytest.raises(ValueError, match="not an event"):

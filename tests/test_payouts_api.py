@@ -9,10 +9,12 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
+from economy.events import payout_topic
 from economy.payouts.dispatch import Dispatcher
 from graph.relay import pk_of, to_global_id
 from graph.server import create_app
 
+from .live_fixtures import connect, listening
 from .payout_fixtures import Rig, ledger_is_clean, signed
 
 Post = Callable[..., Awaitable[Any]]
@@ -31,6 +33,13 @@ mutation($diamonds: BigInt!, $key: String!) {
 DECIDE = """
 mutation($id: ID!) {
   approvePayout(input: {payoutId: $id}) { payout { status approvedBy } errors { code } }
+}
+"""
+
+
+PAYOUT_UPDATES = """
+subscription {
+  payoutStatusChanged { payoutId status provider diamonds currency gross fee withholding net }
 }
 """
 
@@ -245,3 +254,55 @@ async def test_signed_webhooks_settle_payouts_and_tampered_ones_change_nothing(
     assert node["status"] == "PAID"
     assert node["paidAt"] is not None
     await ledger_is_clean(rig.eco)
+
+
+async def test_a_new_payout_is_announced_requested_then_at_its_next_status_with_its_amounts(
+    api: TestClient[Any, Any],
+    graphql: Post,
+    rig: Rig,
+    rich_creator: Callable[..., Awaitable[Any]],
+    token_for: Callable[..., str],
+) -> None:
+    creator = await rich_creator(200_000, subject="creator:cat")
+    rig.bank.fee = 30
+    client = await connect(
+        api.session, str(api.make_url("/graphql")), token_for("creator:cat", "CREATOR")
+    )
+    op = await client.subscribe(PAYOUT_UPDATES)
+    await listening(rig.eco, payout_topic(creator.id))
+
+    def request(diamonds: int, key: str) -> Awaitable[Any]:
+        return graphql(
+            REQUEST, {"diamonds": diamonds, "key": key}, subject="creator:cat", roles=["CREATOR"]
+        )
+
+    small = (await request(40_000, "small")).data["requestPayout"]["payout"]["id"]
+    big = (await request(120_000, "big")).data["requestPayout"]["payout"]["id"]
+    replayed = await request(40_000, "small")
+    assert replayed.data["requestPayout"]["replayed"] is True
+    refused = await request(900_000, "too-much")
+    assert refused.data["requestPayout"]["errors"][0]["code"] == "INSUFFICIENT_DIAMONDS"
+
+    def update(payout: str, status: str, diamonds: int) -> dict[str, Any]:
+        gross = diamonds // 2
+        return {
+            "payoutId": payout,
+            "status": status,
+            "provider": "ledgerbank",
+            "diamonds": diamonds,
+            "currency": "USD",
+            "gross": gross,
+            "fee": 30,
+            "withholding": 0,
+            "net": gross - 30,
+        }
+
+    seen = [(await client.data_for(op))["payoutStatusChanged"] for _ in range(4)]
+    assert seen == [
+        update(small, "REQUESTED", 40_000),
+        update(small, "APPROVED", 40_000),
+        update(big, "REQUESTED", 120_000),
+        update(big, "AWAITING_APPROVAL", 120_000),
+    ]
+    await client.nothing_for(op)  # the replay and the refusal announce nothing
+    await client.ws.close()

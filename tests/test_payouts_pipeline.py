@@ -568,6 +568,7 @@ async def test_status_changes_are_announced_after_commit_only(
         await apply_update(rig.svc, "ledgerbank", paid_webhook(payout, "p", PayoutState.PAID))
         seen = [e for e in feed.drain() if isinstance(e, PayoutStatusChanged)]
     statuses = [e.status for e in seen if e.payout_id == payout.id]
-    # Each announced once per topic the subscription listens on (the owner's and everyone's).
-    assert sorted(set(statuses)) == ["APPROVED", "PAID", "SUBMITTED"]
+    # Each announced once per topic the subscription listens on (the owner's and everyone's),
+    # in order: a new payout first as REQUESTED, then at the status its request left it in.
+    assert list(dict.fromkeys(statuses)) == ["REQUESTED", "APPROVED", "SUBMITTED", "PAID"]
     assert all(e.user_id == creator.id for e in seen)

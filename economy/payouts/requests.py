@@ -202,7 +202,8 @@ async def request_payout(
     except IdempotencyConflict:
         raise _conflict() from None
     if recorded and not outcome.replayed:
-        svc.announce(recorded[0])
+        # Committed: REQUESTED, then the status the policy gave it (both in its history).
+        svc.announce(recorded[0], passed=[PayoutStatus.REQUESTED])
         return Requested(recorded[0], replayed=False)
     async with svc.eco.db.read() as conn:
         return Requested(await _by_request(conn, outcome.transaction_id), replayed=True)
