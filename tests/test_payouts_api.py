@@ -98,7 +98,7 @@ async def test_payout_errors_are_typed_payload_errors(
     assert too_much.data["requestPayout"]["errors"] == [
         {
             "field": "diamonds",
-            "message": "fewer than 90,000 diamonds are available",
+            "message": "only 60,000 diamonds are available, fewer than the 90,000 asked for",
             "code": "INSUFFICIENT_DIAMONDS",
         }
     ]

@@ -17,6 +17,7 @@ from economy.payouts.service import (
 )
 from economy.users import User
 from economy.validation import text_field
+from economy.wallets import diamonds_available
 from ledger import InsufficientFunds
 from ledger.clock import as_utc
 from ledger.payouts.states import CANCELABLE_BY_CREATOR, PayoutStatus
@@ -149,7 +150,8 @@ async def retry_payout(svc: PayoutService, finance: User, payout_id: int) -> Pay
         except InsufficientFunds:
             raise DomainError(
                 "INSUFFICIENT_DIAMONDS",
-                "the creator no longer has these diamonds available",
+                f"the creator has only {await diamonds_available(conn, payout.user_id):,} "
+                f"diamonds available, fewer than the payout's {payout.diamonds:,}",
                 "payoutId",
             ) from None
         except (InvalidTransition, StaleStatus) as exc:
