@@ -44,6 +44,16 @@ subscription {
 """
 
 
+async def payout_requested(graphql: Post, creator: str, diamonds: int) -> str:
+    """The id of a payout `creator` requested over HTTP."""
+    sent = await graphql(
+        REQUEST, {"diamonds": diamonds, "key": "a"}, subject=creator, roles=["CREATOR"]
+    )
+    assert sent.data["requestPayout"]["errors"] == [], sent.body
+    payout_id: str = sent.data["requestPayout"]["payout"]["id"]
+    return payout_id
+
+
 @pytest.fixture
 async def api(rig: Rig) -> AsyncIterator[TestClient[Any, Any]]:
     """The app with the payout pipeline (overrides the suite's plain `api`)."""
@@ -184,11 +194,7 @@ async def test_finance_approves_rejects_retries_and_resolves_over_http(
     graphql: Post, rig: Rig, rich_creator: Callable[..., Awaitable[Any]]
 ) -> None:
     await rich_creator(300_000, subject="creator:ann")
-    big = (
-        await graphql(
-            REQUEST, {"diamonds": 120_000, "key": "a"}, subject="creator:ann", roles=["CREATOR"]
-        )
-    ).data["requestPayout"]["payout"]["id"]
+    big = await payout_requested(graphql, "creator:ann", 120_000)
     approved = await graphql(DECIDE, {"id": big}, subject="finance:fay", roles=["FINANCE"])
     assert approved.data["approvePayout"] == {
         "payout": {"status": "APPROVED", "approvedBy": "finance:fay"},
@@ -306,3 +312,49 @@ async def test_a_new_payout_is_announced_requested_then_at_its_next_status_with_
     ]
     await client.nothing_for(op)  # the replay and the refusal announce nothing
     await client.ws.close()
+
+
+async def test_the_creator_sees_roles_in_the_history_and_finance_and_admin_see_who(
+    api: TestClient[Any, Any], graphql: Post, rig: Rig, rich_creator: Callable[..., Awaitable[Any]]
+) -> None:
+    await rich_creator(300_000, subject="creator:ann")
+    big = await payout_requested(graphql, "creator:ann", 120_000)
+    await graphql(DECIDE, {"id": big}, subject="finance:fay", roles=["FINANCE"])
+    await Dispatcher(rig.svc).run_once()
+    headers, body = signed(
+        {"id": "evt_1", "state": "PAID", "payout": f"diamonds-payout-{pk_of(big, 'Payout')}"}
+    )
+    assert (await api.post("/webhooks/ledgerbank", data=body, headers=headers)).status == 200
+
+    async def seen_by(subject: str, role: str) -> tuple[str | None, list[tuple[str, str, str]]]:
+        response = await graphql(
+            "query($id: ID!) { payout(id: $id) { approvedBy "
+            "history { toStatus actorRole actor } } }",
+            {"id": big},
+            subject=subject,
+            roles=[role],
+        )
+        payout = response.data["payout"]
+        steps = [(h["toStatus"], h["actorRole"], h["actor"]) for h in payout["history"]]
+        return payout["approvedBy"], steps
+
+    approver, steps = await seen_by("creator:ann", "CREATOR")
+    assert approver == "finance"
+    assert steps == [
+        ("REQUESTED", "CREATOR", "creator:ann"),
+        ("AWAITING_APPROVAL", "SYSTEM", "system"),
+        ("APPROVED", "FINANCE", "finance"),
+        ("SUBMITTED", "SYSTEM", "system"),
+        ("PAID", "SYSTEM", "system"),
+    ]
+    for subject, role in (("finance:gil", "FINANCE"), ("admin:ada", "ADMIN")):
+        approver, steps = await seen_by(subject, role)
+        assert approver == "finance:fay"
+        assert [(to, who) for to, _, who in steps if not who.startswith("worker:")] == [
+            ("REQUESTED", "creator:ann"),
+            ("AWAITING_APPROVAL", "policy"),
+            ("APPROVED", "finance:fay"),
+            ("PAID", "webhook:ledgerbank"),
+        ]
+        assert [r for _, r, _ in steps] == ["CREATOR", "SYSTEM", "FINANCE", "SYSTEM", "SYSTEM"]
+        assert steps[3][2].startswith("worker:")

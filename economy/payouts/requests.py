@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from economy.errors import DomainError
 from economy.money import format_money
+from economy.payouts import actors
 from economy.payouts.gate import Requirement
 from economy.payouts.service import PayoutService, now
 from economy.users import User
@@ -193,7 +194,7 @@ async def request_payout(
             payout.id,
             PayoutStatus.REQUESTED,
             status,
-            actor="policy",
+            actor=actors.POLICY,
             reason="above the approval threshold"
             if status is PayoutStatus.AWAITING_APPROVAL
             else "within the automatic approval limit",
