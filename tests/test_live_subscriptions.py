@@ -12,7 +12,7 @@ import pytest
 from aiohttp.test_utils import TestClient
 
 from economy.app import Economy
-from economy.events import PayoutStatusChanged, gift_topic, payout_topic, publish_payout_status
+from economy.events import gift_topic, payout_topic, publish_payout_status
 from graph.relay import to_global_id
 from tests.live_fixtures import (
     GIFT_RECEIVED,
@@ -23,6 +23,7 @@ from tests.live_fixtures import (
     connect,
     gift_sender,
     listening,
+    payout_changed,
 )
 
 Connect = Callable[..., Awaitable[LiveClient]]
@@ -294,23 +295,8 @@ async def test_payout_status_changed_reaches_the_owner_and_finance_only(
     await listening(economy, payout_topic(0))
     at = datetime(2025, 5, 1, 12, 0, tzinfo=UTC)
 
-    def change(payout_id: int, user_id: int, status: str) -> PayoutStatusChanged:
-        return PayoutStatusChanged(
-            payout_id=payout_id,
-            user_id=user_id,
-            status=status,
-            at=at,
-            provider="ledgerbank",
-            diamonds=40_000,
-            currency="USD",
-            gross_minor=20_000,
-            fee_minor=30,
-            withholding_minor=0,
-            net_minor=19_970,
-        )
-
-    publish_payout_status(economy.events, change(7, ann.id, "PAID"))
-    publish_payout_status(economy.events, change(8, bob.id, "FAILED"))
+    publish_payout_status(economy.events, payout_changed(7, ann.id, "PAID", at))
+    publish_payout_status(economy.events, payout_changed(8, bob.id, "FAILED", at))
 
     expected_ann = {
         "payoutId": to_global_id("Payout", 7),

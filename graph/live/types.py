@@ -12,7 +12,7 @@ import strawberry
 from economy import events
 from economy.streams import LeaderboardEntry
 from graph.gifts.types import Gift
-from graph.payouts.types import PayoutStatus
+from graph.payouts.types import PayoutAmounts, PayoutStatus
 from graph.relay import to_global_id
 from graph.scalars import BigInt
 from graph.wallets.types import Wallet
@@ -103,18 +103,11 @@ class WalletUpdate:
     description="A payout changed status, with what it pays. A new payout sends REQUESTED, then "
     "the status its request left it in (AWAITING_APPROVAL or APPROVED)."
 )
-class PayoutStatusUpdate:
+class PayoutStatusUpdate(PayoutAmounts):
     payout_id: strawberry.ID
     user_id: strawberry.ID
     status: PayoutStatus  # type: ignore[valid-type]
     at: datetime
-    provider: str
-    diamonds: BigInt
-    currency: str
-    gross: BigInt = strawberry.field(description="What the diamonds are worth, minor units.")
-    fee: BigInt = strawberry.field(description="The provider's fee, passed through.")
-    withholding: BigInt = strawberry.field(description="Tax withheld (backup withholding).")
-    net: BigInt = strawberry.field(description="What the creator receives.")
 
     @classmethod
     def of(cls, event: events.PayoutStatusChanged) -> PayoutStatusUpdate:

@@ -84,10 +84,11 @@ class PayoutResolution(enum.Enum):
     CANCELED = "CANCELED"
 
 
-@strawberry.type(description="Diamonds turned into money for a creator.")
-class Payout(Node):
-    id: strawberry.ID
-    status: PayoutStatus  # type: ignore[valid-type]
+@strawberry.interface(
+    description="What a payout pays: through which provider, for how many diamonds, and the "
+    "money in minor units of its currency."
+)
+class PayoutAmounts:
     provider: str
     diamonds: BigInt
     currency: str
@@ -95,6 +96,12 @@ class Payout(Node):
     fee: BigInt = strawberry.field(description="The provider's fee, passed through.")
     withholding: BigInt = strawberry.field(description="Tax withheld (backup withholding).")
     net: BigInt = strawberry.field(description="What the creator receives.")
+
+
+@strawberry.type(description="Diamonds turned into money for a creator.")
+class Payout(Node, PayoutAmounts):
+    id: strawberry.ID
+    status: PayoutStatus  # type: ignore[valid-type]
     provider_reference: str | None
     failure_code: str | None
     failure_message: str | None
