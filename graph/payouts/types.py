@@ -1,6 +1,5 @@
-"""GraphQL types of payouts: `Payout` with its amounts, provider, status and timestamped history,
-visible to its creator and to FINANCE and ADMIN; only FINANCE and ADMIN see which staff member,
-worker or webhook moved it, the creator sees the role.
+"""GraphQL types of payouts: `Payout` with its amounts, status and history, for its creator and for
+FINANCE and ADMIN; who moved it shows by role to the creator, by name to FINANCE and ADMIN.
 """
 
 from __future__ import annotations
