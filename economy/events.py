@@ -71,13 +71,24 @@ class WalletChanged:
 
 @dataclass(slots=True)  # not frozen: frozen dataclasses are slow to build
 class PayoutStatusChanged:
-    """A payout moved to `status` at `at`."""
+    """A payout moved to `status` at `at`, with what it pays (so that a subscriber needs no read).
+
+    A new payout sends two: REQUESTED, then the status its request left it in (AWAITING_APPROVAL
+    or APPROVED)."""
 
     KIND: ClassVar[str] = "payout"
     payout_id: int
     user_id: int
     status: str
+    """A `PayoutStatus` value."""
     at: datetime
+    provider: str
+    diamonds: int
+    currency: str
+    gross_minor: int
+    fee_minor: int
+    withholding_minor: int
+    net_minor: int
 
     @property
     def topics(self) -> tuple[Topic, ...]:
@@ -188,12 +199,10 @@ class EventBus:
             self.hub.dispatch(event.topics, event)
 
 
-def publish_payout_status(
-    bus: EventBus, *, payout_id: int, user_id: int, status: str, at: datetime
-) -> None:
-    """Tell `payoutStatusChanged` subscribers (the payout's owner, FINANCE and ADMIN) that a
-    payout changed status. Call it after the transaction that changed the status commits."""
-    bus.publish(PayoutStatusChanged(payout_id=payout_id, user_id=user_id, status=status, at=at))
+def publish_payout_status(bus: EventBus, *changes: PayoutStatusChanged) -> None:
+    """Tell `payoutStatusChanged` subscribers (the payout's owner, FINANCE and ADMIN) that payouts
+    changed status, in this order. Call it after the transaction that changed them commits."""
+    bus.publish(*changes)
 
 
 def now() -> float:

@@ -66,19 +66,25 @@ async def get_stream(conn: AsyncConnection, stream_id: int) -> Stream | None:
     return None if row is None else stream_from_row(row._mapping)
 
 
+class StreamAlreadyLive(DomainError):
+    """The creator already has a live stream: `stream_id`, or None when it ended before it could
+    be named. The message names no id; the API adds the stream's id in its own format."""
+
+    def __init__(self, stream_id: int | None) -> None:
+        self.stream_id = stream_id
+        super().__init__("STREAM_ALREADY_LIVE", "you already have a live stream")
+
+
 async def start_stream(eco: Economy, creator: User, title: str) -> Stream:
+    """Raises `DomainError`: INVALID_TITLE, or STREAM_ALREADY_LIVE (`StreamAlreadyLive`)."""
     clean = text_field(
         title, field="title", code="INVALID_TITLE", max_length=MAX_TITLE_LENGTH, what="the title"
     )
     try:
         async with eco.db.write() as conn:
-            live = await conn.scalar(
-                select(streams.c.id).where(
-                    streams.c.creator_id == creator.id, streams.c.status == "LIVE"
-                )
-            )
+            live = await _live_stream_of(conn, creator.id)
             if live is not None:
-                raise _already_live(live)
+                raise StreamAlreadyLive(live)
             row = (
                 await conn.execute(
                     insert(streams).values(creator_id=creator.id, title=clean).returning(streams)
@@ -86,12 +92,16 @@ async def start_stream(eco: Economy, creator: User, title: str) -> Stream:
             ).one()
             return stream_from_row(row._mapping)
     except IntegrityError:  # a racing startStream by the same creator won
-        raise _already_live(None) from None
+        pass
+    async with eco.db.read() as conn:
+        raise StreamAlreadyLive(await _live_stream_of(conn, creator.id))
 
 
-def _already_live(stream_id: int | None) -> DomainError:
-    which = f" (stream {stream_id})" if stream_id is not None else ""
-    return DomainError("STREAM_ALREADY_LIVE", f"you already have a live stream{which}")
+async def _live_stream_of(conn: AsyncConnection, creator_id: int) -> int | None:
+    live = await conn.scalar(
+        select(streams.c.id).where(streams.c.creator_id == creator_id, streams.c.status == "LIVE")
+    )
+    return None if live is None else int(live)
 
 
 async def end_stream(eco: Economy, actor: User, stream_id: int, *, may_end_any: bool) -> Stream:

@@ -10,6 +10,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from economy.users import by_id
 from ledger import Balance
 from ledger.accounts import read_balance
 from ledger.payouts.store import diamonds_owed
@@ -66,3 +67,11 @@ async def wallet_entries(
         )
         for t, x, kind, a, credit, at in rows
     ]
+
+
+async def diamonds_available(conn: AsyncConnection, user_id: int) -> int:
+    """The diamonds a user can cash out now: their diamond balance less what payouts hold."""
+    user = await by_id(conn, user_id)
+    if user is None:
+        return 0
+    return (await wallet_balance(conn, user.diamond_account_id)).available

@@ -11,12 +11,14 @@ import os
 import socket
 import time
 from collections.abc import Awaitable, Callable
+from datetime import datetime
 from typing import Any
 
 import aiohttp
 from aiohttp import WSMsgType
 
 from economy.app import Economy
+from economy.events import PayoutStatusChanged
 from economy.fanout import Topic
 
 PROTOCOL = "graphql-transport-ws"
@@ -145,6 +147,24 @@ async def connect(
     ack = await client.init({"Authorization": f"Bearer {token}"} if token else None)
     assert ack["type"] == "connection_ack", ack
     return client
+
+
+def payout_changed(payout_id: int, user_id: int, status: str, at: datetime) -> PayoutStatusChanged:
+    """The event of a 40,000-diamond ledgerbank payout ($200.00, 30 cents fee) reaching
+    `status`."""
+    return PayoutStatusChanged(
+        payout_id=payout_id,
+        user_id=user_id,
+        status=status,
+        at=at,
+        provider="ledgerbank",
+        diamonds=40_000,
+        currency="USD",
+        gross_minor=20_000,
+        fee_minor=30,
+        withholding_minor=0,
+        net_minor=19_970,
+    )
 
 
 async def wait_until(check: Callable[[], bool], within: float = TIMEOUT) -> None:

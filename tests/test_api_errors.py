@@ -190,13 +190,24 @@ async def test_start_stream_refuses_bad_titles(title: str, code: str, graphql: P
 
 
 async def test_a_creator_has_one_live_stream_at_a_time(graphql: Post) -> None:
-    start = 'mutation { startStream(input: {title: "again"}) { stream { id } errors { code } } }'
+    start = (
+        'mutation { startStream(input: {title: "again"}) '
+        "{ stream { id } errors { field code message } } }"
+    )
     first = await graphql(start, subject="creator:hal", roles=["CREATOR"])
     second = await graphql(start, subject="creator:hal", roles=["CREATOR"])
     assert first.data["startStream"]["errors"] == []
+    live = first.data["startStream"]["stream"]["id"]
+    assert live.startswith("TGl2ZVN0cmVhbTo")  # base64 "LiveStream:", as the API shows ids
     assert second.data["startStream"] == {
         "stream": None,
-        "errors": [{"code": "STREAM_ALREADY_LIVE"}],
+        "errors": [
+            {
+                "field": None,
+                "code": "STREAM_ALREADY_LIVE",
+                "message": f"you already have a live stream: {live}",
+            }
+        ],
     }
 
 

@@ -18,6 +18,7 @@ from economy.errors import DomainError
 from economy.gifting import GiftResult, send_gift
 from economy.grants import grant_coins
 from economy.streams import (
+    StreamAlreadyLive,
     end_stream,
     leaderboard,
     live_streams_page,
@@ -414,7 +415,8 @@ async def test_a_stream_starts_once_and_ends_once(economy: Economy, make_user: A
 
     again = await refused(start_stream(economy, creator, "Second show"))
     assert again.code == "STREAM_ALREADY_LIVE"
-    assert str(stream.id) in again.message
+    assert isinstance(again, StreamAlreadyLive)
+    assert again.stream_id == stream.id
 
     ended = await end_stream(economy, creator, stream.id, may_end_any=False)
     assert (ended.id, ended.status, ended.live) == (stream.id, "ENDED", False)
@@ -465,6 +467,9 @@ async def test_racing_starts_by_one_creator_open_one_stream(
     codes = Counter(r.code for r in results if isinstance(r, DomainError))
     assert len(started) == 1, results
     assert codes == {"STREAM_ALREADY_LIVE": 9}
+    # Also the refusals that lost the race on the unique index name the winner.
+    named = {r.stream_id for r in results if isinstance(r, StreamAlreadyLive)}
+    assert named == {started[0].id}
 
 
 async def test_live_streams_are_paged_newest_first(economy: Economy, live_stream: Any) -> None:

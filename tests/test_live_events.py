@@ -154,11 +154,9 @@ async def test_a_gift_publishes_the_gift_and_both_wallets(
 def test_events_survive_the_wire_format() -> None:
     from datetime import UTC, datetime
 
-    from economy.events import PayoutStatusChanged
+    from tests.live_fixtures import payout_changed
 
-    event = PayoutStatusChanged(
-        payout_id=1, user_id=2, status="PAID", at=datetime(2025, 1, 2, 3, 4, 5, tzinfo=UTC)
-    )
+    event = payout_changed(1, 2, "PAID", datetime(2025, 1, 2, 3, 4, 5, tzinfo=UTC))
     assert decode_event(encode_event(event)) == event
     with pytest.raises(ValueError, match="not an event"):
         decode_event({"kind": "nope"})

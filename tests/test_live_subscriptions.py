@@ -23,6 +23,7 @@ from tests.live_fixtures import (
     connect,
     gift_sender,
     listening,
+    payout_changed,
 )
 
 Connect = Callable[..., Awaitable[LiveClient]]
@@ -294,8 +295,8 @@ async def test_payout_status_changed_reaches_the_owner_and_finance_only(
     await listening(economy, payout_topic(0))
     at = datetime(2025, 5, 1, 12, 0, tzinfo=UTC)
 
-    publish_payout_status(economy.events, payout_id=7, user_id=ann.id, status="PAID", at=at)
-    publish_payout_status(economy.events, payout_id=8, user_id=bob.id, status="FAILED", at=at)
+    publish_payout_status(economy.events, payout_changed(7, ann.id, "PAID", at))
+    publish_payout_status(economy.events, payout_changed(8, bob.id, "FAILED", at))
 
     expected_ann = {
         "payoutId": to_global_id("Payout", 7),

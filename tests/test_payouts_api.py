@@ -9,11 +9,13 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
+from economy.events import payout_topic
 from economy.payouts.dispatch import Dispatcher
 from graph.relay import pk_of, to_global_id
 from graph.server import create_app
 from providers.base import PayoutState
 
+from .live_fixtures import connect, listening
 from .payout_fixtures import Rig, ledger_is_clean, signed
 
 Post = Callable[..., Awaitable[Any]]
@@ -34,6 +36,23 @@ mutation($id: ID!) {
   approvePayout(input: {payoutId: $id}) { payout { status approvedBy } errors { code } }
 }
 """
+
+
+PAYOUT_UPDATES = """
+subscription {
+  payoutStatusChanged { payoutId status provider diamonds currency gross fee withholding net }
+}
+"""
+
+
+async def payout_requested(graphql: Post, creator: str, diamonds: int) -> str:
+    """The id of a payout `creator` requested over HTTP."""
+    sent = await graphql(
+        REQUEST, {"diamonds": diamonds, "key": "a"}, subject=creator, roles=["CREATOR"]
+    )
+    assert sent.data["requestPayout"]["errors"] == [], sent.body
+    payout_id: str = sent.data["requestPayout"]["payout"]["id"]
+    return payout_id
 
 
 @pytest.fixture
@@ -90,7 +109,7 @@ async def test_payout_errors_are_typed_payload_errors(
     assert too_much.data["requestPayout"]["errors"] == [
         {
             "field": "diamonds",
-            "message": "fewer than 90,000 diamonds are available",
+            "message": "only 60,000 diamonds are available, fewer than the 90,000 asked for",
             "code": "INSUFFICIENT_DIAMONDS",
         }
     ]
@@ -176,11 +195,7 @@ async def test_finance_approves_rejects_retries_and_resolves_over_http(
     graphql: Post, rig: Rig, rich_creator: Callable[..., Awaitable[Any]]
 ) -> None:
     await rich_creator(300_000, subject="creator:ann")
-    big = (
-        await graphql(
-            REQUEST, {"diamonds": 120_000, "key": "a"}, subject="creator:ann", roles=["CREATOR"]
-        )
-    ).data["requestPayout"]["payout"]["id"]
+    big = await payout_requested(graphql, "creator:ann", 120_000)
     approved = await graphql(DECIDE, {"id": big}, subject="finance:fay", roles=["FINANCE"])
     assert approved.data["approvePayout"] == {
         "payout": {"status": "APPROVED", "approvedBy": "finance:fay"},
@@ -344,3 +359,101 @@ async def test_finance_sees_a_discrepancy_over_http_and_acknowledges_it(
     )
     assert wallet.data["me"]["diamondWallet"] == {"balance": 20_000, "available": 20_000, "owed": 0}
     await ledger_is_clean(rig.eco)
+
+
+async def test_a_new_payout_is_announced_requested_then_at_its_next_status_with_its_amounts(
+    api: TestClient[Any, Any],
+    graphql: Post,
+    rig: Rig,
+    rich_creator: Callable[..., Awaitable[Any]],
+    token_for: Callable[..., str],
+) -> None:
+    creator = await rich_creator(200_000, subject="creator:cat")
+    rig.bank.fee = 30
+    client = await connect(
+        api.session, str(api.make_url("/graphql")), token_for("creator:cat", "CREATOR")
+    )
+    op = await client.subscribe(PAYOUT_UPDATES)
+    await listening(rig.eco, payout_topic(creator.id))
+
+    def request(diamonds: int, key: str) -> Awaitable[Any]:
+        return graphql(
+            REQUEST, {"diamonds": diamonds, "key": key}, subject="creator:cat", roles=["CREATOR"]
+        )
+
+    small = (await request(40_000, "small")).data["requestPayout"]["payout"]["id"]
+    big = (await request(120_000, "big")).data["requestPayout"]["payout"]["id"]
+    replayed = await request(40_000, "small")
+    assert replayed.data["requestPayout"]["replayed"] is True
+    refused = await request(900_000, "too-much")
+    assert refused.data["requestPayout"]["errors"][0]["code"] == "INSUFFICIENT_DIAMONDS"
+
+    def update(payout: str, status: str, diamonds: int) -> dict[str, Any]:
+        gross = diamonds // 2
+        return {
+            "payoutId": payout,
+            "status": status,
+            "provider": "ledgerbank",
+            "diamonds": diamonds,
+            "currency": "USD",
+            "gross": gross,
+            "fee": 30,
+            "withholding": 0,
+            "net": gross - 30,
+        }
+
+    seen = [(await client.data_for(op))["payoutStatusChanged"] for _ in range(4)]
+    assert seen == [
+        update(small, "REQUESTED", 40_000),
+        update(small, "APPROVED", 40_000),
+        update(big, "REQUESTED", 120_000),
+        update(big, "AWAITING_APPROVAL", 120_000),
+    ]
+    await client.nothing_for(op)  # the replay and the refusal announce nothing
+    await client.ws.close()
+
+
+async def test_the_creator_sees_roles_in_the_history_and_finance_and_admin_see_who(
+    api: TestClient[Any, Any], graphql: Post, rig: Rig, rich_creator: Callable[..., Awaitable[Any]]
+) -> None:
+    await rich_creator(300_000, subject="creator:ann")
+    big = await payout_requested(graphql, "creator:ann", 120_000)
+    await graphql(DECIDE, {"id": big}, subject="finance:fay", roles=["FINANCE"])
+    await Dispatcher(rig.svc).run_once()
+    headers, body = signed(
+        {"id": "evt_1", "state": "PAID", "payout": f"diamonds-payout-{pk_of(big, 'Payout')}"}
+    )
+    assert (await api.post("/webhooks/ledgerbank", data=body, headers=headers)).status == 200
+
+    async def seen_by(subject: str, role: str) -> tuple[str | None, list[tuple[str, str, str]]]:
+        response = await graphql(
+            "query($id: ID!) { payout(id: $id) { approvedBy "
+            "history { toStatus actorRole actor } } }",
+            {"id": big},
+            subject=subject,
+            roles=[role],
+        )
+        payout = response.data["payout"]
+        steps = [(h["toStatus"], h["actorRole"], h["actor"]) for h in payout["history"]]
+        return payout["approvedBy"], steps
+
+    approver, steps = await seen_by("creator:ann", "CREATOR")
+    assert approver == "finance"
+    assert steps == [
+        ("REQUESTED", "CREATOR", "creator:ann"),
+        ("AWAITING_APPROVAL", "SYSTEM", "system"),
+        ("APPROVED", "FINANCE", "finance"),
+        ("SUBMITTED", "SYSTEM", "system"),
+        ("PAID", "SYSTEM", "system"),
+    ]
+    for subject, role in (("finance:gil", "FINANCE"), ("admin:ada", "ADMIN")):
+        approver, steps = await seen_by(subject, role)
+        assert approver == "finance:fay"
+        assert [(to, who) for to, _, who in steps if not who.startswith("worker:")] == [
+            ("REQUESTED", "creator:ann"),
+            ("AWAITING_APPROVAL", "policy"),
+            ("APPROVED", "finance:fay"),
+            ("PAID", "webhook:ledgerbank"),
+        ]
+        assert [r for _, r, _ in steps] == ["CREATOR", "SYSTEM", "FINANCE", "SYSTEM", "SYSTEM"]
+        assert steps[3][2].startswith("worker:")

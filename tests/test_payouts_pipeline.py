@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from sqlalchemy import update
 
+from economy.app import Economy
 from economy.errors import DomainError
 from economy.payouts.dispatch import Dispatcher
 from economy.payouts.gate import Requirement
@@ -23,6 +24,7 @@ from economy.payouts.review import (
     resolve_payout,
     retry_payout,
 )
+from economy.payouts.service import PayoutService
 from economy.payouts.webhooks import apply_update
 from economy.users import User
 from ledger.accounts import read_balance
@@ -30,6 +32,7 @@ from ledger.clock import utcnow
 from ledger.payouts.states import PayoutStatus
 from ledger.payouts.store import Payout, load_payout, payout_history
 from ledger.payouts.tables import payouts
+from ledger.rates import CashRate
 from providers.base import PayoutState, StatusUpdate
 
 from .payout_fixtures import FAST_RETRIES, Rig, ledger_is_clean
@@ -141,6 +144,38 @@ async def test_refused_requests_write_nothing(
         == before
     )
     assert await diamonds_of(rig, creator) == (60_000, 60_000)
+
+
+async def test_refusals_state_the_minimum_in_diamonds_and_money_and_what_is_available(
+    rig: Rig, rich_creator: MakeCreator, start_economy: Callable[..., Awaitable[Economy]]
+) -> None:
+    creator = await rich_creator(60_000)
+    with pytest.raises(DomainError) as small:
+        await request(rig, creator, 151)
+    # The rig's minimum is 100 cents; a diamond is worth half a cent.
+    assert small.value.message == (
+        "151 diamonds are worth $0.75; the minimum is 200 diamonds ($1.00)"
+    )
+    with pytest.raises(DomainError) as short:
+        await request(rig, creator, 70_000)
+    assert short.value.message == (
+        "only 60,000 diamonds are available, fewer than the 70,000 asked for"
+    )
+
+    # At 9/20 of a cent a diamond, a euro takes 222.2 diamonds: the minimum rounds up to 223.
+    euros = await start_economy(
+        cash_rates={"EUR": CashRate(currency="EUR", minor_per_diamond=(9, 20))}
+    )
+    svc = PayoutService(
+        eco=euros, gate=rig.gate, providers=rig.svc.providers, policy=rig.svc.policy
+    )
+    with pytest.raises(DomainError) as in_euros:
+        await request_payout(
+            svc, creator, diamonds=222, provider="ledgerbank", currency="EUR", key="eur"
+        )
+    assert in_euros.value.message == (
+        "222 diamonds are worth €0.99; the minimum is 223 diamonds (€1.00)"
+    )
 
 
 async def test_the_compliance_gate_lists_every_missing_requirement(
@@ -282,27 +317,51 @@ async def test_a_payout_that_comes_back_returns_the_diamonds(
     await ledger_is_clean(rig.eco)
 
 
+async def failed_payout(rig: Rig, creator: User, diamonds: int) -> Payout:
+    """A payout the bank refused for good: FAILED, its diamonds released."""
+    rig.bank.script = ["account_closed"]
+    payout = await request(rig, creator, diamonds)
+    await worker(rig).run_once()
+    failed = await reload(rig, payout)
+    assert failed.status is PayoutStatus.FAILED
+    return failed
+
+
 async def test_a_permanent_failure_releases_the_diamonds_and_finance_can_retry(
     rig: Rig, rich_creator: MakeCreator, economy: Any
 ) -> None:
     creator = await rich_creator(60_000)
     finance = await economy.users.ensure("finance:fay")
-    rig.bank.script = ["account_closed"]
-    payout = await request(rig, creator, 40_000)
-    await worker(rig).run_once()
-    failed = await reload(rig, payout)
-    assert failed.status is PayoutStatus.FAILED
+    failed = await failed_payout(rig, creator, 40_000)
     assert failed.failure_code == "account_closed"
     assert await diamonds_of(rig, creator) == (60_000, 60_000)
 
-    retried = await retry_payout(rig.svc, finance, payout.id, "the creator fixed the account")
+    retried = await retry_payout(rig.svc, finance, failed.id, "the creator fixed the account")
     assert retried.status is PayoutStatus.APPROVED
     assert retried.generation == 2
     assert retried.idempotency_key != failed.idempotency_key
     assert await diamonds_of(rig, creator) == (60_000, 20_000)
     await worker(rig).run_once()
-    assert (await reload(rig, payout)).status is PayoutStatus.SUBMITTED
-    assert rig.bank.payments_to(f"diamonds-payout-{payout.id}") == 1
+    assert (await reload(rig, failed)).status is PayoutStatus.SUBMITTED
+    assert rig.bank.payments_to(f"diamonds-payout-{failed.id}") == 1
+    await ledger_is_clean(rig.eco)
+
+
+async def test_a_retry_the_creator_can_no_longer_cover_says_what_is_available(
+    rig: Rig, rich_creator: MakeCreator, economy: Any
+) -> None:
+    creator = await rich_creator(60_000)
+    finance = await economy.users.ensure("finance:fay")
+    payout = await failed_payout(rig, creator, 40_000)
+    await request(rig, creator, 30_000, key="meanwhile")
+
+    with pytest.raises(DomainError) as refused:
+        await retry_payout(rig.svc, finance, payout.id, "try again")
+    assert (refused.value.code, refused.value.message) == (
+        "INSUFFICIENT_DIAMONDS",
+        "the creator has only 30,000 diamonds available, fewer than the payout's 40,000",
+    )
+    assert (await reload(rig, payout)).status is PayoutStatus.FAILED
     await ledger_is_clean(rig.eco)
 
 
@@ -564,6 +623,7 @@ async def test_status_changes_are_announced_after_commit_only(
         await apply_update(rig.svc, rig.bank, paid_webhook(payout, "p", PayoutState.PAID))
         seen = [e for e in feed.drain() if isinstance(e, PayoutStatusChanged)]
     statuses = [e.status for e in seen if e.payout_id == payout.id]
-    # Each announced once per topic the subscription listens on (the owner's and everyone's).
-    assert sorted(set(statuses)) == ["APPROVED", "PAID", "SUBMITTED"]
+    # Each announced once per topic the subscription listens on (the owner's and everyone's),
+    # in order: a new payout first as REQUESTED, then at the status its request left it in.
+    assert list(dict.fromkeys(statuses)) == ["REQUESTED", "APPROVED", "SUBMITTED", "PAID"]
     assert all(e.user_id == creator.id for e in seen)

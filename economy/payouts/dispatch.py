@@ -16,6 +16,7 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import func, or_, select, update
 
+from economy.payouts.actors import WORKER_PREFIX
 from economy.payouts.outcomes import ProviderNews, apply_news
 from economy.payouts.service import PayoutService, now
 from economy.users import by_id
@@ -355,7 +356,7 @@ class Dispatcher:
         that applies provider outcomes), then release the lease."""
         news = ProviderNews(
             state=result.state,
-            source=f"worker:{self.name}",
+            source=f"{WORKER_PREFIX}{self.name}",
             confirmed=True,
             provider_reference=result.provider_reference,
             failure_code=result.failure_code,
@@ -458,7 +459,7 @@ class Dispatcher:
                     conn,
                     current,
                     status,
-                    actor=f"worker:{self.name}",
+                    actor=f"{WORKER_PREFIX}{self.name}",
                     reason=message,
                     details={"code": code} if code else None,
                     changes=changes,

@@ -12,10 +12,13 @@ from sqlalchemy import func, insert, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from economy.errors import DomainError
+from economy.money import format_money
+from economy.payouts import actors
 from economy.payouts.gate import Requirement
 from economy.payouts.service import PayoutService, now
 from economy.users import User
 from economy.validation import idempotency_key, whole_number
+from economy.wallets import diamonds_available
 from ledger import IdempotencyConflict, IdempotentRequest, InsufficientFunds, run_once
 from ledger.idempotency import find
 from ledger.payouts.attempts import start_attempt
@@ -108,11 +111,12 @@ async def request_payout(
             "UNSUPPORTED_CURRENCY", f"{provider} does not pay out in {code!r}", "currency"
         )
     gross = rate.cash_for(diamonds)
-    if gross < svc.policy.minimum_minor:
+    minimum = svc.policy.minimum_minor
+    if gross < minimum:
         raise DomainError(
             "BELOW_MINIMUM",
-            f"{diamonds:,} diamonds are worth {gross} {code} minor units; the minimum is "
-            f"{svc.policy.minimum_minor}",
+            f"{diamonds:,} diamonds are worth {format_money(gross, code)}; the minimum is "
+            f"{rate.diamonds_for(minimum):,} diamonds ({format_money(minimum, code)})",
             "diamonds",
         )
     today = now().date()
@@ -153,9 +157,10 @@ async def request_payout(
                 idempotency=request,
             )
         except InsufficientFunds:
+            available = await diamonds_available(conn, creator.id)
             raise DomainError(
                 "INSUFFICIENT_DIAMONDS",
-                f"fewer than {diamonds:,} diamonds are available",
+                f"only {available:,} diamonds are available, fewer than the {diamonds:,} asked for",
                 "diamonds",
             ) from None
         # The hold locked the creator's diamond account: concurrent requests of this creator
@@ -194,7 +199,7 @@ async def request_payout(
             payout.id,
             PayoutStatus.REQUESTED,
             status,
-            actor="policy",
+            actor=actors.POLICY,
             reason="above the approval threshold"
             if status is PayoutStatus.AWAITING_APPROVAL
             else "within the automatic approval limit",
@@ -207,7 +212,8 @@ async def request_payout(
     except IdempotencyConflict:
         raise _conflict() from None
     if recorded and not outcome.replayed:
-        svc.announce(recorded[0])
+        # Committed: REQUESTED, then the status the policy gave it (both in its history).
+        svc.announce(recorded[0], passed=[PayoutStatus.REQUESTED])
         return Requested(recorded[0], replayed=False)
     async with svc.eco.db.read() as conn:
         return Requested(await _by_request(conn, outcome.transaction_id), replayed=True)

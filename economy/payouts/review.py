@@ -6,9 +6,9 @@ discrepancy; a creator cancels their own before dispatch. Every decision is audi
 from __future__ import annotations
 
 from sqlalchemy import or_
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from economy.errors import DomainError, NotFound
+from economy.payouts.actors import LOOKUP_PREFIX
 from economy.payouts.asking import Answer, ask, cancel
 from economy.payouts.outcomes import ProviderNews, apply_news
 from economy.payouts.service import (
@@ -18,10 +18,10 @@ from economy.payouts.service import (
     payout_for_update,
     transition_refused,
 )
-from economy.users import User, by_id
+from economy.users import User
 from economy.validation import text_field
+from economy.wallets import diamonds_available
 from ledger import InsufficientFunds
-from ledger.accounts import read_balance
 from ledger.clock import as_utc
 from ledger.payouts.attempts import (
     Attempt,
@@ -146,7 +146,7 @@ async def retry_payout(svc: PayoutService, finance: User, payout_id: int, reason
         attempt = await load_attempt(conn, payout.id, payout.generation)
     assert attempt is not None
     if _may_still_pay(attempt):
-        await _settle_last_attempt(svc, payout, attempt)
+        await _settle_last_attempt(svc, finance, payout, attempt)
     async with svc.writing() as conn:
         payout = await payout_for_update(conn, payout_id)
         _must_be(payout, (PayoutStatus.FAILED,), "only failed payouts can be retried")
@@ -173,11 +173,10 @@ async def retry_payout(svc: PayoutService, finance: User, payout_id: int, reason
                 },
             )
         except InsufficientFunds:
-            available = await _available_diamonds(svc, conn, payout)
             raise DomainError(
                 "INSUFFICIENT_DIAMONDS",
-                f"the creator no longer has these diamonds available: {payout.diamonds:,} are "
-                f"needed, {available:,} are available",
+                f"the creator has only {await diamonds_available(conn, payout.user_id):,} "
+                f"diamonds available, fewer than the payout's {payout.diamonds:,}",
                 "payoutId",
             ) from None
         except (InvalidTransition, StaleStatus) as exc:
@@ -200,7 +199,9 @@ def _may_still_pay(attempt: Attempt) -> bool:
     return attempt.outcome is AttemptOutcome.NOT_SENT and attempt.first_sent_at is not None
 
 
-async def _settle_last_attempt(svc: PayoutService, payout: Payout, attempt: Attempt) -> None:
+async def _settle_last_attempt(
+    svc: PayoutService, finance: User, payout: Payout, attempt: Attempt
+) -> None:
     """Before a retry: learn what became of the last attempt. A payment is booked (the payout is
     PAID after all, and flagged) and the retry refused; a pending one refuses the retry."""
     provider = svc.find_provider(payout.provider)
@@ -216,7 +217,9 @@ async def _settle_last_attempt(svc: PayoutService, payout: Payout, attempt: Atte
         return
     state = PayoutState.FAILED if answer.missing else answer.state
     assert state is not None
-    await _apply_answer(svc, payout, attempt, answer, state, actor=f"lookup:{payout.provider}")
+    await _apply_answer(
+        svc, payout, attempt, answer, state, actor=f"{LOOKUP_PREFIX}{finance.subject}"
+    )
     if state is PayoutState.PAID:
         raise DomainError(
             "EARLIER_ATTEMPT_PAID",
@@ -266,12 +269,6 @@ def _unsettled(attempt: Attempt, why: str) -> DomainError:
     )
 
 
-async def _available_diamonds(svc: PayoutService, conn: AsyncConnection, payout: Payout) -> int:
-    creator = await by_id(conn, payout.user_id)
-    assert creator is not None
-    return (await read_balance(conn, creator.diamond_account_id)).available
-
-
 def _must_be(payout: Payout, statuses: tuple[PayoutStatus, ...], what: str) -> None:
     if payout.status not in statuses:
         raise DomainError(
@@ -301,7 +298,7 @@ async def resolve_payout(
     assert attempt is not None
     provider = svc.find_provider(payout.provider)
     answer = await ask(provider, attempt, payout.provider, svc.asking)
-    actor = f"lookup:{finance.subject}"
+    actor = f"{LOOKUP_PREFIX}{finance.subject}"
     if answer.unreachable is None:
         state = PayoutState.FAILED if answer.missing else answer.state
         assert state is not None

@@ -5,7 +5,7 @@ policy and the book, plus the helpers every payout operation uses.
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from economy.app import Economy
 from economy.errors import DomainError, NotFound
-from economy.events import publish_payout_status
+from economy.events import PayoutStatusChanged, publish_payout_status
 from economy.payouts.asking import ASKING
 from economy.payouts.gate import PayoutGate
 from economy.payouts.policy import PayoutPolicy
@@ -90,13 +90,14 @@ class PayoutService:
         for payout in moved:
             self.announce(payout)
 
-    def announce(self, payout: Payout) -> None:
+    def announce(self, payout: Payout, *, passed: Sequence[PayoutStatus] = ()) -> None:
+        """Tell `payoutStatusChanged` subscribers where `payout` stands, after the statuses it
+        `passed` through in the same transaction (a new payout: REQUESTED). Call it only after
+        that transaction has committed."""
         publish_payout_status(
             self.eco.events,
-            payout_id=payout.id,
-            user_id=payout.user_id,
-            status=payout.status.value,
-            at=as_utc(payout.updated_at),
+            *(status_changed(payout, status, payout.created_at) for status in passed),
+            status_changed(payout, payout.status, payout.updated_at),
         )
 
     async def move(
@@ -137,6 +138,23 @@ class PayoutService:
         pending = _MOVED.get()
         if pending is not None:
             pending.append(payout)
+
+
+def status_changed(payout: Payout, status: PayoutStatus, at: datetime) -> PayoutStatusChanged:
+    """The live event of `payout` reaching `status` at `at`."""
+    return PayoutStatusChanged(
+        payout_id=payout.id,
+        user_id=payout.user_id,
+        status=status.value,
+        at=as_utc(at),
+        provider=payout.provider,
+        diamonds=payout.diamonds,
+        currency=payout.currency,
+        gross_minor=payout.gross_minor,
+        fee_minor=payout.fee_minor,
+        withholding_minor=payout.withholding_minor,
+        net_minor=payout.net_minor,
+    )
 
 
 def now() -> datetime:

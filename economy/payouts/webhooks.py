@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from economy.payouts.actors import STATEMENT_PREFIX, WEBHOOK_PREFIX
 from economy.payouts.asking import ask
 from economy.payouts.outcomes import (
     NOT_PAID,
@@ -96,7 +97,7 @@ async def _apply_once(
 ) -> Applied:
     news = ProviderNews(
         state=update.state,
-        source=f"webhook:{slug}" if provider is not None else f"statement:{slug}",
+        source=f"{WEBHOOK_PREFIX}{slug}" if provider is not None else f"{STATEMENT_PREFIX}{slug}",
         confirmed=provider is None,
         occurred_at=update.occurred_at,
         provider_reference=update.provider_reference,

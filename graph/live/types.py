@@ -12,9 +12,11 @@ import strawberry
 from economy import events
 from economy.streams import LeaderboardEntry
 from graph.gifts.types import Gift
+from graph.payouts.types import PayoutAmounts, PayoutStatus
 from graph.relay import to_global_id
 from graph.scalars import BigInt
 from graph.wallets.types import Wallet
+from ledger.payouts import states
 
 
 @strawberry.type(description="One gift that landed in a stream.")
@@ -97,11 +99,14 @@ class WalletUpdate:
     transactions: int = strawberry.field(description="How many transactions it sums up.")
 
 
-@strawberry.type(description="A payout changed status.")
-class PayoutStatusUpdate:
+@strawberry.type(
+    description="A payout changed status, with what it pays. A new payout sends REQUESTED, then "
+    "the status its request left it in (AWAITING_APPROVAL or APPROVED)."
+)
+class PayoutStatusUpdate(PayoutAmounts):
     payout_id: strawberry.ID
     user_id: strawberry.ID
-    status: str
+    status: PayoutStatus  # type: ignore[valid-type]
     at: datetime
 
     @classmethod
@@ -109,6 +114,13 @@ class PayoutStatusUpdate:
         return cls(
             payout_id=to_global_id("Payout", event.payout_id),
             user_id=to_global_id("User", event.user_id),
-            status=event.status,
+            status=states.PayoutStatus(event.status),
             at=event.at if event.at.tzinfo else event.at.replace(tzinfo=UTC),
+            provider=event.provider,
+            diamonds=BigInt(event.diamonds),
+            currency=event.currency,
+            gross=BigInt(event.gross_minor),
+            fee=BigInt(event.fee_minor),
+            withholding=BigInt(event.withholding_minor),
+            net=BigInt(event.net_minor),
         )

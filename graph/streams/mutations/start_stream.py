@@ -11,6 +11,7 @@ from economy import streams
 from economy.errors import DomainError
 from graph.context import Context
 from graph.errors import payload_errors
+from graph.relay import to_global_id
 from graph.streams.types import LiveStream
 
 
@@ -42,8 +43,21 @@ async def start_stream(info: Info[Context, None], input: StartStreamInput) -> St
     creator = await info.context.user()
     try:
         stream = await streams.start_stream(info.context.eco, creator, input.title)
+    except streams.StreamAlreadyLive as exc:
+        return StartStreamPayload(
+            stream=None,
+            errors=payload_errors(StartStreamError, StartStreamErrorCode, _naming_the_stream(exc)),
+        )
     except DomainError as exc:
         return StartStreamPayload(
             stream=None, errors=payload_errors(StartStreamError, StartStreamErrorCode, exc)
         )
     return StartStreamPayload(stream=LiveStream.of(stream), errors=[])
+
+
+def _naming_the_stream(exc: streams.StreamAlreadyLive) -> DomainError:
+    """The refusal with the live stream's global id, the id the rest of the API shows."""
+    if exc.stream_id is None:
+        return exc
+    live = to_global_id("LiveStream", exc.stream_id)
+    return DomainError(exc.code, f"{exc.message}: {live}", exc.field)
