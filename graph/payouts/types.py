@@ -1,5 +1,5 @@
-"""GraphQL types of payouts: `Payout` with its amounts, provider, status and timestamped history,
-visible to its creator and to FINANCE and ADMIN.
+"""GraphQL types of payouts: `Payout` with its amounts, provider, status and timestamped history
+(its creator's, FINANCE's and ADMIN's to see), and the providers with their payee fields.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from graph.users.types import User
 from ledger.payouts import states
 from ledger.payouts.store import Payout as PayoutRecord
 from ledger.payouts.store import payout_history
+from providers.base import PayeeField, PayoutProvider
 
 PayoutStatus = strawberry.enum(states.PayoutStatus, description="Where a payout stands.")
 
@@ -101,3 +102,49 @@ class Payout(Node):
             )
             for e in events
         ]
+
+
+@strawberry.type(
+    name="PayeeField",
+    description="A payee detail a provider asks for: a frontend renders one form input per field.",
+)
+class PayeeFieldInfo:
+    name: str = strawberry.field(description="The key to send in `addPayoutMethod`'s `fields`.")
+    label: str
+    required: bool
+    secret: bool = strawberry.field(description="Encrypted at rest and shown masked afterwards.")
+    pattern: str | None = strawberry.field(description="A regular expression the value matches.")
+    help: str = strawberry.field(description="What the value looks like, for the form.")
+    max_length: int
+
+    @classmethod
+    def of(cls, spec: PayeeField) -> PayeeFieldInfo:
+        return cls(
+            name=spec.name,
+            label=spec.label,
+            required=spec.required,
+            secret=spec.secret,
+            pattern=spec.pattern,
+            help=spec.help,
+            max_length=spec.max_length,
+        )
+
+
+@strawberry.type(
+    name="PayoutProvider",
+    description="A payout provider configured on this server, and the payee fields it needs.",
+)
+class PayoutProviderInfo:
+    slug: str
+    currencies: list[str]
+    countries: list[str] | None = strawberry.field(description="Payee countries; null is any.")
+    payee_fields: list[PayeeFieldInfo]
+
+    @classmethod
+    def of(cls, provider: PayoutProvider) -> PayoutProviderInfo:
+        return cls(
+            slug=provider.slug,
+            currencies=sorted(provider.currencies),
+            countries=None if provider.countries is None else sorted(provider.countries),
+            payee_fields=[PayeeFieldInfo.of(f) for f in provider.payee_fields],
+        )
