@@ -1,15 +1,21 @@
 """Payee fields as part of the provider contract: the built-in providers' fields and checks (PayPal
 email, Stripe account id, SEPA IBAN/BIC, ACH routing and account), the generic rules (required,
-pattern, undeclared names), compliance's method built from them, and the registry's statuses.
+pattern, undeclared names), compliance's method built from them, and the registry's statuses as
+`diamonds serve` logs them.
 """
 
 from __future__ import annotations
 
+import logging
+import os
 from collections.abc import Mapping
 
 import pytest
+from aiohttp.test_utils import TestClient, TestServer
 
 from compliance.payout_methods import PayeeRefused, validate_method
+from economy.app import Economy
+from graph.server import create_configured_app
 from providers.bank.provider import AchProvider, SepaProvider
 from providers.base import PayeeField, PayoutInstruction, PayoutProvider, PayoutResult
 from providers.errors import InvalidPayee, ProviderConfigError
@@ -158,3 +164,21 @@ def test_the_registry_names_what_a_provider_misses_without_building_it() -> None
     status = registry.status("stripe")
     assert not status.configured
     assert status.describe() == "not configured: missing DIAMONDS_STRIPE_API_KEY"
+
+
+async def test_serve_logs_each_providers_state_at_start_up(
+    economy: Economy, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    for name in [n for n in os.environ if n.startswith(("DIAMONDS_STRIPE_", "DIAMONDS_PAYPAL_"))]:
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("DIAMONDS_STRIPE_API_KEY", "sk_test_startup")
+    caplog.set_level(logging.INFO, logger="economy.payouts.setup")
+    app = create_configured_app(economy, run_worker=False)
+    async with TestClient(TestServer(app)):
+        pass
+    logged = [r.getMessage() for r in caplog.records if r.name == "economy.payouts.setup"]
+    assert "payout provider stripe: configured" in logged
+    assert (
+        "payout provider paypal: not configured: missing DIAMONDS_PAYPAL_CLIENT_ID, "
+        "DIAMONDS_PAYPAL_CLIENT_SECRET"
+    ) in logged
