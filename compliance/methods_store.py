@@ -50,10 +50,6 @@ class StoredMethod:
     def display(self) -> str:
         return describe(self.provider, [f.shown for f in self.fields])
 
-    def value(self, name: str) -> str | None:
-        """A plain field's value (None for a secret or absent one)."""
-        return next((f.value for f in self.fields if f.name == name), None)
-
 
 def _stored(row: RowMapping, fields: Sequence[StoredField]) -> StoredMethod:
     return StoredMethod(
