@@ -1,10 +1,12 @@
 """Migration 0005 on both databases: payout methods stored in the typed columns of revision 0002
 (PayPal email, Stripe account, SEPA IBAN sealed, ACH account sealed) come out as the providers'
-fields, the sealed values still opening with the same keys; the downgrade puts them back.
+fields, the sealed values still opening with the same keys; the downgrade puts them back. Payouts
+of the old `bank` provider become their rail's.
 """
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -15,8 +17,15 @@ from compliance import gate, methods_store
 from compliance.crypto import cipher_for
 from diamonds.migrate import alembic_config
 from economy.app import Economy
+from economy.payouts.requests import request_payout
+from economy.payouts.webhooks import apply_update
+from economy.users import User
+from ledger.clock import utcnow
+from ledger.payouts.store import load_payout
+from providers.base import PayoutState, StatusUpdate
 
 from .compliance_fixtures import fresh_compliance_tables  # noqa: F401  (autouse)
+from .payout_fixtures import LedgerBank, Rig
 
 IBAN, ACCOUNT = "DE89370400440532013000", "000123456789"
 
@@ -120,3 +129,29 @@ async def test_typed_columns_become_fields_and_come_back(
         ("sepa", None, None, "COBADEFFXXX", None, None, iban.token, "3000"),
         ("ach", None, None, None, "111000025", "checking", account.token, "6789"),
     ]
+
+
+class OldBank(LedgerBank):
+    """What the `bank` provider was to the pipeline: a slug that paid USD by ACH."""
+
+    slug = "bank"
+
+
+async def test_payouts_of_the_bank_provider_become_their_rails(
+    rig: Rig, rich_creator: Callable[..., Awaitable[User]], database_url: str
+) -> None:
+    rig.svc.providers.register(OldBank())
+    creator = await rich_creator(60_000)
+    requested = await request_payout(
+        rig.svc, creator, diamonds=10_000, provider="bank", currency="USD", key="old-bank"
+    )
+    news = StatusUpdate("evt-1", PayoutState.PENDING, utcnow(), requested.payout.reference)
+    assert (await apply_update(rig.svc, "bank", news)).outcome != "unmatched"
+    migrate_to(database_url, "0002", down=True)
+    migrate_to(database_url, "head")
+    async with rig.eco.db.read() as conn:
+        payout = await load_payout(conn, requested.payout.id)
+        events = (await conn.execute(text("SELECT provider FROM provider_webhook_events"))).all()
+    assert payout is not None
+    assert payout.provider == "ach"
+    assert [tuple(e) for e in events] == [("ach",)]
