@@ -60,6 +60,7 @@ class PayeeField:
     help: str = ""
     """What the value looks like, for the form (`acct_...`, `checking or savings`)."""
     max_length: int = 200
+    """At most `MAX_FIELD_LENGTH`."""
 
 
 @dataclass(frozen=True)
@@ -227,6 +228,9 @@ class PayoutProvider(ABC):
 
 FIELD_NAME = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 """What a payee field's name looks like: it is a key in JSON and in GraphQL error paths."""
+MAX_FIELD_LENGTH = 500
+"""The longest value any payee field may hold (what payout methods store), whatever its
+`max_length` says."""
 
 
 def check_payee_fields(
@@ -265,9 +269,10 @@ def check_payee_fields(
 
 
 def _field_problem(spec: PayeeField, raw: str) -> FieldProblem | str:
-    if len(raw) > spec.max_length:
+    limit = min(spec.max_length, MAX_FIELD_LENGTH)
+    if len(raw) > limit:
         return FieldProblem(
-            spec.name, "INVALID_FIELD", f"{spec.label} has at most {spec.max_length} characters"
+            spec.name, "INVALID_FIELD", f"{spec.label} has at most {limit} characters"
         )
     if spec.pattern is not None and not re.fullmatch(spec.pattern, raw):
         hint = f" ({spec.help})" if spec.help else ""

@@ -32,6 +32,7 @@ import pytest_asyncio
 
 from providers.base import (
     FIELD_NAME,
+    MAX_FIELD_LENGTH,
     Capability,
     Payee,
     PayeeField,
@@ -198,7 +199,9 @@ class ProviderConformance:
                 f"{spec.name!r}: a field name is lower-case letters, digits and _"
             )
             assert spec.label.strip(), f"{spec.name}: a field needs a label"
-            assert spec.max_length > 0, f"{spec.name}: max_length must be positive"
+            assert 0 < spec.max_length <= MAX_FIELD_LENGTH, (
+                f"{spec.name}: max_length must be from 1 to {MAX_FIELD_LENGTH}"
+            )
             if spec.pattern is not None:
                 re.compile(spec.pattern)
             assert spec.check is None or callable(spec.check)

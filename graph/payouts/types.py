@@ -17,7 +17,7 @@ from graph.users.types import User
 from ledger.payouts import states
 from ledger.payouts.store import Payout as PayoutRecord
 from ledger.payouts.store import payout_history
-from providers.base import PayeeField, PayoutProvider
+from providers.base import MAX_FIELD_LENGTH, PayeeField, PayoutProvider
 
 PayoutStatus = strawberry.enum(states.PayoutStatus, description="Where a payout stands.")
 
@@ -126,7 +126,7 @@ class PayeeFieldInfo:
             secret=spec.secret,
             pattern=spec.pattern,
             help=spec.help,
-            max_length=spec.max_length,
+            max_length=min(spec.max_length, MAX_FIELD_LENGTH),
         )
 
 
