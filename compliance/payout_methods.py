@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import enum
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -13,6 +14,7 @@ from providers.base import PayoutProvider
 from providers.errors import FieldProblem, InvalidPayee
 
 MASK = "••••"
+_COUNTRY = re.compile(r"^[A-Z]{2}$")
 
 
 class PayoutMethodStatus(enum.StrEnum):
@@ -83,10 +85,13 @@ def validate_method(contract: PayeeContract, given: Mapping[str, str]) -> Method
         if spec.name in values
     )
     country = contract.payee_country(values)
+    if country is not None and not _COUNTRY.match(country):
+        # A provider's bug, not the creator's: an unexpected error, logged.
+        raise ValueError(f"{contract.slug}: payee_country gave {country!r}, not a country code")
     return Method(
         provider=contract.slug,
         holder_name=values.get("holder_name"),
-        country=country.upper() if country else None,
+        country=country,
         fields=fields,
     )
 

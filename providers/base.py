@@ -258,17 +258,18 @@ def check_payee_fields(
                     FieldProblem(spec.name, "MISSING_FIELD", f"{spec.label} is required")
                 )
             continue
-        problem = _field_problem(spec, raw)
-        if isinstance(problem, FieldProblem):
-            problems.append(problem)
+        checked = _checked_value(spec, raw)
+        if isinstance(checked, FieldProblem):
+            problems.append(checked)
         else:
-            values[spec.name] = problem
+            values[spec.name] = checked
     if problems:
         raise InvalidPayee(slug, problems)
     return values
 
 
-def _field_problem(spec: PayeeField, raw: str) -> FieldProblem | str:
+def _checked_value(spec: PayeeField, raw: str) -> str | FieldProblem:
+    """The field's normalized value, or what is wrong with it."""
     limit = min(spec.max_length, MAX_FIELD_LENGTH)
     if len(raw) > limit:
         return FieldProblem(

@@ -216,6 +216,10 @@ class ProviderConformance:
         required = {f.name for f in provider.payee_fields if f.required}
         assert required <= set(values), "every required field has a value"
         assert provider.validate_payee(values) == values, "normalized values stay as they are"
+        country = provider.payee_country(values)
+        assert country is None or re.fullmatch(r"[A-Z]{2}", country), (
+            f"payee_country gives an ISO 3166-1 alpha-2 code or None, not {country!r}"
+        )
 
     def test_refuses_a_payee_without_its_required_fields(self, provider: PayoutProvider) -> None:
         required = [f.name for f in provider.payee_fields if f.required]
