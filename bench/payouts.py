@@ -485,10 +485,8 @@ async def seed_creators(
         email = f"creator{n}@bench.example"
         account = await fakes.create_stripe_account(email)
         name = f"Bench Creator {n}"
-        gate.payees[(user.id, "stripe")] = Payee(
-            name=name, country="US", email=email, stripe_account=account
-        )
-        gate.payees[(user.id, "paypal")] = Payee(name=name, country="US", email=email)
+        gate.payees[(user.id, "stripe")] = Payee(name, "US", {"account_id": account})
+        gate.payees[(user.id, "paypal")] = Payee(name, "US", {"email": email})
         creators.append(Creator(user, email, account, needed[n] + SEED_SLACK))
     async with eco.db.write() as conn:
         await eco.ledger.record(

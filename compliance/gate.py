@@ -94,8 +94,8 @@ async def payee_for(
     conn: AsyncConnection, *, user_id: int, provider: str, settings: Settings | None = None
 ) -> Payee | None:
     """Where `provider` should send the creator's money: their VERIFIED payout method for it,
-    with their legal name and country; None without one. Bank account numbers are decrypted
-    with the configured keys (`settings`, else the environment's)."""
+    with their legal name and country, and the method's fields by name; None without one.
+    Secret fields are decrypted with the configured keys (`settings`, else the environment's)."""
     method = await methods_store.current(conn, user_id, provider)
     if method is None or method.status is not PayoutMethodStatus.VERIFIED:
         return None
@@ -105,22 +105,11 @@ async def payee_for(
     country = ident.country or method.country or (form.form.country if form else None)
     if not name or not country:
         return None
-    secret = None
-    token = await methods_store.sealed_secret(conn, method.id)
-    if token is not None:
-        keys = (settings or _settings_from_env()).compliance.tin_keys
-        secret = cipher_for(tuple(keys)).open(token)
-    return Payee(
-        name=method.holder_name or name,
-        country=country,
-        email=method.email,
-        stripe_account=method.stripe_account,
-        iban=secret if method.provider == "sepa" else None,
-        bic=method.bic,
-        ach_routing_number=method.routing_number,
-        ach_account_number=secret if method.provider == "ach" else None,
-        ach_account_type=method.account_type,
-    )
+    fields, sealed = await methods_store.field_values(conn, method.id)
+    if sealed:
+        box = cipher_for(tuple((settings or _settings_from_env()).compliance.tin_keys))
+        fields.update({field: box.open(token) for field, token in sealed.items()})
+    return Payee(name=method.holder_name or name, country=country, fields=fields)
 
 
 async def record_gate_decision(

@@ -1,27 +1,29 @@
-"""Payout methods at work: a creator adds one (validated; an IBAN or account number encrypted
-before it is stored), and FINANCE verifies or rejects it with a note (never their own).
+"""Payout methods at work: a creator adds one (checked by its provider; secret fields encrypted
+before they are stored), and FINANCE verifies or rejects it with a note (never their own).
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from compliance import audit, inputs, methods_store
 from compliance.audit import Action
 from compliance.crypto import cipher_for
-from compliance.payout_methods import MethodInput, PayoutMethodStatus, validate_method
+from compliance.payout_methods import PayeeContract, PayoutMethodStatus, validate_method
 from economy.app import Economy
 from economy.errors import DomainError, NotFound
 from economy.users import User
 
 
 async def add_payout_method(
-    eco: Economy, user: User, raw: MethodInput
+    eco: Economy, user: User, provider: PayeeContract, fields: Mapping[str, str]
 ) -> methods_store.StoredMethod:
-    """Add (or replace) the person's method for a provider; it waits for verification.
-    Raises the `DomainError`s of `validate_method`."""
-    method = validate_method(raw)
-    sealed = None
-    if method.secret is not None:
-        sealed = cipher_for(tuple(eco.settings.compliance.tin_keys)).seal(method.secret)
+    """Add (or replace) the person's method for `provider` from the details they gave, by
+    field name; it waits for verification. Raises `PayeeRefused` (a `DomainError` naming every
+    bad field); nothing is written then."""
+    method = validate_method(provider, fields)
+    box = cipher_for(tuple(eco.settings.compliance.tin_keys))
+    sealed = {f.name: box.seal(f.value) for f in method.fields if f.secret}
     async with eco.db.write() as conn:
         method_id = await methods_store.replace(conn, user.id, method, sealed)
         stored = await methods_store.by_id(conn, method_id)

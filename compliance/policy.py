@@ -233,7 +233,7 @@ def _tax_requirement(tax: TaxStatus, form: TaxForm | None) -> Requirement:
 def _method(facts: PayoutFacts) -> list[Requirement]:
     method = facts.method
     if method is None:
-        message = f"add a {facts.provider} payout method"
+        message = f"add a payout method for {facts.provider}"
     elif method.status is PayoutMethodStatus.VERIFIED:
         return []
     elif method.status is PayoutMethodStatus.REJECTED:

@@ -1,6 +1,6 @@
-"""The compliance tables: identity verifications, tax forms (TINs encrypted), payout methods
-(account numbers encrypted), sanctions lists with their entries, screenings and hits, and the
-identity webhook events already applied. Decisions are also written to `audit_log`.
+"""The compliance tables: identity verifications, tax forms (TINs encrypted), payout methods and
+their fields (secret ones encrypted), sanctions lists with their entries, screenings and hits,
+and the identity webhook events already applied. Decisions are also written to `audit_log`.
 """
 
 from __future__ import annotations
@@ -104,14 +104,6 @@ payout_methods = Table(
     Column("status", String(16), nullable=False, server_default="PENDING"),
     Column("holder_name", String(140), nullable=True),
     Column("country", String(2), nullable=True),
-    Column("email", String(254), nullable=True),
-    Column("stripe_account", String(80), nullable=True),
-    Column("bic", String(11), nullable=True),
-    Column("routing_number", String(9), nullable=True),
-    Column("account_type", String(8), nullable=True),
-    Column("secret_ciphertext", Text, nullable=True),
-    Column("secret_key_id", String(16), nullable=True),
-    Column("secret_last4", String(4), nullable=True),
     Column("decided_by", String(255), nullable=True),
     Column("decided_at", DateTime(timezone=True), nullable=True),
     Column("note", String(500), nullable=True),
@@ -128,6 +120,26 @@ payout_methods = Table(
     ),
     Index("ix_compliance_payout_methods_status", "status", "id"),
 )
+
+payout_method_fields = Table(
+    "compliance_payout_method_fields",
+    metadata,
+    Column("method_id", Id, ForeignKey("compliance_payout_methods.id"), primary_key=True),
+    Column("name", String(64), primary_key=True),
+    Column("position", SmallInteger, nullable=False),
+    Column("value", String(500), nullable=True),  # providers.base.MAX_FIELD_LENGTH
+    Column("ciphertext", Text, nullable=True),
+    Column("key_id", String(16), nullable=True),
+    Column("last4", String(4), nullable=True),
+    CheckConstraint(
+        "(value IS NOT NULL AND ciphertext IS NULL AND key_id IS NULL AND last4 IS NULL) OR "
+        "(value IS NULL AND ciphertext IS NOT NULL AND key_id IS NOT NULL AND last4 IS NOT NULL)",
+        name="clear_or_sealed",
+    ),
+    Index("ix_compliance_payout_method_fields_key_id", "key_id"),
+)
+"""A payout method's details, one row per field its provider declares: a plain field's `value`,
+or a secret field's Fernet `ciphertext` with the sealing key's id and the `last4` shown."""
 
 sanctions_lists = Table(
     "compliance_sanctions_lists",

@@ -117,8 +117,9 @@ class Rotation:
 
 
 async def rotate_keys(eco: Economy, *, actor: str) -> Rotation:
-    """Re-encrypt, in batches, every TIN and account number not sealed with the primary key
-    (the first of DIAMONDS_TIN_KEYS). Afterwards older keys can be removed. Resumable."""
+    """Re-encrypt, in batches, every TIN and secret payout method field (IBAN, account number)
+    not sealed with the primary key (the first of DIAMONDS_TIN_KEYS). Afterwards older keys
+    can be removed. Resumable."""
     box = cipher(eco.settings)
     forms = methods = 0
     while True:
@@ -134,8 +135,8 @@ async def rotate_keys(eco: Economy, *, actor: str) -> Rotation:
             found = await methods_store.sealed_with_other_keys(
                 conn, box.primary_key_id, ROTATION_BATCH
             )
-            for method_id, token in found:
-                await methods_store.reseal(conn, method_id, box.reseal(token))
+            for sealed in found:
+                await methods_store.reseal(conn, sealed, box.reseal(sealed.token))
             methods += len(found)
         if len(found) < ROTATION_BATCH:
             break

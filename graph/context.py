@@ -15,6 +15,7 @@ from economy.users import User
 from graph.auth import Principal
 from graph.errors import ApiError, forbidden, unauthenticated
 from graph.loaders import Loaders
+from providers.registry import ProviderRegistry
 
 
 @dataclass
@@ -43,6 +44,18 @@ class Context:
         if self.payouts is None:
             raise ApiError("PAYOUTS_UNAVAILABLE", "payouts are not configured on this server")
         return self.payouts
+
+    def provider_registry(self) -> ProviderRegistry:
+        """The payout providers: the payout service's, or (on a server without payouts) the
+        registered ones, read from their entry points for what they declare."""
+        if self.payouts is not None:
+            return self.payouts.providers
+        return ProviderRegistry()
+
+    async def release_provider_registry(self, registry: ProviderRegistry) -> None:
+        """Close what a registry of `provider_registry`'s own making built."""
+        if self.payouts is None or registry is not self.payouts.providers:
+            await registry.close()
 
     async def may_see_money_of(self, user_id: int) -> bool:
         if self.principal.sees_all_money:

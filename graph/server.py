@@ -140,12 +140,14 @@ def create_app(
 def create_configured_app(eco: Economy, *, run_worker: bool = True) -> web.Application:
     """The app as `diamonds serve` runs it: payouts through every configured provider and coin
     purchases when Stripe is configured (both from the environment)."""
-    from economy.payouts.setup import build_payout_service
+    from economy.payouts.setup import build_payout_service, log_provider_statuses
     from economy.purchases.setup import build_purchase_service
 
+    payouts = build_payout_service(eco)
+    log_provider_statuses(payouts.providers)
     return create_app(
         eco,
-        build_payout_service(eco),
+        payouts,
         purchases=build_purchase_service(eco),
         run_worker=run_worker,
     )

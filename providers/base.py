@@ -1,15 +1,17 @@
-"""The payout provider contract: provider-neutral data classes for an instruction, its result and a
-webhook's status update, and the small interface every provider implements.
-"""
+"""The payout provider contract: the data classes of an instruction, its result, a status update
+and the payee details a provider asks for, and the interface every provider implements."""
 
 from __future__ import annotations
 
 import enum
+import re
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import ClassVar
+
+from providers.errors import FieldProblem, InvalidFieldValue, InvalidPayee
 
 
 class PayoutState(enum.StrEnum):
@@ -39,22 +41,77 @@ class Capability(enum.StrEnum):
 
 
 @dataclass(frozen=True)
+class PayeeField:
+    """One detail a provider needs about a payee (an email, an IBAN), as a form shows it.
+
+    `name` is the key in `Payee.fields` and in `addPayoutMethod`'s `fields` (lower-case, `a-z`,
+    digits and `_`). A `secret` field is encrypted at rest and shown masked to its last four
+    characters. A value is stripped of surrounding blanks, must match `pattern` (a regular
+    expression for the whole value) when there is one, then goes through `check`, which returns
+    the normalized value or raises `ValueError` with a message for the payee (never repeating a
+    secret value)."""
+
+    name: str
+    label: str
+    required: bool = True
+    secret: bool = False
+    pattern: str | None = None
+    check: Callable[[str], str] | None = field(default=None, compare=False, repr=False)
+    help: str = ""
+    """What the value looks like, for the form (`acct_...`, `checking or savings`)."""
+    max_length: int = 200
+    """At most `MAX_FIELD_LENGTH`."""
+
+
+@dataclass(frozen=True)
 class Payee:
-    """Where the money goes. Each provider reads the fields it needs and refuses (permanently)
-    an instruction that lacks them."""
+    """Where the money goes: the payee's name and country, and `fields`, the verified values of
+    the provider's `payee_fields` by name (secret ones in clear only inside an instruction).
+    Each provider reads the fields it needs and refuses (permanently) an instruction that lacks
+    them; the properties below read the built-in providers' fields."""
 
     name: str
     country: str
     """ISO 3166-1 alpha-2."""
-    email: str | None = None
-    stripe_account: str | None = None
-    """A Stripe Connect account id, `acct_...`."""
-    iban: str | None = None
-    bic: str | None = None
-    ach_routing_number: str | None = None
-    ach_account_number: str | None = None
-    ach_account_type: str | None = None
-    """`checking` or `savings`."""
+    fields: Mapping[str, str] = field(default_factory=dict, repr=False)
+
+    def get(self, name: str) -> str | None:
+        """The field's value, or None when it is absent or blank."""
+        value = self.fields.get(name)
+        return value if value is not None and value.strip() else None
+
+    @property
+    def email(self) -> str | None:
+        """PayPal: the PayPal account's email address."""
+        return self.get("email")
+
+    @property
+    def stripe_account(self) -> str | None:
+        """Stripe: a Stripe Connect account id, `acct_...`."""
+        return self.get("account_id")
+
+    @property
+    def iban(self) -> str | None:
+        """SEPA: the IBAN."""
+        return self.get("iban")
+
+    @property
+    def bic(self) -> str | None:
+        """SEPA: the BIC."""
+        return self.get("bic")
+
+    @property
+    def ach_routing_number(self) -> str | None:
+        return self.get("routing_number")
+
+    @property
+    def ach_account_number(self) -> str | None:
+        return self.get("account_number")
+
+    @property
+    def ach_account_type(self) -> str | None:
+        """`checking` or `savings`."""
+        return self.get("account_type")
 
 
 @dataclass(frozen=True)
@@ -113,6 +170,26 @@ class PayoutProvider(ABC):
     """How long the provider remembers an idempotency key (Stripe: 24 hours; PayPal's
     sender_batch_id: 30 days); None when it never forgets. Past it, a payout whose outcome is
     unknown must not be submitted again: an operator resolves it."""
+    payee_fields: ClassVar[Sequence[PayeeField]] = ()
+    """The payee details a creator gives when adding a payout method for this provider; their
+    verified values reach `submit` as `instruction.payee.fields`."""
+    required_env: ClassVar[Sequence[str]] = ()
+    """The `DIAMONDS_*` variables the provider cannot be built without: the registry names the
+    unset ones (a provider "not configured") without building it."""
+
+    @classmethod
+    def validate_payee(cls, fields: Mapping[str, str]) -> dict[str, str]:
+        """The normalized values of a payout method's `fields`, checked against `payee_fields`
+        (required, pattern, `check`; names not declared are refused). Raises `InvalidPayee`
+        naming every bad field. Override to add checks across fields, calling this first."""
+        return check_payee_fields(cls.slug, cls.payee_fields, fields)
+
+    @classmethod
+    def payee_country(cls, fields: Mapping[str, str]) -> str | None:
+        """The country (ISO 3166-1 alpha-2) validated `fields` pay into, when they tell (an IBAN
+        does); the compliance gate checks it is served. None by default."""
+        del fields
+        return None
 
     @abstractmethod
     async def submit(self, instruction: PayoutInstruction) -> PayoutResult:
@@ -147,3 +224,65 @@ class PayoutProvider(ABC):
 
     async def close(self) -> None:  # noqa: B027 - most providers hold nothing to release
         """Release connections and threads."""
+
+
+FIELD_NAME = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
+"""What a payee field's name looks like: it is a key in JSON and in GraphQL error paths."""
+MAX_FIELD_LENGTH = 500
+"""The longest value any payee field may hold (what payout methods store), whatever its
+`max_length` says."""
+
+
+def check_payee_fields(
+    slug: str, declared: Sequence[PayeeField], given: Mapping[str, str]
+) -> dict[str, str]:
+    """`given` checked against `declared`: every problem found, or the normalized values of the
+    fields given (blank optional ones left out). Raises `InvalidPayee`."""
+    problems: list[FieldProblem] = []
+    known = {f.name for f in declared}
+    for name in sorted(set(given) - known):
+        shown = name if FIELD_NAME.match(name) else repr(name[:40])
+        problems.append(
+            FieldProblem(
+                name[:64],
+                "UNKNOWN_FIELD",
+                f"{slug} takes no field {shown} (it takes {', '.join(sorted(known)) or 'none'})",
+            )
+        )
+    values: dict[str, str] = {}
+    for spec in declared:
+        raw = (given.get(spec.name) or "").strip()
+        if not raw:
+            if spec.required:
+                problems.append(
+                    FieldProblem(spec.name, "MISSING_FIELD", f"{spec.label} is required")
+                )
+            continue
+        checked = _checked_value(spec, raw)
+        if isinstance(checked, FieldProblem):
+            problems.append(checked)
+        else:
+            values[spec.name] = checked
+    if problems:
+        raise InvalidPayee(slug, problems)
+    return values
+
+
+def _checked_value(spec: PayeeField, raw: str) -> str | FieldProblem:
+    """The field's normalized value, or what is wrong with it."""
+    limit = min(spec.max_length, MAX_FIELD_LENGTH)
+    if len(raw) > limit:
+        return FieldProblem(
+            spec.name, "INVALID_FIELD", f"{spec.label} has at most {limit} characters"
+        )
+    if spec.pattern is not None and not re.fullmatch(spec.pattern, raw):
+        hint = f" ({spec.help})" if spec.help else ""
+        return FieldProblem(spec.name, "INVALID_FIELD", f"this is not a valid {spec.label}{hint}")
+    if spec.check is None:
+        return raw
+    try:
+        return spec.check(raw)
+    except InvalidFieldValue as exc:
+        return FieldProblem(spec.name, exc.code, str(exc))
+    except ValueError as exc:
+        return FieldProblem(spec.name, "INVALID_FIELD", str(exc) or f"invalid {spec.label}")

@@ -1,8 +1,10 @@
-"""Typed provider failures: transient (retry), permanent (the payout fails, with the provider's
-code), unknown (look the outcome up, never assume), and bad webhooks or configuration.
-"""
+"""Typed provider failures: transient (retry), permanent (the payout fails), unknown (look it up,
+never assume), bad webhooks, bad configuration, and payee details a provider will not pay to."""
 
 from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
 
 
 class ProviderError(Exception):
@@ -40,9 +42,44 @@ class WebhookVerificationError(ProviderError):
 
 
 class ProviderConfigError(ProviderError):
-    """The provider is missing configuration or has bad credentials."""
+    """The provider is missing configuration or has bad credentials. `missing` names the
+    variables that are not set, when that is the reason."""
+
+    def __init__(self, provider: str, message: str, missing: Sequence[str] = ()) -> None:
+        self.missing = tuple(missing)
+        self.detail = message
+        super().__init__(provider, message)
 
 
 class PayoutNotFound(ProviderError):
     """A lookup found no payout for this id at the provider: nothing was paid. Submitting the same
     instruction again (same idempotency key) is safe inside the provider's idempotency window."""
+
+
+@dataclass(frozen=True)
+class FieldProblem:
+    """What is wrong with one payee field: `code` is `MISSING_FIELD`, `UNKNOWN_FIELD`,
+    `INVALID_FIELD` or a more precise code of the provider's (`INVALID_IBAN`)."""
+
+    field: str
+    code: str
+    message: str
+
+
+class InvalidPayee(ProviderError):
+    """A payout method's details that the provider will not pay to, one problem per bad field.
+    Messages never repeat a secret value."""
+
+    def __init__(self, provider: str, problems: Sequence[FieldProblem]) -> None:
+        self.problems = tuple(problems)
+        listed = "; ".join(f"{p.field}: {p.message}" for p in self.problems)
+        super().__init__(provider, f"invalid payee details: {listed}")
+
+
+class InvalidFieldValue(ValueError):
+    """Raised by a `PayeeField.check` for a value it refuses, with a code more precise than
+    `INVALID_FIELD` when it has one (`INVALID_IBAN`)."""
+
+    def __init__(self, message: str, code: str = "INVALID_FIELD") -> None:
+        self.code = code
+        super().__init__(message)

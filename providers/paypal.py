@@ -17,7 +17,7 @@ import re
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from email.utils import parsedate_to_datetime
@@ -31,6 +31,7 @@ from paypalrestsdk import exceptions as sdk_errors
 
 from providers.base import (
     Capability,
+    PayeeField,
     PayoutInstruction,
     PayoutProvider,
     PayoutResult,
@@ -39,6 +40,7 @@ from providers.base import (
 )
 from providers.config import ProviderEnv
 from providers.errors import (
+    InvalidFieldValue,
     PermanentProviderError,
     ProviderConfigError,
     ProviderError,
@@ -491,6 +493,16 @@ def updates_from_event(event: Mapping[str, Any], sent_at: datetime) -> list[Stat
     return []
 
 
+_EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[A-Za-z]{2,}$")
+
+
+def paypal_email(raw: str) -> str:
+    """The PayPal account's email address, lower-cased, or `InvalidFieldValue`."""
+    if len(raw) > 254 or not _EMAIL.match(raw):
+        raise InvalidFieldValue("this is not an email address", "INVALID_EMAIL")
+    return raw.lower()
+
+
 class PayPalProvider(PayoutProvider):
     """Payouts through PayPal. Every SDK call runs in the provider's own thread pool
     (`config.threads`), each HTTP exchange bounded by `config.timeout_seconds` and each call by
@@ -504,6 +516,13 @@ class PayPalProvider(PayoutProvider):
     )
     idempotency_window: ClassVar[timedelta | None] = timedelta(days=30)
     """PayPal refuses a reused sender_batch_id for 30 days; after that it would pay again."""
+    payee_fields: ClassVar[Sequence[PayeeField]] = (
+        PayeeField("email", "PayPal email address", check=paypal_email, max_length=254),
+    )
+    required_env: ClassVar[Sequence[str]] = (
+        "DIAMONDS_PAYPAL_CLIENT_ID",
+        "DIAMONDS_PAYPAL_CLIENT_SECRET",
+    )
 
     def __init__(self, config: PayPalConfig) -> None:
         self.config = config

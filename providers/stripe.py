@@ -14,11 +14,12 @@ import hmac
 import json
 import logging
 import math
+import re
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from functools import partial
-from typing import Any, Literal, TypeVar
+from typing import Any, ClassVar, Literal, TypeVar
 
 import aiohttp
 import stripe
@@ -26,6 +27,7 @@ from stripe.params import PayoutListParams
 
 from providers.base import (
     Capability,
+    PayeeField,
     PayoutInstruction,
     PayoutProvider,
     PayoutResult,
@@ -34,6 +36,7 @@ from providers.base import (
 )
 from providers.config import StripeConfig
 from providers.errors import (
+    InvalidFieldValue,
     PayoutNotFound,
     PermanentProviderError,
     ProviderConfigError,
@@ -162,6 +165,19 @@ def _event_fields(body: bytes) -> dict[str, Any]:
 # --- the provider --------------------------------------------------------------------------------
 
 
+_ACCOUNT_ID = re.compile(r"^acct_[A-Za-z0-9]{1,64}$")
+
+
+def connected_account_id(raw: str) -> str:
+    """A Stripe Connect account id (`acct_1A2b3C4d5E6f7G8h`), or `InvalidFieldValue`."""
+    if not _ACCOUNT_ID.match(raw):
+        raise InvalidFieldValue(
+            "a Stripe connected account id looks like acct_1A2b3C4d5E6f7G8h",
+            "INVALID_STRIPE_ACCOUNT",
+        )
+    return raw
+
+
 class StripeProvider(PayoutProvider):
     """Pays a creator's Stripe Connect account (`Payee.stripe_account`) and on to their bank.
 
@@ -181,6 +197,16 @@ class StripeProvider(PayoutProvider):
     capabilities = frozenset({Capability.LOOKUP, Capability.CANCEL, Capability.WEBHOOKS})
     idempotency_window = timedelta(hours=24)
     """Stripe keeps idempotency keys at least 24 hours."""
+    payee_fields: ClassVar[Sequence[PayeeField]] = (
+        PayeeField(
+            "account_id",
+            "Stripe connected account id",
+            check=connected_account_id,
+            help="acct_ followed by letters and digits",
+            max_length=80,
+        ),
+    )
+    required_env: ClassVar[Sequence[str]] = ("DIAMONDS_STRIPE_API_KEY",)
 
     def __init__(self, config: StripeConfig) -> None:
         self.config = config

@@ -11,14 +11,17 @@ subclassing `ProviderConformance` and supplying its fixtures (the provider, a pa
         @pytest_asyncio.fixture
         async def bad_credentials_provider(self): ...  # the provider with a wrong API key
 
-It checks: idempotent submit, status mapping (paid, failed with the provider's code, returned),
-unknown outcomes resolved by lookup, webhook verification, and bad credentials. Tests that need a
-capability the provider does not declare (LOOKUP, WEBHOOKS) are skipped.
+It checks: the payee fields (well formed; the sample payee accepted; missing required fields and
+undeclared ones refused with `InvalidPayee`), idempotent submit, status mapping (paid, failed
+with the provider's code, returned), unknown outcomes resolved by lookup, webhook verification,
+and bad credentials. Tests that need a capability the provider does not declare (LOOKUP,
+WEBHOOKS) are skipped.
 """
 
 from __future__ import annotations
 
 import enum
+import re
 import uuid
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Callable, Mapping
@@ -28,14 +31,18 @@ import pytest
 import pytest_asyncio
 
 from providers.base import (
+    FIELD_NAME,
+    MAX_FIELD_LENGTH,
     Capability,
     Payee,
+    PayeeField,
     PayoutInstruction,
     PayoutProvider,
     PayoutResult,
     PayoutState,
 )
 from providers.errors import (
+    InvalidPayee,
     PayoutNotFound,
     PermanentProviderError,
     ProviderConfigError,
@@ -179,6 +186,56 @@ class ProviderConformance:
         )
         assert set(provider.capabilities) <= set(Capability)
         assert provider.serves(currency, payee.country), "the provider must serve the test payee"
+
+    # --- payee fields ----------------------------------------------------------------------------
+
+    def test_declares_well_formed_payee_fields(self, provider: PayoutProvider) -> None:
+        declared = list(provider.payee_fields)
+        assert all(isinstance(f, PayeeField) for f in declared), "payee_fields are PayeeFields"
+        names = [f.name for f in declared]
+        assert len(names) == len(set(names)), f"payee field names repeat: {names}"
+        for spec in declared:
+            assert FIELD_NAME.match(spec.name), (
+                f"{spec.name!r}: a field name is lower-case letters, digits and _"
+            )
+            assert spec.label.strip(), f"{spec.name}: a field needs a label"
+            assert 0 < spec.max_length <= MAX_FIELD_LENGTH, (
+                f"{spec.name}: max_length must be from 1 to {MAX_FIELD_LENGTH}"
+            )
+            if spec.pattern is not None:
+                re.compile(spec.pattern)
+            assert spec.check is None or callable(spec.check)
+        assert all(n.startswith("DIAMONDS_") for n in provider.required_env), (
+            "required_env names DIAMONDS_* variables"
+        )
+
+    def test_accepts_its_own_sample_payee(self, provider: PayoutProvider, payee: Payee) -> None:
+        values = provider.validate_payee(payee.fields)
+        declared = {f.name for f in provider.payee_fields}
+        assert set(values) <= declared, "validate_payee returns declared fields only"
+        required = {f.name for f in provider.payee_fields if f.required}
+        assert required <= set(values), "every required field has a value"
+        assert provider.validate_payee(values) == values, "normalized values stay as they are"
+        country = provider.payee_country(values)
+        assert country is None or re.fullmatch(r"[A-Z]{2}", country), (
+            f"payee_country gives an ISO 3166-1 alpha-2 code or None, not {country!r}"
+        )
+
+    def test_refuses_a_payee_without_its_required_fields(self, provider: PayoutProvider) -> None:
+        required = [f.name for f in provider.payee_fields if f.required]
+        if not required:
+            pytest.skip(f"{provider.slug} requires no payee field")
+        with pytest.raises(InvalidPayee) as refused:
+            provider.validate_payee({})
+        missing = {p.field for p in refused.value.problems if p.code == "MISSING_FIELD"}
+        assert missing == set(required), "each missing required field is named"
+
+    def test_refuses_a_field_it_does_not_declare(
+        self, provider: PayoutProvider, payee: Payee
+    ) -> None:
+        with pytest.raises(InvalidPayee) as refused:
+            provider.validate_payee({**payee.fields, "no_such_field": "x"})
+        assert [p.field for p in refused.value.problems] == ["no_such_field"]
 
     # --- idempotent submit -----------------------------------------------------------------------
 

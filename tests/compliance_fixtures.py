@@ -5,6 +5,7 @@ through the real compliance services. Import them; they are plain async function
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import date
 from pathlib import Path
 
@@ -14,7 +15,8 @@ import pytest
 import compliance.tables  # noqa: F401  (registers the tables listed below)
 from compliance import methods, screening, tax_forms, verification
 from compliance.clock import utc_today
-from compliance.payout_methods import MethodInput
+from compliance.methods_store import StoredMethod
+from compliance.payout_methods import PayeeContract
 from compliance.sanctions import load_list
 from compliance.screening import LoadResult
 from compliance.tax import TaxFormKind
@@ -23,6 +25,7 @@ from compliance.verification import ReviewDecision
 from economy.app import Economy
 from economy.users import User
 from ledger.database import metadata
+from providers.registry import ProviderRegistry
 
 from .conftest import _asyncpg_dsn, run_blocking
 
@@ -31,18 +34,32 @@ REVIEWER = "finance:compliance-fixture"
 VALID_SSN = "536-90-4399"
 VALID_DE_IDNR = "36 574 261 809"
 
-METHODS = {
-    "paypal": MethodInput("paypal", email="creator@example.com"),
-    "stripe": MethodInput("stripe", stripe_account="acct_1Nv0FGQ9RKHgCVdK"),
-    "sepa": MethodInput("sepa", holder_name="Erika Mustermann", iban="DE89370400440532013000"),
-    "ach": MethodInput(
-        "ach",
-        holder_name="Jane Doe",
-        routing_number="111000025",
-        account_number="000123456789",
-        account_type="checking",
-    ),
+METHODS: dict[str, dict[str, str]] = {
+    "paypal": {"email": "creator@example.com"},
+    "stripe": {"account_id": "acct_1Nv0FGQ9RKHgCVdK"},
+    "sepa": {"holder_name": "Erika Mustermann", "iban": "DE89370400440532013000"},
+    "ach": {
+        "holder_name": "Jane Doe",
+        "routing_number": "111000025",
+        "account_number": "000123456789",
+        "account_type": "checking",
+    },
 }
+"""Each built-in provider's payee fields for a valid method."""
+
+
+def contract(provider: str) -> PayeeContract:
+    """What the registered provider declares about payees (its class, found by entry point)."""
+    return ProviderRegistry({}).contract(provider)
+
+
+async def add_method(
+    eco: Economy, creator: User, provider: str, fields: Mapping[str, str] | None = None
+) -> StoredMethod:
+    """`creator` adds a method for `provider` (the sample fields of METHODS by default)."""
+    return await methods.add_payout_method(
+        eco, creator, contract(provider), METHODS[provider] if fields is None else fields
+    )
 
 
 async def load_sample_sanctions(eco: Economy) -> LoadResult:
@@ -65,11 +82,13 @@ async def make_payout_ready(
     country: str = "US",
     legal_name: str = "Jane Quincy Doe",
     birth_date: date = date(1990, 5, 17),
-    method: MethodInput | None = None,
+    method: Mapping[str, str] | None = None,
+    with_method: bool = True,
 ) -> None:
     """Everything the payout gate asks for, done the way people do it: a manual identity
     verification approved by FINANCE, a W-9 (US) or W-8BEN (else), the sanctions sample list
-    loaded (the name screens clear), and a payout method for `provider` verified by FINANCE."""
+    loaded (the name screens clear), and (unless `with_method` is False) a payout method for
+    `provider` verified by FINANCE."""
     today = utc_today()
     reviewer = await eco.users.ensure(REVIEWER)
     await load_sample_sanctions(eco)
@@ -96,7 +115,9 @@ async def make_payout_ready(
         certified=True,
         today=today,
     )
-    added = await methods.add_payout_method(eco, creator, method or METHODS[provider])
+    if not with_method:
+        return
+    added = await add_method(eco, creator, provider, method)
     await methods.review_payout_method(
         eco, reviewer, method_id=added.id, verify=True, note="test payment received"
     )

@@ -141,7 +141,7 @@ class ScriptedGate:
     async def payee(self, conn: AsyncConnection, **_: Any) -> Payee | None:
         if self.payee_missing:
             return None
-        return Payee(name="Cat Creator", country="US", email="cat@example.com")
+        return Payee("Cat Creator", "US", {"email": "cat@example.com"})
 
 
 FAST_RETRIES = RetryPolicy(

@@ -50,7 +50,7 @@ mutation ($input: StartIdentityVerificationInput!) {
 ADD_METHOD = """
 mutation ($input: AddPayoutMethodInput!) {
   addPayoutMethod(input: $input) {
-    payoutMethod { id provider status display country }
+    payoutMethod { id provider status display country fields { name value secret } }
     errors { field message code }
   }
 }"""
@@ -72,6 +72,13 @@ query ($userId: ID) {
     sanctionsStatus
   }
 }"""
+
+
+def sepa_input(**fields: str) -> dict[str, Any]:
+    return {
+        "provider": "sepa",
+        "fields": [{"name": name, "value": value} for name, value in fields.items()],
+    }
 
 
 async def user_id_of(economy: Economy, subject: str) -> str:
@@ -286,20 +293,50 @@ async def test_payout_methods_are_masked_and_verified_by_finance(
 ) -> None:
     bad = await graphql(
         ADD_METHOD,
-        {"input": {"provider": "sepa", "holderName": "Ann", "iban": "DE89370400440532013001"}},
+        {"input": sepa_input(holder_name="", iban="DE89370400440532013001", bic="NOPE")},
         subject="creator:ann",
         roles=CREATOR,
     )
-    assert bad.data["addPayoutMethod"]["errors"] == [
-        {
-            "field": "iban",
-            "message": "this is not a valid IBAN: its check digits are wrong",
-            "code": "INVALID_IBAN",
-        }
+    assert bad.data["addPayoutMethod"] == {
+        "payoutMethod": None,
+        "errors": [
+            {
+                "field": "fields.holder_name",
+                "message": "Account holder's name is required",
+                "code": "MISSING_FIELD",
+            },
+            {
+                "field": "fields.iban",
+                "message": "this is not a valid IBAN: its check digits are wrong",
+                "code": "INVALID_IBAN",
+            },
+            {
+                "field": "fields.bic",
+                "message": "this is not a valid BIC: it has the wrong length",
+                "code": "INVALID_BIC",
+            },
+        ],
+    }
+    unknown = await graphql(
+        ADD_METHOD,
+        {"input": {"provider": "venmo", "fields": []}},
+        subject="creator:ann",
+        roles=CREATOR,
+    )
+    [refused] = unknown.data["addPayoutMethod"]["errors"]
+    assert (refused["field"], refused["code"]) == ("provider", "UNKNOWN_PROVIDER")
+    twice = await graphql(
+        ADD_METHOD,
+        {"input": {"provider": "paypal", "fields": [{"name": "email", "value": "a@b.io"}] * 2}},
+        subject="creator:ann",
+        roles=CREATOR,
+    )
+    assert [(e["field"], e["code"]) for e in twice.data["addPayoutMethod"]["errors"]] == [
+        ("fields.email", "DUPLICATE_FIELD")
     ]
     added = await graphql(
         ADD_METHOD,
-        {"input": {"provider": "sepa", "holderName": "Ann", "iban": "DE89 3704 0044 0532 0130 00"}},
+        {"input": sepa_input(holder_name="Ann", iban="DE89 3704 0044 0532 0130 00")},
         subject="creator:ann",
         roles=CREATOR,
     )
@@ -307,8 +344,13 @@ async def test_payout_methods_are_masked_and_verified_by_finance(
     assert (method["status"], method["country"], method["display"]) == (
         "PENDING",
         "DE",
-        "SEPA IBAN ••••3000 (COBADEFFXXX)",
+        "sepa: Ann · ••••3000 · COBADEFFXXX",
     )
+    assert method["fields"] == [
+        {"name": "holder_name", "value": "Ann", "secret": False},
+        {"name": "iban", "value": "••••3000", "secret": True},
+        {"name": "bic", "value": "COBADEFFXXX", "secret": False},
+    ]
     queue = await graphql(
         "{ payoutMethodReviewQueue { edges { node { id display user { subject } } } } }",
         subject="finance:fay",
@@ -333,7 +375,7 @@ async def test_payout_methods_are_masked_and_verified_by_finance(
     }
     profile = await graphql(PROFILE, subject="creator:ann", roles=CREATOR)
     assert profile.data["complianceProfile"]["payoutMethods"] == [
-        {"provider": "sepa", "status": "VERIFIED", "display": "SEPA IBAN ••••3000 (COBADEFFXXX)"}
+        {"provider": "sepa", "status": "VERIFIED", "display": "sepa: Ann · ••••3000 · COBADEFFXXX"}
     ]
     assert profile.data["complianceProfile"]["sanctionsStatus"] is None  # not for the person
 

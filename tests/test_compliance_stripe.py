@@ -30,8 +30,8 @@ from economy.users import User
 from providers.fakes.stripe_server import FakeStripe
 
 from .compliance_fixtures import (
-    METHODS,
     VALID_SSN,
+    add_method,
     fresh_compliance_tables,  # noqa: F401  (autouse)
     load_sample_sanctions,
 )
@@ -302,7 +302,7 @@ async def test_a_person_verified_by_stripe_passes_the_payout_gate(
         certified=True,
         today=TODAY,
     )
-    added = await methods.add_payout_method(kyc.eco, creator, METHODS["paypal"])
+    added = await add_method(kyc.eco, creator, "paypal")
     await methods.review_payout_method(kyc.eco, finance, method_id=added.id, verify=True, note="ok")
     async with kyc.eco.db.read() as conn:
         found = await gate.check_payout(

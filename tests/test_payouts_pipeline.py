@@ -627,3 +627,24 @@ async def test_status_changes_are_announced_after_commit_only(
     # in order: a new payout first as REQUESTED, then at the status its request left it in.
     assert list(dict.fromkeys(statuses)) == ["REQUESTED", "APPROVED", "SUBMITTED", "PAID"]
     assert all(e.user_id == creator.id for e in seen)
+
+
+async def test_an_unsupported_currency_says_whether_the_rate_or_the_provider_is_missing(
+    rig: Rig, rich_creator: MakeCreator
+) -> None:
+    creator = await rich_creator(60_000)
+    with pytest.raises(DomainError) as unpriced:
+        await request_payout(
+            rig.svc, creator, diamonds=10_000, provider="ledgerbank", currency="EUR", key="k"
+        )
+    assert (unpriced.value.code, unpriced.value.field) == ("UNSUPPORTED_CURRENCY", "currency")
+    assert unpriced.value.message == (
+        "diamonds have no cash value in 'EUR': DIAMONDS_CASH_RATES has no rate for it (rates: USD)"
+    )
+    rig.bank.currencies = frozenset({"EUR"})  # type: ignore[misc]  # this bank stops paying USD
+    with pytest.raises(DomainError) as unpaid:
+        await request_payout(
+            rig.svc, creator, diamonds=10_000, provider="ledgerbank", currency="USD", key="k"
+        )
+    assert unpaid.value.code == "UNSUPPORTED_CURRENCY"
+    assert unpaid.value.message == "ledgerbank does not pay out in 'USD' (it pays EUR)"

@@ -107,7 +107,7 @@ def euro(
         idempotency_key=f"payout-{n}",
         amount_minor=amount,
         currency="EUR",
-        payee=Payee(name=f"Créatrice Nº{n}", country="FR", iban=iban, bic=bic),
+        payee=Payee(f"Créatrice Nº{n}", "FR", {"iban": iban, "bic": bic}),
     )
 
 
@@ -125,11 +125,9 @@ def dollar(
         amount_minor=amount,
         currency="USD",
         payee=Payee(
-            name=f"José Núñez {n}",
-            country="US",
-            ach_routing_number=routing,
-            ach_account_number=account,
-            ach_account_type=kind,
+            f"José Núñez {n}",
+            "US",
+            {"routing_number": routing, "account_number": account, "account_type": kind},
         ),
     )
 
@@ -332,11 +330,11 @@ async def test_the_same_payout_id_with_other_money_is_a_conflict(
         (replace(euro(1), amount_minor=True), "INVALID_AMOUNT"),
         (replace(euro(1), currency="USD"), "UNSUPPORTED_CURRENCY"),
         (
-            replace(euro(1), payee=Payee("Ana", "US", iban="DE89370400440532013000")),
+            replace(euro(1), payee=Payee("Ana", "US", {"iban": "DE89370400440532013000"})),
             "UNSUPPORTED_COUNTRY",
         ),
         (
-            replace(euro(1), payee=Payee("💎🎁", "DE", iban="DE89370400440532013000")),
+            replace(euro(1), payee=Payee("💎🎁", "DE", {"iban": "DE89370400440532013000"})),
             "INVALID_NAME",
         ),
     ],
@@ -575,7 +573,7 @@ def test_a_tampered_nacha_file_is_refused_by_the_reader() -> None:
         (dollar(1, 10_000_000_000), "INVALID_AMOUNT"),
         (replace(dollar(1), currency="EUR"), "UNSUPPORTED_CURRENCY"),
         (
-            replace(dollar(1), payee=Payee("Ana", "CA", ach_routing_number="021000021")),
+            replace(dollar(1), payee=Payee("Ana", "CA", {"routing_number": "021000021"})),
             "UNSUPPORTED_COUNTRY",
         ),
     ],
@@ -974,7 +972,11 @@ class TestSepaConformance(_BankConformance):
 
     @pytest.fixture
     def payee(self) -> Payee:
-        return Payee(name="Conformité", country="DE", iban="DE89370400440532013000")
+        return Payee(
+            "Conformité",
+            "DE",
+            {"holder_name": "Conformité", "iban": "DE89370400440532013000"},
+        )
 
     @pytest_asyncio.fixture
     async def bad_credentials_provider(  # type: ignore[override] # an outbox we cannot use
@@ -995,10 +997,14 @@ class TestAchConformance(_BankConformance):
     @pytest.fixture
     def payee(self) -> Payee:
         return Payee(
-            name="Conformance",
-            country="US",
-            ach_routing_number="021000021",
-            ach_account_number="123456789",
+            "Conformance",
+            "US",
+            {
+                "holder_name": "Conformance",
+                "routing_number": "021000021",
+                "account_number": "123456789",
+                "account_type": "checking",
+            },
         )
 
     @pytest_asyncio.fixture

@@ -79,7 +79,7 @@ def instruction(
         idempotency_key=f"payout:{payout_id}",
         amount_minor=amount_minor,
         currency=currency,
-        payee=Payee(name="Creator", country="US", email=email),
+        payee=Payee("Creator", "US", {"email": email}),
         description="Diamonds cash-out",
     )
 
@@ -174,7 +174,7 @@ class TestPayPalConformance(ProviderConformance):
 
     @pytest.fixture
     def payee(self) -> Payee:
-        return Payee(name="Creator", country="US", email="creator@example.com")
+        return Payee("Creator", "US", {"email": "creator@example.com"})
 
     @pytest_asyncio.fixture
     async def sandbox(  # type: ignore[override] # fixtures take the fake

@@ -126,7 +126,7 @@ async def stripe_provider(fake: FakeStripe) -> AsyncIterator[StripeProvider]:
 
 @pytest.fixture
 def creator(fake: FakeStripe) -> Payee:
-    return Payee(name="Cora Creator", country="US", stripe_account=fake.create_account())
+    return Payee("Cora Creator", "US", {"account_id": fake.create_account()})
 
 
 def instruction_for(
@@ -150,7 +150,7 @@ class TestStripeConformance(ProviderConformance):
 
     @pytest.fixture
     def payee(self, fake: FakeStripe) -> Payee:
-        return Payee(name="Conformance", country="US", stripe_account=fake.create_account())
+        return Payee("Conformance", "US", {"account_id": fake.create_account()})
 
     @pytest.fixture
     def currency(self) -> str:
@@ -234,7 +234,7 @@ async def test_an_account_that_cannot_pay_out_is_refused_before_any_transfer(
     account_options: dict[str, object],
     code: str,
 ) -> None:
-    payee = Payee("Blocked", "US", stripe_account=fake.create_account(**account_options))  # type: ignore[arg-type]
+    payee = Payee("Blocked", "US", {"account_id": fake.create_account(**account_options)})  # type: ignore[arg-type]
     with pytest.raises(PermanentProviderError) as refused:
         await stripe_provider.submit(instruction_for(payee, "po-blocked"))
     assert refused.value.code == code
@@ -245,8 +245,8 @@ async def test_an_account_that_cannot_pay_out_is_refused_before_any_transfer(
     ("payee", "code"),
     [
         (Payee("No account", "US"), "no_stripe_account"),
-        (Payee("Bad id", "US", stripe_account="ba_123"), "no_stripe_account"),
-        (Payee("Unknown", "US", stripe_account="acct_doesnotexist"), "resource_missing"),
+        (Payee("Bad id", "US", {"account_id": "ba_123"}), "no_stripe_account"),
+        (Payee("Unknown", "US", {"account_id": "acct_doesnotexist"}), "resource_missing"),
     ],
 )
 async def test_a_payee_without_a_usable_account_is_a_permanent_error(
@@ -272,7 +272,7 @@ async def test_bad_amounts_and_currencies_are_refused_without_a_request(
 
 async def test_a_platform_short_of_funds_is_refused_with_stripes_code(creator: Payee) -> None:
     async with FakeStripe(platform_balance=1_000) as poor:
-        payee = Payee("Cora", "US", stripe_account=poor.create_account())
+        payee = Payee("Cora", "US", {"account_id": poor.create_account()})
         provider = StripeProvider(config_for(poor))
         try:
             with pytest.raises(PermanentProviderError) as refused:
@@ -578,7 +578,7 @@ async def test_signed_webhooks_reach_a_real_endpoint_and_map_every_step(
     try:
         async with FakeStripe(webhook_urls=[receiver]) as server:
             provider = holder["provider"] = StripeProvider(config_for(server))
-            payee = Payee("Cora", "US", stripe_account=server.create_account())
+            payee = Payee("Cora", "US", {"account_id": server.create_account()})
             submitted = await provider.submit(instruction_for(payee, "po-hook"))
             reference = submitted.provider_reference or ""
             server.advance_payout(reference)  # in transit

@@ -1,6 +1,6 @@
 """The provider SDK: retries (backoff, Retry-After, bounds, what is never retried, logging), the
 registry (entry points, factories, by hand, clear errors), per-provider configuration, and the
-example provider of docs/providers.md run through the conformance suite."""
+guide's code excerpts, which must match the example package."""
 
 from __future__ import annotations
 
@@ -8,8 +8,7 @@ import asyncio
 import logging
 import re
 import sys
-import types
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 import pytest
@@ -383,7 +382,8 @@ def test_the_built_in_providers_are_declared_as_entry_points() -> None:
     if not declared:
         pytest.skip("pyproject.toml does not declare diamonds.payout_providers yet")
     assert declared["stripe"] == "providers.stripe:StripeProvider"
-    assert {"stripe", "paypal", "bank"} <= set(declared)
+    assert {"stripe", "paypal", "sepa", "ach"} <= set(declared)
+    assert "bank" not in declared, "one slug per bank rail"
     with pytest.raises(ProviderConfigError, match="DIAMONDS_STRIPE_API_KEY is not set"):
         ProviderRegistry({}).get("stripe")
 
@@ -451,43 +451,17 @@ def test_blank_values_count_as_unset() -> None:
         read.check()
 
 
-# --- the example provider of docs/providers.md ----------------------------------------------------
+# --- the guide, docs/providers.md ------------------------------------------------------------
 
 
-def _docs_example(name: str) -> str:
-    """A code block of docs/providers.md, found by the `<!-- example: NAME -->` before it."""
+EXAMPLE = DOCS.parent.parent / "examples" / "acme-payouts"
+
+
+def test_the_guides_code_is_the_example_packages_code() -> None:
+    """Every `<!-- example: PATH -->` block of the guide is a verbatim excerpt of that file of
+    examples/acme-payouts (the package tests/test_example_acme*.py run), so it cannot rot."""
     text = DOCS.read_text()
-    match = re.search(rf"<!-- example: {re.escape(name)} -->\n```python\n(.*?)\n```", text, re.S)
-    assert match is not None, f"docs/providers.md has no example {name}"
-    return match.group(1)
-
-
-def _load_module(name: str, source: str) -> types.ModuleType:
-    module = types.ModuleType(name)
-    module.__file__ = f"{DOCS}:{name}.py"
-    sys.modules[name] = module
-    exec(compile(source, f"docs/providers.md ({name}.py)", "exec"), module.__dict__)  # noqa: S102
-    return module
-
-
-toypay = _load_module("toypay", _docs_example("toypay.py"))
-_docs_tests = _load_module("test_toypay", _docs_example("test_toypay.py"))
-
-
-class TestDocsExampleProviderConformance(_docs_tests.TestToyPayConformance):  # type: ignore[misc,name-defined]
-    """The docs' example provider, run through the conformance suite exactly as the docs show."""
-
-
-def test_the_docs_example_is_built_by_the_registry_from_its_entry_point(
-    installed: Callable[[str], None],
-) -> None:
-    installed("toypay = toypay:ToyPayProvider\n")
-    env: Mapping[str, str] = {
-        "DIAMONDS_TOYPAY_API_KEY": "tp_live_1",
-        "DIAMONDS_TOYPAY_WEBHOOK_SECRET": "s",
-    }
-    provider = ProviderRegistry(env).get("toypay")
-    assert isinstance(provider, toypay.ToyPayProvider)
-    assert provider.api_key == "tp_live_1"
-    with pytest.raises(ProviderConfigError, match="DIAMONDS_TOYPAY_API_KEY is not set"):
-        ProviderRegistry({}).get("toypay")
+    blocks = re.findall(r"<!-- example: (\S+) -->\n```\w*\n(.*?)\n```", text, re.S)
+    assert len(blocks) >= 3, "the guide shows the example package's files"
+    for path, code in blocks:
+        assert code in (EXAMPLE / path).read_text(), f"docs/providers.md: {path} differs"

@@ -1,5 +1,5 @@
-"""Settling bank payouts from the bank's own files: a pain.002 status report or an ACH return
-file is read, recorded in the outbox, and each update applied to its payout (once per event).
+"""Settling bank payouts from the bank's own files: a pain.002 status report (`sepa` payouts) or
+an ACH return file (`ach`) is read, recorded in the outbox, and each update applied once.
 """
 
 from __future__ import annotations
@@ -10,7 +10,6 @@ from pathlib import Path
 from economy.payouts.service import PayoutService
 from economy.payouts.webhooks import Applied, apply_statement
 from providers.bank.status import import_status_file
-from providers.bank.transfer import SLUG
 
 
 async def settle_from_status_file(
@@ -18,4 +17,4 @@ async def settle_from_status_file(
 ) -> list[Applied]:
     """Raises `providers.bank.status.StatusFileError` for a file that cannot be read."""
     report = await asyncio.to_thread(import_status_file, path, outbox)
-    return [await apply_statement(svc, SLUG, update) for update in report.updates]
+    return [await apply_statement(svc, report.slug, update) for update in report.updates]

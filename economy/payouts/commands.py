@@ -49,10 +49,11 @@ def _worker(args: argparse.Namespace) -> int:
 async def _run(settings: Settings, *, once: bool, batch: int, idle: float) -> int:
     from economy.app import Economy
     from economy.payouts.dispatch import Dispatcher
-    from economy.payouts.setup import build_payout_service
+    from economy.payouts.setup import build_payout_service, log_provider_statuses
 
     eco = await Economy.start(settings)
     svc = build_payout_service(eco)
+    log_provider_statuses(svc.providers)
     dispatcher = Dispatcher(svc, batch=batch)
     try:
         if once:

@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from economy.payouts.service import PayoutService
 from economy.users import by_id
-from ledger.clock import as_utc, utcnow
+from ledger.clock import as_utc
 from ledger.payouts.attempts import (
     Attempt,
     AttemptOutcome,
@@ -254,8 +254,8 @@ async def _record(
 ) -> None:
     outcome = STATE_TO_OUTCOME[news.state]
     known = outcome is not AttemptOutcome.UNKNOWN or attempt.outcome is AttemptOutcome.NOT_SENT
-    # An answer to our own call is as of now: a webhook created before it is older news.
-    seen_at = news.occurred_at or (utcnow() if news.confirmed and known else None)
+    # Only the provider's own times order its news (our clock and its whole-second stamps
+    # do not compare): an answer to our call leaves the time of the news it replaced.
     await record_attempt(
         conn,
         payout.id,
@@ -265,7 +265,7 @@ async def _record(
         provider_reference=news.provider_reference,
         failure_code=news.failure_code,
         failure_message=news.failure_message,
-        outcome_at=seen_at,
+        outcome_at=news.occurred_at,
     )
 
 

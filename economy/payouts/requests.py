@@ -78,8 +78,9 @@ async def request_payout(
     currency: str,
     key: str,
 ) -> Requested:
-    """Raises `DomainError`: INVALID_AMOUNT, UNKNOWN_PROVIDER, UNSUPPORTED_CURRENCY,
-    BELOW_MINIMUM, AMOUNT_TOO_SMALL, PAYOUT_BLOCKED (`RequirementsNotMet`),
+    """Raises `DomainError`: INVALID_AMOUNT, UNKNOWN_PROVIDER, PROVIDER_NOT_CONFIGURED
+    (`ProviderNotConfigured`), UNSUPPORTED_CURRENCY (no cash rate for it, or the provider does
+    not pay it), BELOW_MINIMUM, AMOUNT_TOO_SMALL, PAYOUT_BLOCKED (`RequirementsNotMet`),
     INSUFFICIENT_DIAMONDS, DAILY_CAP_EXCEEDED, INVALID_IDEMPOTENCY_KEY or IDEMPOTENCY_CONFLICT.
     Nothing is written then."""
     whole_number(
@@ -106,9 +107,20 @@ async def request_payout(
 
     chosen = svc.provider(provider)
     rate = svc.eco.settings.cash_rates.get(code)
-    if rate is None or code not in chosen.currencies:
+    if rate is None:
+        priced = ", ".join(sorted(svc.eco.settings.cash_rates)) or "none"
         raise DomainError(
-            "UNSUPPORTED_CURRENCY", f"{provider} does not pay out in {code!r}", "currency"
+            "UNSUPPORTED_CURRENCY",
+            f"diamonds have no cash value in {code[:8]!r}: DIAMONDS_CASH_RATES has no rate for "
+            f"it (rates: {priced})",
+            "currency",
+        )
+    if code not in chosen.currencies:
+        raise DomainError(
+            "UNSUPPORTED_CURRENCY",
+            f"{provider} does not pay out in {code[:8]!r} (it pays "
+            f"{', '.join(sorted(chosen.currencies))})",
+            "currency",
         )
     gross = rate.cash_for(diamonds)
     minimum = svc.policy.minimum_minor

@@ -285,7 +285,9 @@ async def resolve_payout(
     """The operator's path for a payout stuck UNKNOWN (or SUBMITTED) that no lookup settled.
     The provider is asked first: what it says wins (and a resolution it contradicts is refused,
     saying what it says); where it can cancel a pending payout, it cancels first. Only where it
-    cannot be asked is FINANCE's stated outcome taken, marked as resolved by hand. Audited."""
+    cannot be asked is FINANCE's stated outcome taken, marked as resolved by hand (PAID only
+    where the provider has no lookup at all: a payment is never booked on a word that the
+    provider could check). Audited."""
     why = _reason(reason)
     if outcome not in RESOLUTIONS:
         raise DomainError("INVALID_OUTCOME", "resolve to PAID, FAILED or CANCELED", "outcome")
@@ -337,6 +339,19 @@ async def resolve_payout(
                 {"outcome": moved.status.value, "reason": why, "by": "provider"},
             )
         return moved
+    if (
+        outcome is PayoutStatus.PAID
+        and provider is not None
+        and (Capability.LOOKUP in provider.capabilities)
+    ):
+        # Booking a payment on FINANCE's word alone could take diamonds for money that never
+        # left; a provider that can be asked will be, once it answers again.
+        raise DomainError(
+            "PROVIDER_UNREACHABLE",
+            f"{payout.provider} cannot confirm the payment now ({answer.unreachable}); "
+            "try again once it answers",
+            "outcome",
+        )
     async with svc.writing() as conn:
         payout = await payout_for_update(conn, payout_id)
         _must_be(payout, stuck, what)

@@ -34,13 +34,26 @@ from ledger.payouts.store import (
 )
 from providers.base import PayoutProvider
 from providers.errors import ProviderConfigError
-from providers.registry import ProviderRegistry
+from providers.registry import ProviderRegistry, UnknownProvider
 from providers.retry import RetryPolicy
 
 log = logging.getLogger(__name__)
 
 
 _MOVED: ContextVar[list[Payout] | None] = ContextVar("payouts_moved", default=None)
+
+
+class ProviderNotConfigured(DomainError):
+    """The provider is registered but not configured here (or cannot start). The message names
+    what is missing, for FINANCE and the logs; `public_message` is what a creator is told."""
+
+    def __init__(self, slug: str, exc: ProviderConfigError) -> None:
+        self.missing = exc.missing
+        what = f"set {', '.join(exc.missing)}" if exc.missing else exc.detail
+        self.public_message = f"payouts through {slug} are not available now"
+        super().__init__(
+            "PROVIDER_NOT_CONFIGURED", f"{slug} is not configured here: {what}", "provider"
+        )
 
 
 @dataclass
@@ -57,17 +70,20 @@ class PayoutService:
         self.book = PayoutBook(self.eco.ledger)
 
     def provider(self, slug: str) -> PayoutProvider:
-        """The provider a creator asked for; UNKNOWN_PROVIDER when there is none by that name
-        or it is not configured here."""
+        """The provider a creator asked for. Raises UNKNOWN_PROVIDER when none is registered by
+        that name, and `ProviderNotConfigured` when it is registered but cannot be used here."""
         try:
             return self.providers.get(slug)
-        except ProviderConfigError:
-            known = ", ".join(self.providers.slugs()) or "none configured"
+        except UnknownProvider:
+            known = ", ".join(self.providers.slugs()) or "none"
             raise DomainError(
                 "UNKNOWN_PROVIDER",
-                f"no payout provider {slug!r} is available ({known})",
+                f"no payout provider {slug[:40]!r} is registered (known: {known})",
                 "provider",
             ) from None
+        except ProviderConfigError as exc:
+            log.error("payout provider %r is not available: %s", slug, exc.detail)
+            raise ProviderNotConfigured(slug, exc) from None
 
     def find_provider(self, slug: str) -> PayoutProvider | None:
         try:

@@ -1,9 +1,10 @@
 """Assembling the payout pipeline for a process: providers from the registry (entry points and
-per-provider environment), the compliance gate, and the policy from `DIAMONDS_PAYOUT_*`.
+per-provider environment, each one's state logged), the compliance gate, the payout policy.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Mapping
 
@@ -12,7 +13,9 @@ from economy.app import Economy
 from economy.payouts.gate import ComplianceGate, PayoutGate
 from economy.payouts.policy import PayoutPolicy
 from economy.payouts.service import PayoutService
-from providers.registry import ProviderRegistry
+from providers.registry import ProviderRegistry, ProviderStatus
+
+log = logging.getLogger(__name__)
 
 
 def build_payout_service(
@@ -34,3 +37,17 @@ def build_payout_service(
         providers=registry or ProviderRegistry(env),
         policy=policy,
     )
+
+
+def log_provider_statuses(registry: ProviderRegistry) -> list[ProviderStatus]:
+    """Build every registered provider once and log whether it can be used here (`configured`,
+    or `not configured: missing DIAMONDS_...`), so an operator sees it at start-up."""
+    statuses = registry.statuses()
+    for status in statuses:
+        if status.configured:
+            log.info("payout provider %s: %s", status.slug, status.describe())
+        else:
+            log.warning("payout provider %s: %s", status.slug, status.describe())
+    if not statuses:
+        log.warning("no payout provider is registered")
+    return statuses

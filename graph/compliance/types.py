@@ -169,12 +169,20 @@ class TaxProfile:
         )
 
 
-@strawberry.type(description="Where a creator is paid through one provider; numbers masked.")
+@strawberry.type(description="One payee field of a payout method; a secret one is masked.")
+class PayoutMethodField:
+    name: str
+    value: str = strawberry.field(description="The value; for a secret field ••••, last four.")
+    secret: bool
+
+
+@strawberry.type(description="Where a creator is paid through one provider; secrets masked.")
 class PayoutMethod(Node):
     id: strawberry.ID
     provider: str
     status: PayoutMethodStatus  # type: ignore[valid-type]
     display: str
+    fields: list[PayoutMethodField]
     holder_name: str | None
     country: str | None
     created_at: datetime
@@ -190,6 +198,10 @@ class PayoutMethod(Node):
             provider=stored.provider,
             status=stored.status,
             display=stored.display,
+            fields=[
+                PayoutMethodField(name=f.name, value=f.shown, secret=f.secret)
+                for f in stored.fields
+            ],
             holder_name=stored.holder_name,
             country=stored.country,
             created_at=utc(stored.created_at),

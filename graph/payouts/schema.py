@@ -1,5 +1,5 @@
 """The payouts' root fields: one payout, pages of payouts (a creator's own; FINANCE filters all),
-and the mutations to request, review, cancel, retry and resolve them.
+the configured providers, and the mutations to request, review, cancel, retry and resolve them.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from graph.payouts.mutations.review_payout import (
     resolve_payout,
     retry_payout,
 )
-from graph.payouts.types import Payout, PayoutDiscrepancy, PayoutStatus
+from graph.payouts.types import Payout, PayoutDiscrepancy, PayoutProviderInfo, PayoutStatus
 from graph.permissions import CanCancelPayouts, CanRequestPayouts, IsAuthenticated, IsFinance
 from graph.relay import Connection, MalformedId, PageRequest, connection, pk_of
 from ledger.clock import as_utc
@@ -102,6 +102,21 @@ class PayoutQueries:
                 conn, open_only=open, after_id=page.after, limit=page.limit + 1
             )
         return connection(rows, page, lambda d: d.id, PayoutDiscrepancy.of)
+
+    @strawberry.field(
+        permission_classes=[IsAuthenticated],
+        description="The payout providers configured on this server, each with the payee fields "
+        "`addPayoutMethod` takes for it.",
+    )
+    async def payout_providers(self, info: Info[Context, None]) -> list[PayoutProviderInfo]:
+        svc = info.context.payouts
+        if svc is None:
+            return []
+        return [
+            PayoutProviderInfo.of(status.provider)
+            for status in svc.providers.statuses()
+            if status.provider is not None
+        ]
 
 
 @strawberry.type

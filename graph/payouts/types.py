@@ -1,5 +1,5 @@
-"""GraphQL types of payouts: `Payout` with its amounts, status and history, for its creator and for
-FINANCE and ADMIN; who moved it shows by role to the creator, by name to FINANCE and ADMIN.
+"""GraphQL types of payouts: `Payout` with its amounts, attempts, status and history (who moved it
+by role to the creator, by name to FINANCE and ADMIN), discrepancies, and the payout providers.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from ledger.payouts.discrepancies import Discrepancy as DiscrepancyRecord
 from ledger.payouts.discrepancies import discrepancies_of
 from ledger.payouts.store import Payout as PayoutRecord
 from ledger.payouts.store import load_payout, payout_history
+from providers.base import MAX_FIELD_LENGTH, PayeeField, PayoutProvider
 
 PayoutStatus = strawberry.enum(states.PayoutStatus, description="Where a payout stands.")
 PayoutAttemptOutcome = strawberry.enum(
@@ -287,3 +288,49 @@ class Payout(Node, PayoutAmounts):
         async with info.context.eco.db.read() as conn:
             found = await discrepancies_of(conn, self.record.id)
         return [PayoutDiscrepancy.of(d) for d in found]
+
+
+@strawberry.type(
+    name="PayeeField",
+    description="A payee detail a provider asks for: a frontend renders one form input per field.",
+)
+class PayeeFieldInfo:
+    name: str = strawberry.field(description="The key to send in `addPayoutMethod`'s `fields`.")
+    label: str
+    required: bool
+    secret: bool = strawberry.field(description="Encrypted at rest and shown masked afterwards.")
+    pattern: str | None = strawberry.field(description="A regular expression the value matches.")
+    help: str = strawberry.field(description="What the value looks like, for the form.")
+    max_length: int
+
+    @classmethod
+    def of(cls, spec: PayeeField) -> PayeeFieldInfo:
+        return cls(
+            name=spec.name,
+            label=spec.label,
+            required=spec.required,
+            secret=spec.secret,
+            pattern=spec.pattern,
+            help=spec.help,
+            max_length=min(spec.max_length, MAX_FIELD_LENGTH),
+        )
+
+
+@strawberry.type(
+    name="PayoutProvider",
+    description="A payout provider configured on this server, and the payee fields it needs.",
+)
+class PayoutProviderInfo:
+    slug: str
+    currencies: list[str]
+    countries: list[str] | None = strawberry.field(description="Payee countries; null is any.")
+    payee_fields: list[PayeeFieldInfo]
+
+    @classmethod
+    def of(cls, provider: PayoutProvider) -> PayoutProviderInfo:
+        return cls(
+            slug=provider.slug,
+            currencies=sorted(provider.currencies),
+            countries=None if provider.countries is None else sorted(provider.countries),
+            payee_fields=[PayeeFieldInfo.of(f) for f in provider.payee_fields],
+        )

@@ -15,7 +15,7 @@ from stdnum.exceptions import ValidationError as StdnumValidationError
 from stdnum.us import rtn
 from text_unidecode import unidecode  # type: ignore[import-untyped]
 
-from providers.errors import PermanentProviderError
+from providers.errors import InvalidFieldValue, PermanentProviderError
 
 SLUG = "ach"
 RECORD_LENGTH = 94
@@ -62,6 +62,37 @@ def check_routing_number(raw: str | None) -> str:
             SLUG, "INVALID_ROUTING_NUMBER", f"{raw!r} has no valid Federal Reserve prefix"
         )
     return number
+
+
+ACCOUNT_TYPES = ("checking", "savings")
+_PAYEE_ACCOUNT = re.compile(r"^[0-9]{4,17}$")
+_SEPARATORS = re.compile(r"[\s-]")
+
+
+def payee_routing_number(raw: str) -> str:
+    """A payout method's routing number (spaces and dashes dropped), or `InvalidFieldValue`."""
+    try:
+        return check_routing_number(_SEPARATORS.sub("", raw))
+    except PermanentProviderError:
+        raise InvalidFieldValue(
+            "this is not a valid ABA routing number (9 digits with a check digit)",
+            "INVALID_ROUTING_NUMBER",
+        ) from None
+
+
+def payee_account_number(raw: str) -> str:
+    """A payout method's account number: 4 to 17 digits once spaces and dashes are dropped."""
+    number = _SEPARATORS.sub("", raw)
+    if not _PAYEE_ACCOUNT.match(number):
+        raise InvalidFieldValue("an account number is 4 to 17 digits", "INVALID_ACCOUNT_NUMBER")
+    return number
+
+
+def payee_account_type(raw: str) -> str:
+    kind = raw.lower()
+    if kind not in ACCOUNT_TYPES:
+        raise InvalidFieldValue("the account type is checking or savings", "INVALID_ACCOUNT_TYPE")
+    return kind
 
 
 def check_account_number(raw: str | None) -> str:

@@ -1,5 +1,5 @@
 """The bank transfer providers: `sepa` (EUR credit transfers in pain.001 files) and `ach` (USD
-credits in NACHA files). `submit` queues a payout into the outbox's open batch; `flush` writes it.
+credits in NACHA files), each with its payee fields; `submit` queues a payout, `flush` writes it.
 """
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ import asyncio
 import hashlib
 import json
 from abc import abstractmethod
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import ClassVar, ParamSpec, TypeVar
 
@@ -30,6 +30,7 @@ from providers.bank.outbox import (
 )
 from providers.base import (
     Capability,
+    PayeeField,
     PayoutInstruction,
     PayoutProvider,
     PayoutResult,
@@ -37,6 +38,9 @@ from providers.base import (
     StatusUpdate,
 )
 from providers.errors import (
+    FieldProblem,
+    InvalidFieldValue,
+    InvalidPayee,
     PayoutNotFound,
     PermanentProviderError,
     ProviderConfigError,
@@ -188,6 +192,25 @@ def _name(slug: str, cleaned: str, raw: str) -> str:
     return cleaned
 
 
+MAX_HOLDER_NAME = 140
+
+
+def holder_name(raw: str) -> str:
+    """The account holder's name as the creator typed it: 1 to 140 printable characters."""
+    if len(raw) > MAX_HOLDER_NAME or not raw.isprintable():
+        raise InvalidFieldValue(
+            f"the account holder's name must be 1 to {MAX_HOLDER_NAME} printable characters",
+            "INVALID_HOLDER_NAME",
+        )
+    return raw
+
+
+HOLDER_NAME = PayeeField(
+    "holder_name", "Account holder's name", check=holder_name, max_length=MAX_HOLDER_NAME
+)
+OUTBOX_ENV = "DIAMONDS_BANK_OUTBOX"
+
+
 class SepaProvider(BankProvider):
     """SEPA credit transfers in euros to an IBAN in the SEPA zone, written as pain.001 files."""
 
@@ -195,6 +218,47 @@ class SepaProvider(BankProvider):
     currencies: ClassVar[frozenset[str]] = frozenset({"EUR"})
     countries: ClassVar[frozenset[str] | None] = sepa.SEPA_COUNTRIES
     max_amount_minor: ClassVar[int] = sepa.MAX_AMOUNT_MINOR
+    payee_fields: ClassVar[Sequence[PayeeField]] = (
+        HOLDER_NAME,
+        PayeeField("iban", "IBAN", secret=True, check=sepa.payee_iban, max_length=42),
+        PayeeField(
+            "bic",
+            "BIC",
+            required=False,
+            check=sepa.payee_bic,
+            help="8 or 11 characters; found from the IBAN when left out",
+            max_length=11,
+        ),
+    )
+    required_env: ClassVar[Sequence[str]] = (
+        OUTBOX_ENV,
+        "DIAMONDS_SEPA_DEBTOR_NAME",
+        "DIAMONDS_SEPA_DEBTOR_IBAN",
+        "DIAMONDS_SEPA_DEBTOR_BIC",
+    )
+
+    @classmethod
+    def validate_payee(cls, fields: Mapping[str, str]) -> dict[str, str]:
+        """The fields checked one by one, then the BIC found from the IBAN when it was left
+        out (MISSING_FIELD on `bic` when the IBAN's bank is not known)."""
+        values = super().validate_payee(fields)
+        if "bic" not in values:
+            derived = sepa.bic_of(values["iban"])
+            if derived is None:
+                raise InvalidPayee(
+                    cls.slug,
+                    [
+                        FieldProblem(
+                            "bic", "MISSING_FIELD", "the BIC is required: the IBAN does not tell it"
+                        )
+                    ],
+                )
+            values["bic"] = derived
+        return values
+
+    @classmethod
+    def payee_country(cls, fields: Mapping[str, str]) -> str | None:
+        return sepa.iban_country(fields["iban"]) if fields.get("iban") else None
 
     def __init__(self, config: SepaConfig, *, clock: Callable[[], datetime] = utc_now) -> None:
         self.config = config
@@ -267,6 +331,43 @@ class AchProvider(BankProvider):
     currencies: ClassVar[frozenset[str]] = frozenset({"USD"})
     countries: ClassVar[frozenset[str] | None] = frozenset({"US"})
     max_amount_minor: ClassVar[int] = ach.MAX_AMOUNT_MINOR
+    payee_fields: ClassVar[Sequence[PayeeField]] = (
+        HOLDER_NAME,
+        PayeeField(
+            "routing_number",
+            "Routing number",
+            check=ach.payee_routing_number,
+            help="9 digits (ABA)",
+            max_length=20,
+        ),
+        PayeeField(
+            "account_number",
+            "Account number",
+            secret=True,
+            check=ach.payee_account_number,
+            help="4 to 17 digits",
+            max_length=30,
+        ),
+        PayeeField(
+            "account_type",
+            "Account type",
+            check=ach.payee_account_type,
+            help="checking or savings",
+            max_length=8,
+        ),
+    )
+    required_env: ClassVar[Sequence[str]] = (
+        OUTBOX_ENV,
+        "DIAMONDS_ACH_ORIGIN_ROUTING",
+        "DIAMONDS_ACH_COMPANY_NAME",
+        "DIAMONDS_ACH_COMPANY_ID",
+        "DIAMONDS_ACH_ORIGIN_NAME",
+        "DIAMONDS_ACH_DESTINATION_NAME",
+    )
+
+    @classmethod
+    def payee_country(cls, fields: Mapping[str, str]) -> str | None:
+        return "US"
 
     def __init__(self, config: AchConfig, *, clock: Callable[[], datetime] = utc_now) -> None:
         self.config = config

@@ -15,10 +15,16 @@ from typing import TYPE_CHECKING, Any
 
 import sepaxml  # type: ignore[import-untyped]
 from schwifty import BIC, IBAN
-from schwifty.exceptions import SchwiftyException
+from schwifty.exceptions import (
+    InvalidBBANChecksum,
+    InvalidChecksumDigits,
+    InvalidCountryCode,
+    InvalidLength,
+    SchwiftyException,
+)
 from text_unidecode import unidecode  # type: ignore[import-untyped]
 
-from providers.errors import PermanentProviderError
+from providers.errors import InvalidFieldValue, PermanentProviderError
 
 if TYPE_CHECKING:
     import xmlschema
@@ -89,6 +95,51 @@ def check_bic(raw: str) -> BIC:
         raise PermanentProviderError(
             SLUG, "INVALID_BIC", f"{raw!r} is not a valid BIC: {exc}"
         ) from None
+
+
+def payee_iban(raw: str) -> str:
+    """A payout method's IBAN, compact: valid and in the SEPA zone, or `InvalidFieldValue`
+    (whose message never repeats the number)."""
+    try:
+        iban = IBAN(raw)
+    except SchwiftyException as exc:
+        raise InvalidFieldValue(
+            f"this is not a valid IBAN: {_plain(exc)}", "INVALID_IBAN"
+        ) from None
+    if not iban.in_sepa_zone or iban.country_code not in SEPA_COUNTRIES:
+        raise InvalidFieldValue(
+            f"IBANs of {iban.country_code} cannot receive SEPA transfers", "INVALID_IBAN"
+        )
+    return str(iban.compact)
+
+
+def payee_bic(raw: str) -> str:
+    """A payout method's BIC, compact, or `InvalidFieldValue`."""
+    try:
+        return str(BIC(raw).compact)
+    except SchwiftyException as exc:
+        raise InvalidFieldValue(f"this is not a valid BIC: {_plain(exc)}", "INVALID_BIC") from None
+
+
+def bic_of(iban: str) -> str | None:
+    """The BIC schwifty's bank registry knows for a valid IBAN's bank, if any."""
+    found = IBAN(iban).bic
+    return None if found is None else str(found.compact)
+
+
+def iban_country(iban: str) -> str:
+    return str(IBAN(iban).country_code)
+
+
+def _plain(exc: SchwiftyException) -> str:
+    """Why schwifty refused, in our words: some of its messages repeat the number."""
+    if isinstance(exc, InvalidChecksumDigits | InvalidBBANChecksum):
+        return "its check digits are wrong"
+    if isinstance(exc, InvalidLength):
+        return "it has the wrong length"
+    if isinstance(exc, InvalidCountryCode):
+        return "its country code is unknown"
+    return "it has the wrong format"
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,5 @@
-"""`addPayoutMethod`: a creator adds where to be paid through a provider (PayPal email, Stripe
-account, SEPA IBAN, ACH account); it replaces their earlier one and waits for verification."""
+"""`addPayoutMethod`: a creator gives the payee fields a provider asks for (`payoutProviders`); the
+provider checks them, the method replaces their earlier one and waits for verification."""
 
 from __future__ import annotations
 
@@ -9,17 +9,26 @@ import strawberry
 from strawberry.types import Info
 
 from compliance import methods
-from compliance.payout_methods import MethodInput
+from compliance.payout_methods import PayeeRefused, field_path
 from economy.errors import DomainError
 from graph.compliance.types import PayoutMethod
 from graph.context import Context
-from graph.errors import payload_errors
+from providers.errors import ProviderConfigError
+from providers.registry import UnknownProvider
+
+MAX_FIELDS = 50
+MAX_VALUE_LENGTH = 1_000
 
 
 @strawberry.enum
 class AddPayoutMethodErrorCode(enum.Enum):
     UNKNOWN_PROVIDER = "UNKNOWN_PROVIDER"
+    PROVIDER_NOT_CONFIGURED = "PROVIDER_NOT_CONFIGURED"
     MISSING_FIELD = "MISSING_FIELD"
+    UNKNOWN_FIELD = "UNKNOWN_FIELD"
+    DUPLICATE_FIELD = "DUPLICATE_FIELD"
+    INVALID_FIELD = "INVALID_FIELD"
+    """A value the provider refused, for a reason no more precise code below names."""
     INVALID_HOLDER_NAME = "INVALID_HOLDER_NAME"
     INVALID_EMAIL = "INVALID_EMAIL"
     INVALID_STRIPE_ACCOUNT = "INVALID_STRIPE_ACCOUNT"
@@ -32,22 +41,23 @@ class AddPayoutMethodErrorCode(enum.Enum):
 
 @strawberry.type
 class AddPayoutMethodError:
-    field: str | None
+    field: str | None = strawberry.field(description="`provider`, or `fields.<name>`.")
     message: str
     code: AddPayoutMethodErrorCode
 
 
-@strawberry.input(description="Fill the fields of the chosen provider only.")
+@strawberry.input(description="One payee field, named as the provider's `payeeFields` name it.")
+class PayeeFieldInput:
+    name: str
+    value: str
+
+
+@strawberry.input(description="The provider's payee fields, as `payoutProviders` lists them.")
 class AddPayoutMethodInput:
-    provider: str = strawberry.field(description="paypal, stripe, sepa or ach.")
-    holder_name: str | None = strawberry.field(default=None, description="sepa, ach.")
-    email: str | None = strawberry.field(default=None, description="paypal.")
-    stripe_account: str | None = strawberry.field(default=None, description="stripe: acct_...")
-    iban: str | None = strawberry.field(default=None, description="sepa.")
-    bic: str | None = strawberry.field(default=None, description="sepa; derived when omitted.")
-    routing_number: str | None = strawberry.field(default=None, description="ach.")
-    account_number: str | None = strawberry.field(default=None, description="ach.")
-    account_type: str | None = strawberry.field(default=None, description="ach: checking, savings.")
+    provider: str = strawberry.field(
+        description="A provider's slug: paypal, stripe, sepa, ach, ..."
+    )
+    fields: list[PayeeFieldInput]
 
 
 @strawberry.type
@@ -56,26 +66,76 @@ class AddPayoutMethodPayload:
     errors: list[AddPayoutMethodError]
 
 
+def _error(code: str, message: str, field: str | None) -> AddPayoutMethodError:
+    known = AddPayoutMethodErrorCode.__members__
+    return AddPayoutMethodError(
+        field=field,
+        message=message,
+        code=AddPayoutMethodErrorCode[code]
+        if code in known
+        else AddPayoutMethodErrorCode.INVALID_FIELD,
+    )
+
+
+def _refused(*errors: AddPayoutMethodError) -> AddPayoutMethodPayload:
+    return AddPayoutMethodPayload(payout_method=None, errors=list(errors))
+
+
+def _given(input: AddPayoutMethodInput) -> tuple[dict[str, str], list[AddPayoutMethodError]]:
+    given: dict[str, str] = {}
+    problems: list[AddPayoutMethodError] = []
+    if len(input.fields) > MAX_FIELDS:
+        problems.append(_error("INVALID_FIELD", f"at most {MAX_FIELDS} fields", "fields"))
+        return given, problems
+    for item in input.fields:
+        name = item.name.strip()[:64]
+        if name in given:
+            problems.append(
+                _error("DUPLICATE_FIELD", "this field is given twice", field_path(name))
+            )
+        elif len(item.value) > MAX_VALUE_LENGTH:
+            problems.append(
+                _error("INVALID_FIELD", f"at most {MAX_VALUE_LENGTH} characters", field_path(name))
+            )
+        else:
+            given[name] = item.value
+    return given, problems
+
+
 async def add_payout_method(
     info: Info[Context, None], input: AddPayoutMethodInput
 ) -> AddPayoutMethodPayload:
     user = await info.context.user()
-    raw = MethodInput(
-        provider=input.provider,
-        holder_name=input.holder_name,
-        email=input.email,
-        stripe_account=input.stripe_account,
-        iban=input.iban,
-        bic=input.bic,
-        routing_number=input.routing_number,
-        account_number=input.account_number,
-        account_type=input.account_type,
-    )
+    slug = input.provider.strip().lower()
+    given, problems = _given(input)
+    if problems:
+        return _refused(*problems)
+    registry = info.context.provider_registry()
     try:
-        stored = await methods.add_payout_method(info.context.eco, user, raw)
-    except DomainError as exc:
-        return AddPayoutMethodPayload(
-            payout_method=None,
-            errors=payload_errors(AddPayoutMethodError, AddPayoutMethodErrorCode, exc),
+        contract = registry.contract(slug)
+    except UnknownProvider:
+        known = ", ".join(registry.slugs()) or "none"
+        return _refused(
+            _error(
+                "UNKNOWN_PROVIDER",
+                f"no payout provider {slug[:40]!r} is registered (known: {known})",
+                "provider",
+            )
         )
+    except ProviderConfigError:
+        return _refused(
+            _error(
+                "PROVIDER_NOT_CONFIGURED",
+                f"payout methods for {slug} cannot be added now",
+                "provider",
+            )
+        )
+    finally:
+        await info.context.release_provider_registry(registry)
+    try:
+        stored = await methods.add_payout_method(info.context.eco, user, contract, given)
+    except PayeeRefused as exc:
+        return _refused(*(_error(p.code, p.message, field_path(p.field)) for p in exc.problems))
+    except DomainError as exc:
+        return _refused(_error(exc.code, exc.message, exc.field))
     return AddPayoutMethodPayload(payout_method=PayoutMethod.of(stored), errors=[])

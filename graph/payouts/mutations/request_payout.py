@@ -9,6 +9,7 @@ from strawberry.types import Info
 
 from economy.errors import DomainError
 from economy.payouts.requests import RequirementsNotMet, request_payout
+from economy.payouts.service import ProviderNotConfigured
 from graph.context import Context
 from graph.errors import payload_errors
 from graph.payouts.types import Payout
@@ -19,6 +20,7 @@ from graph.scalars import BigInt
 class RequestPayoutErrorCode(enum.Enum):
     INVALID_AMOUNT = "INVALID_AMOUNT"
     UNKNOWN_PROVIDER = "UNKNOWN_PROVIDER"
+    PROVIDER_NOT_CONFIGURED = "PROVIDER_NOT_CONFIGURED"
     UNSUPPORTED_CURRENCY = "UNSUPPORTED_CURRENCY"
     BELOW_MINIMUM = "BELOW_MINIMUM"
     AMOUNT_TOO_SMALL = "AMOUNT_TOO_SMALL"
@@ -46,7 +48,9 @@ class RequestPayoutError:
 @strawberry.input
 class RequestPayoutInput:
     diamonds: BigInt
-    provider: str = strawberry.field(description="A provider's slug: stripe, paypal or bank.")
+    provider: str = strawberry.field(
+        description="A provider's slug as `payoutProviders` lists them: stripe, paypal, sepa, ..."
+    )
     currency: str = strawberry.field(description="ISO 4217, e.g. USD.")
     idempotency_key: str
 
@@ -88,6 +92,20 @@ async def request_payout_mutation(
         )
     except RequirementsNotMet as exc:
         return RequestPayoutPayload(payout=None, replayed=False, errors=_blocked(exc))
+    except ProviderNotConfigured as exc:
+        # What is missing is for FINANCE (and the logs), not for a creator.
+        shown = exc.message if info.context.principal.sees_all_money else exc.public_message
+        return RequestPayoutPayload(
+            payout=None,
+            replayed=False,
+            errors=[
+                RequestPayoutError(
+                    field=exc.field,
+                    message=shown,
+                    code=RequestPayoutErrorCode.PROVIDER_NOT_CONFIGURED,
+                )
+            ],
+        )
     except DomainError as exc:
         return RequestPayoutPayload(
             payout=None,
