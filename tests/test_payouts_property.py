@@ -26,6 +26,7 @@ from hypothesis.stateful import (
     Bundle,
     RuleBasedStateMachine,
     invariant,
+    precondition,
     rule,
     run_state_machine_as_test,
 )
@@ -54,7 +55,13 @@ EXAMPLES = int(os.environ.get("DIAMONDS_PROPERTY_EXAMPLES", "12"))
 STEPS = int(os.environ.get("DIAMONDS_PROPERTY_STEPS", "25"))
 
 PROVIDER_MOVES = ("SUCCESS", "FAILED", "UNCLAIMED", "RETURNED")
-OLD_EVENTS = ("FAILED", "SUCCEEDED", "RETURNED", "UNCLAIMED")
+EVENT_OF_STATUS = {
+    "SUCCESS": "SUCCEEDED",
+    "FAILED": "FAILED",
+    "UNCLAIMED": "UNCLAIMED",
+    "RETURNED": "RETURNED",
+}
+"""The webhook PayPal sent when an item reached a status: an old event is one of these."""
 
 FIGURES: Counter[str] = Counter()
 """Runs, steps and actions taken, printed at the end (run with -s to see them)."""
@@ -102,6 +109,8 @@ def test_random_interleavings_never_pay_twice_and_keep_the_books_with_the_provid
             super().__init__()
             self.mine: list[tuple[User, Payout]] = []
             self.sent: list[dict[str, Any]] = []
+            self.reached: dict[str, list[str]] = {}
+            """The statuses each item has been in: PayPal only ever sent events of those."""
             FIGURES["runs"] += 1
 
         def act(self, name: str) -> None:
@@ -128,34 +137,48 @@ def test_random_interleavings_never_pay_twice_and_keep_the_books_with_the_provid
             self.act("worker")
             run(pp.worker().run_once())
 
-        @rule(payout=payouts, status=st.sampled_from(PROVIDER_MOVES), latest=st.booleans())
-        def provider_moves(self, payout: Payout, status: str, latest: bool) -> None:
-            items = pp.items_of(payout)
+        def items(self) -> list[Any]:
+            return [item for _creator, payout in self.mine for item in pp.items_of(payout)]
+
+        @precondition(lambda self: bool(self.items()))
+        @rule(status=st.sampled_from(PROVIDER_MOVES), which=st.integers(0, 50))
+        def provider_moves(self, status: str, which: int) -> None:
+            """PayPal moves one of the items it holds on (pays it, fails it, returns it...)."""
+            self.act("provider moves")
+            items = self.items()
+            item = items[which % len(items)]
+            with contextlib.suppress(ValueError):
+                fake.set_item_status(item.payout_item_id, status)
+                self.reached.setdefault(item.payout_item_id, []).append(status)
+
+        @precondition(lambda self: bool(self.items()))
+        @rule(which=st.integers(0, 50))
+        def webhook(self, which: int) -> None:
+            """PayPal delivers the event of an item's current status."""
+            items = [i for i in self.items() if i.status != "PENDING"]
             if not items:
                 return
-            self.act("provider moves")
-            with contextlib.suppress(ValueError):
-                fake.set_item_status((items[-1] if latest else items[0]).payout_item_id, status)
-
-        @rule(payout=payouts)
-        def webhook(self, payout: Payout) -> None:
             self.act("webhook")
-            for item in pp.items_of(payout):
-                if item.status != "PENDING":
-                    self.deliver(fake.event_for_item(item))
+            self.deliver(fake.event_for_item(items[which % len(items)]))
 
-        @rule(payout=payouts, kind=st.sampled_from(OLD_EVENTS))
-        def old_webhook(self, payout: Payout, kind: str) -> None:
-            items = pp.items_of(payout)
-            if not items:
+        @precondition(lambda self: bool(self.reached))
+        @rule(which=st.integers(0, 50))
+        def old_webhook(self, which: int) -> None:
+            """An event PayPal really sent earlier for an item, arriving late (out of order)."""
+            past = [
+                (item, status)
+                for item in self.items()
+                for status in self.reached.get(item.payout_item_id, [])
+            ]
+            if not past:
                 return
             self.act("old webhook")
-            self.deliver(pp.old_event(items[0], kind, "2020-01-01T00:00:00.000Z"))
+            item, status = past[which % len(past)]
+            self.deliver(pp.old_event(item, EVENT_OF_STATUS[status], "2020-01-01T00:00:00.000Z"))
 
+        @precondition(lambda self: bool(self.sent))
         @rule(index=st.integers(min_value=0, max_value=50))
         def redeliver(self, index: int) -> None:
-            if not self.sent:
-                return
             self.act("redelivered webhook")
             self.deliver(self.sent[index % len(self.sent)])
 
