@@ -13,6 +13,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from compliance.settings import ComplianceSettings
+from economy.payouts.policy import PayoutPolicy
 from kernel.env import EnvReader, describe_problems, parse_fraction
 from ledger.rates import CashRate, GiftRate
 
@@ -91,6 +92,9 @@ class Settings:
 
     compliance: ComplianceSettings = field(default_factory=ComplianceSettings)
     """Identity, tax, sanctions and reporting (`compliance.settings`)."""
+    payouts: PayoutPolicy = field(default_factory=PayoutPolicy)
+    """The payout minimum, caps, approval threshold and dispatch pacing
+    (`economy.payouts.policy`)."""
 
     @property
     def using_dev_secret(self) -> bool:
@@ -164,6 +168,7 @@ class Settings:
             db_pool_size=read.integer("DIAMONDS_DB_POOL_SIZE", 20, 1, 1_000),
             db_max_overflow=read.optional_integer("DIAMONDS_DB_MAX_OVERFLOW", 0, 1_000),
             compliance=ComplianceSettings.from_env(env, problems, development=development),
+            payouts=PayoutPolicy.from_env(env, problems),
         )
         if problems:
             raise ConfigError(problems)

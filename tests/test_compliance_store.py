@@ -435,7 +435,12 @@ async def test_a_fully_compliant_creator_is_eligible_and_gets_a_payee_for_each_p
                 == payee
             )
             other = "ach" if provider != "ach" else "paypal"
-            assert await gate.payee_for(conn, user_id=creator.id, provider=other) is None
+            assert (
+                await gate.payee_for(
+                    conn, user_id=creator.id, provider=other, settings=economy.settings
+                )
+                is None
+            )
         assert codes(
             await eligibility(economy, creator, "ach" if provider != "ach" else "paypal")
         ) == ["PAYOUT_METHOD_UNVERIFIED"]
