@@ -24,8 +24,8 @@ from economy.payouts.policy import PayoutPolicy
 from economy.payouts.service import PayoutService
 from economy.streams import end_stream, start_stream
 from economy.users import User
+from kernel.clock import utcnow
 from ledger import verify_ledger
-from ledger.clock import utcnow
 from providers.base import (
     Capability,
     Payee,

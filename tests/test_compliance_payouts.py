@@ -22,7 +22,7 @@ from economy.payouts.requests import RequirementsNotMet, request_payout
 from economy.payouts.review import approve_payout
 from economy.payouts.webhooks import apply_update
 from economy.users import User
-from ledger.clock import utcnow
+from kernel.clock import utcnow
 from ledger.payouts.states import PayoutStatus
 from ledger.payouts.store import Payout, load_payout
 from providers.base import PayoutState, StatusUpdate

@@ -37,7 +37,6 @@ from compliance import (
     verification,
     year_end,
 )
-from compliance.clock import utc_today
 from compliance.identity import IdentityStatus
 from compliance.payout_methods import PayoutMethodStatus
 from compliance.policy import SanctionsState
@@ -51,6 +50,7 @@ from economy.app import Economy
 from economy.errors import DomainError
 from economy.tables import audit_log
 from economy.users import User
+from kernel.clock import utc_today
 from ledger.database import metadata
 from providers.base import Payee
 

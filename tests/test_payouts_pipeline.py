@@ -27,8 +27,8 @@ from economy.payouts.review import (
 from economy.payouts.service import PayoutService
 from economy.payouts.webhooks import apply_update
 from economy.users import User
+from kernel.clock import utcnow
 from ledger.accounts import read_balance
-from ledger.clock import utcnow
 from ledger.payouts.states import PayoutStatus
 from ledger.payouts.store import Payout, load_payout, payout_history
 from ledger.payouts.tables import payouts

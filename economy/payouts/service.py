@@ -23,7 +23,7 @@ from economy.payouts.gate import PayoutGate
 from economy.payouts.policy import PayoutPolicy
 from economy.tables import audit_log
 from economy.users import by_id
-from ledger.clock import as_utc, utcnow
+from kernel.clock import as_utc
 from ledger.payouts.states import PayoutStatus
 from ledger.payouts.store import (
     InvalidTransition,
@@ -171,10 +171,6 @@ def status_changed(payout: Payout, status: PayoutStatus, at: datetime) -> Payout
         withholding_minor=payout.withholding_minor,
         net_minor=payout.net_minor,
     )
-
-
-def now() -> datetime:
-    return utcnow()
 
 
 async def payout_for_update(conn: AsyncConnection, payout_id: int) -> Payout:
