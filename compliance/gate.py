@@ -23,8 +23,8 @@ from compliance.policy import (
     decide,
     may_buy_coins,
 )
-from diamonds.config import Settings
 from providers.base import Payee
+from settings.service import Settings
 
 __all__ = [
     "Eligibility",

@@ -31,11 +31,11 @@ from compliance.stripe_identity import (
     SessionState,
     StripeIdentity,
 )
-from diamonds.config import Settings
 from economy.app import Economy
 from economy.errors import DomainError
 from economy.users import User
 from kernel.clock import utc_today
+from settings.service import Settings
 
 S = IdentityStatus
 

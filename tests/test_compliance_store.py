@@ -45,7 +45,6 @@ from compliance.sanctions import load_list
 from compliance.tax import TaxFormKind
 from compliance.tin import TinType
 from compliance.verification import ReviewDecision
-from diamonds.config import Settings
 from economy.app import Economy
 from economy.errors import DomainError
 from economy.tables import audit_log
@@ -53,6 +52,7 @@ from economy.users import User
 from kernel.clock import utc_today
 from ledger.database import metadata
 from providers.base import Payee
+from settings.service import Settings
 
 from .compliance_fixtures import (
     DATA,

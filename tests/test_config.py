@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from diamonds.config import DEV_JWT_SECRET, ConfigError, Settings, normalize_database_url
 from graph.auth import mint_token, verify_token
-from ledger.rates import CashRate, GiftRate
+from settings.rates import CashRate, GiftRate
+from settings.service import DEV_JWT_SECRET, ConfigError, Settings, normalize_database_url
 
 GOOD_SECRET = "a-production-secret-of-at-least-32-bytes!"
 
@@ -151,7 +151,7 @@ def test_production_with_its_own_secret_starts() -> None:
 
 
 def test_the_development_secret_is_announced_loudly(caplog: pytest.LogCaptureFixture) -> None:
-    with caplog.at_level(logging.WARNING, logger="diamonds.config"):
+    with caplog.at_level(logging.WARNING, logger="settings.service"):
         Settings.from_env({}).warn_if_insecure()
         Settings.from_env({"DIAMONDS_JWT_SECRET": GOOD_SECRET}).warn_if_insecure()
 

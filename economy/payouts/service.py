@@ -20,7 +20,6 @@ from economy.errors import DomainError, NotFound
 from economy.events import PayoutStatusChanged, publish_payout_status
 from economy.payouts.asking import ASKING
 from economy.payouts.gate import PayoutGate
-from economy.payouts.policy import PayoutPolicy
 from economy.tables import audit_log
 from economy.users import by_id
 from kernel.clock import as_utc
@@ -36,6 +35,7 @@ from providers.base import PayoutProvider
 from providers.errors import ProviderConfigError
 from providers.registry import ProviderRegistry, UnknownProvider
 from providers.retry import RetryPolicy
+from settings.payouts import PayoutPolicy
 
 log = logging.getLogger(__name__)
 

@@ -7,8 +7,8 @@ from __future__ import annotations
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from compliance.gate import check_coin_purchase
-from diamonds.config import Settings
 from kernel.clock import utc_today
+from settings.service import Settings
 
 
 class ComplianceAgeGate:

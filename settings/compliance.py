@@ -1,7 +1,7 @@
 """The compliance settings, read from `DIAMONDS_*` variables and validated with the rest of the
-configuration (`diamonds.config.Settings.compliance`): encryption keys, the age of majority,
+configuration (`settings.service.Settings.compliance`): encryption keys, the age of majority,
 the tax rule and withholding rates, sanctions screening, supported countries, reporting
-thresholds and Stripe Identity. This module imports only the kernel (config imports it).
+thresholds and Stripe Identity. This module imports only the kernel.
 """
 
 from __future__ import annotations

@@ -12,10 +12,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from compliance.settings import ComplianceSettings
-from economy.payouts.policy import PayoutPolicy
 from kernel.env import EnvReader, describe_problems, parse_fraction
-from ledger.rates import CashRate, GiftRate
+from settings.compliance import ComplianceSettings
+from settings.payouts import PayoutPolicy
+from settings.rates import CashRate, GiftRate
 
 log = logging.getLogger(__name__)
 
@@ -91,10 +91,10 @@ class Settings:
     """Connections opened beyond the pool under load, and closed after (None: the pool size)."""
 
     compliance: ComplianceSettings = field(default_factory=ComplianceSettings)
-    """Identity, tax, sanctions and reporting (`compliance.settings`)."""
+    """Identity, tax, sanctions and reporting (`settings.compliance`)."""
     payouts: PayoutPolicy = field(default_factory=PayoutPolicy)
     """The payout minimum, caps, approval threshold and dispatch pacing
-    (`economy.payouts.policy`)."""
+    (`settings.payouts`)."""
 
     @property
     def using_dev_secret(self) -> bool:

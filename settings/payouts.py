@@ -1,8 +1,8 @@
 """The payout rules that are configuration, not code: the minimum, the daily cap, the amount above
 which a second person must approve, and how the dispatcher paces and leases its work.
 
-Read and checked at start-up with every other setting (`diamonds.config.Settings.payouts`); this
-module imports only the kernel (config imports it).
+Read and checked at start-up with every other setting (`settings.service.Settings.payouts`); this
+module imports only the kernel.
 """
 
 from __future__ import annotations
