@@ -58,10 +58,6 @@ class EnvReader:
         """Record that `raw` is not a value `key` accepts: `NAME='raw': expected ...`."""
         self.problems.append(f"{self.name(key)}={raw!r}: expected {expect}")
 
-    def text(self, key: str, default: str | None = None) -> str | None:
-        raw = self.raw(key)
-        return default if raw is None else raw
-
     def first(self, *keys: str) -> str | None:
         """The value of the first of `keys` that is set."""
         for key in keys:
