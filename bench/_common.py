@@ -26,13 +26,13 @@ import asyncpg  # type: ignore[import-untyped]
 from sqlalchemy import insert, select
 from sqlalchemy.engine import make_url
 
-from diamonds.config import Settings, normalize_database_url
 from diamonds.migrate import upgrade
 from economy.app import Economy
 from economy.catalog import list_gifts, put_gift
 from economy.tables import streams, users
 from ledger import PLATFORM, Asset, Policy, Transfer
 from ledger.tables import accounts, balances
+from settings.service import Settings, normalize_database_url
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = Path(__file__).resolve().parent / "results"

@@ -36,13 +36,11 @@ from sqlalchemy import func, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from diamonds.config import Settings, normalize_database_url
 from diamonds.migrate import upgrade
 from economy.app import Economy
 from economy.errors import DomainError
 from economy.payouts.dispatch import Dispatcher
 from economy.payouts.gate import Eligibility
-from economy.payouts.policy import PayoutPolicy
 from economy.payouts.requests import request_payout
 from economy.payouts.service import PayoutService
 from economy.users import User
@@ -61,6 +59,8 @@ from providers.paypal import PayPalConfig, PayPalProvider, format_amount
 from providers.registry import ProviderRegistry
 from providers.retry import RetryPolicy, submit_with_retries
 from providers.stripe import StripeProvider
+from settings.payouts import PayoutPolicy
+from settings.service import Settings, normalize_database_url
 
 log = logging.getLogger("bench.payouts")
 

@@ -154,8 +154,8 @@ def _rotate(args: argparse.Namespace) -> int:
 
 
 def _expire(args: argparse.Namespace) -> int:
-    from compliance.clock import utc_today
     from compliance.verification import expire_verifications
+    from kernel.clock import utc_today
 
     expired = _run(args, lambda eco: expire_verifications(eco, utc_today()))
     print(f"{len(expired)} identity verification(s) expired")

@@ -6,7 +6,6 @@ verified payout method as a provider `Payee`. Both only read: call them on any c
 from __future__ import annotations
 
 from datetime import date
-from functools import lru_cache
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -24,8 +23,8 @@ from compliance.policy import (
     decide,
     may_buy_coins,
 )
-from diamonds.config import Settings
 from providers.base import Payee
+from settings.service import Settings
 
 __all__ = [
     "Eligibility",
@@ -85,17 +84,12 @@ async def check_coin_purchase(
     return may_buy_coins(ident.birth_date, ident.country, Policy.of(settings), today)
 
 
-@lru_cache(maxsize=1)
-def _settings_from_env() -> Settings:
-    return Settings.from_env()
-
-
 async def payee_for(
-    conn: AsyncConnection, *, user_id: int, provider: str, settings: Settings | None = None
+    conn: AsyncConnection, *, user_id: int, provider: str, settings: Settings
 ) -> Payee | None:
     """Where `provider` should send the creator's money: their VERIFIED payout method for it,
     with their legal name and country, and the method's fields by name; None without one.
-    Secret fields are decrypted with the configured keys (`settings`, else the environment's)."""
+    Secret fields are decrypted with the keys of `settings`."""
     method = await methods_store.current(conn, user_id, provider)
     if method is None or method.status is not PayoutMethodStatus.VERIFIED:
         return None
@@ -107,7 +101,7 @@ async def payee_for(
         return None
     fields, sealed = await methods_store.field_values(conn, method.id)
     if sealed:
-        box = cipher_for(tuple((settings or _settings_from_env()).compliance.tin_keys))
+        box = cipher_for(tuple(settings.compliance.tin_keys))
         fields.update({field: box.open(token) for field, token in sealed.items()})
     return Payee(name=method.holder_name or name, country=country, fields=fields)
 

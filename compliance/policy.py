@@ -20,7 +20,7 @@ from compliance.tax import (
     backup_withholding_bps,
     tax_status,
 )
-from diamonds.config import Settings
+from settings.service import Settings
 
 
 class RequirementCode(enum.StrEnum):

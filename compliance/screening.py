@@ -16,10 +16,10 @@ from compliance.inputs import note as clean_note
 from compliance.policy import SanctionsState
 from compliance.sanctions import SdnList
 from compliance.tables import identities, screenings, tax_forms
-from diamonds.config import Settings
 from economy.app import Economy
 from economy.errors import DomainError, NotFound
 from economy.users import User
+from settings.service import Settings
 
 log = logging.getLogger(__name__)
 

@@ -14,7 +14,7 @@ from typing import Any
 
 import stripe
 
-from diamonds.config import Settings
+from settings.service import Settings
 
 EVENT_PREFIX = "identity.verification_session."
 TOLERANCE_SECONDS = 300

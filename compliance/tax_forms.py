@@ -14,10 +14,10 @@ from compliance.crypto import CannotDecrypt, Cipher, cipher_for
 from compliance.screening import screen_user
 from compliance.tax import TaxFormKind, check_submission
 from compliance.tin import TinType
-from diamonds.config import Settings
 from economy.app import Economy
 from economy.errors import DomainError
 from economy.users import User
+from settings.service import Settings
 
 ROTATION_BATCH = 200
 

@@ -16,7 +16,6 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from compliance import audit, identity_store, inputs
 from compliance.audit import Action
-from compliance.clock import utc_today
 from compliance.identity import (
     STARTABLE,
     IdentityMethod,
@@ -32,10 +31,11 @@ from compliance.stripe_identity import (
     SessionState,
     StripeIdentity,
 )
-from diamonds.config import Settings
 from economy.app import Economy
 from economy.errors import DomainError
 from economy.users import User
+from kernel.clock import utc_today
+from settings.service import Settings
 
 S = IdentityStatus
 

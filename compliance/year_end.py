@@ -16,9 +16,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from compliance import audit, identity_store, tax_store
 from compliance.audit import Action
 from compliance.reporting import PaidPayout, Payee, ReportRow, Thresholds, summarize
-from diamonds.config import Settings
 from economy.app import Economy
 from economy.tables import users
+from settings.service import Settings
 
 _PAYOUTS = table(
     "payouts",

@@ -1,4 +1,5 @@
-"""The Diamonds service as an application: configuration, command line, migrations, demo data.
+"""The Diamonds service as an application: command line, workers, migrations, demo data.
 
-It wires the money core (`ledger`), the economy (`economy`) and the API (`graph`) together.
+It reads the settings (`settings`) and wires the money core (`ledger`), the economy (`economy`)
+and the API (`graph`) together.
 """

@@ -19,11 +19,11 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
 from compliance.commands import register as register_compliance_commands
-from diamonds.config import ConfigError, Settings
 from economy.payouts.commands import register as register_payout_commands
 from graph.auth import DEFAULT_TTL_SECONDS, InvalidToken, Role, mint_token, parse_roles
 from providers.bank.commands import register as register_bank_commands
 from providers.fakes.runner import register as register_fake_commands
+from settings.service import ConfigError, Settings
 
 if TYPE_CHECKING:
     from aiohttp import web

@@ -9,7 +9,6 @@ from dataclasses import dataclass
 
 from sqlalchemy import select
 
-from diamonds.config import Settings
 from economy.app import Economy
 from economy.catalog import put_coin_bundle, put_gift
 from economy.errors import DomainError
@@ -19,6 +18,7 @@ from economy.tables import streams
 from economy.users import User
 from economy.wallets import wallet_balance
 from graph.auth import Role, mint_token
+from settings.service import Settings
 
 DEMO_GIFTS: tuple[tuple[str, int], ...] = (
     ("Rose", 1),

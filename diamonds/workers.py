@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING
 
 from aiohttp import web
 
-from diamonds.config import Settings
+from settings.service import Settings
 
 if TYPE_CHECKING:
     from economy.app import Economy

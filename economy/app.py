@@ -7,11 +7,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from diamonds.config import Settings
 from economy.events import EventBus
 from economy.platform import PlatformAccounts, open_platform_accounts
 from economy.users import UserDirectory
 from ledger import Database, Ledger
+from settings.service import Settings
 
 if TYPE_CHECKING:
     from economy.gift_desk import GiftDesk

@@ -48,7 +48,7 @@ from economy.users import by_ids as users_by_ids
 from ledger import InsufficientFunds
 from ledger.batch import BatchRetry, Entry, available_sql, record_batch
 from ledger.database import BatchConnection
-from ledger.rates import GiftSplit
+from settings.rates import GiftSplit
 
 log = logging.getLogger(__name__)
 

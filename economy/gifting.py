@@ -33,7 +33,7 @@ from ledger import (
     Transfer,
     run_once,
 )
-from ledger.rates import GiftSplit
+from settings.rates import GiftSplit
 
 
 @dataclass(frozen=True)

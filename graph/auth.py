@@ -13,7 +13,7 @@ from typing import Any
 
 import jwt
 
-from diamonds.config import Settings
+from settings.service import Settings
 
 ALGORITHM = "HS256"
 DEFAULT_TTL_SECONDS = 24 * 3600

@@ -8,7 +8,7 @@ from typing import NewType
 
 import strawberry
 
-from ledger.clock import as_utc as utc
+from kernel.clock import as_utc as utc
 
 __all__ = ["BIGINT_SCALAR", "MAX_BIGINT", "BigInt", "utc"]
 

@@ -4,59 +4,53 @@ every problem named together in one `ProviderConfigError`.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
+from kernel.env import EnvReader, describe_problems
 from providers.errors import ProviderConfigError
 
 STRIPE_API_BASE = "https://api.stripe.com"
 
 
-class ProviderEnv:
+class ProviderEnv(EnvReader):
     """Reads one provider's `DIAMONDS_<SLUG>_<NAME>` variables and collects what is wrong with
     them; `check()` raises one `ProviderConfigError` naming every bad variable.
 
-    A value that is empty or only blanks counts as unset.
+    A value that is empty or only blanks counts as unset. `integer`, `number`, `boolean`,
+    `choice` and `items` come from the kernel's `EnvReader`, with keys relative to the slug.
     """
 
     def __init__(self, slug: str, env: Mapping[str, str] | None = None) -> None:
+        super().__init__(env, prefix=f"DIAMONDS_{slug.upper()}_")
         self.slug = slug
-        self.env: Mapping[str, str] = os.environ if env is None else env
-        self.problems: list[str] = []
 
-    def name(self, key: str) -> str:
-        """The variable's full name: `name("API_KEY")` is `DIAMONDS_STRIPE_API_KEY` for Stripe."""
-        return f"DIAMONDS_{self.slug.upper()}_{key}"
-
-    def _raw(self, key: str) -> str | None:
-        raw = self.env.get(self.name(key))
-        return raw.strip() if raw is not None and raw.strip() else None
-
-    def required(self, key: str, *, expect: str, prefixes: tuple[str, ...] = ()) -> str:
+    def required(
+        self, key: str, *, expect: str | None = None, prefixes: tuple[str, ...] = ()
+    ) -> str:
         """A value that must be set; `prefixes` (e.g. `("sk_", "rk_")`) it must start with."""
-        raw = self._raw(key)
-        if raw is None:
-            self.problems.append(f"{self.name(key)} is not set: expected {expect}")
-            return ""
-        self._check_prefix(key, raw, expect, prefixes)
+        raw = super().required(key, expect=expect)
+        if raw:
+            self._check_prefix(key, raw, expect, prefixes)
         return raw
 
     def optional(self, key: str, *, expect: str, prefixes: tuple[str, ...] = ()) -> str | None:
-        raw = self._raw(key)
+        raw = self.raw(key)
         if raw is not None:
             self._check_prefix(key, raw, expect, prefixes)
         return raw
 
-    def _check_prefix(self, key: str, raw: str, expect: str, prefixes: tuple[str, ...]) -> None:
+    def _check_prefix(
+        self, key: str, raw: str, expect: str | None, prefixes: tuple[str, ...]
+    ) -> None:
         if prefixes and not raw.startswith(prefixes):
             shown = raw[:4] + "..." if len(raw) > 4 else raw
-            self.problems.append(f"{self.name(key)}={shown!r}: expected {expect}")
+            self.refuse(key, shown, expect or "a value starting with " + " or ".join(prefixes))
 
     def url(self, key: str, default: str) -> str:
         """An http(s) base URL without a trailing slash, path, query or fragment."""
-        raw = self._raw(key) or default
+        raw = self.raw(key) or default
         parts = urlsplit(raw)
         if (
             parts.scheme not in ("http", "https")
@@ -65,9 +59,8 @@ class ProviderEnv:
             or parts.query
             or parts.fragment
         ):
-            self.problems.append(
-                f"{self.name(key)}={raw!r}: expected a base URL such as {default}"
-                " (scheme and host, optional port, no path)"
+            self.refuse(
+                key, raw, f"a base URL such as {default} (scheme and host, optional port, no path)"
             )
             return default
         try:
@@ -77,42 +70,10 @@ class ProviderEnv:
             return default
         return raw.rstrip("/")
 
-    def number(self, key: str, default: float, low: float, high: float) -> float:
-        """A number of seconds (or any quantity) from `low` to `high` inclusive."""
-        raw = self._raw(key)
-        if raw is None:
-            return default
-        try:
-            value = float(raw)
-        except ValueError:
-            value = float("nan")
-        if not low <= value <= high:  # also refuses nan
-            self.problems.append(
-                f"{self.name(key)}={raw!r}: expected a number from {low} to {high}"
-            )
-            return default
-        return value
-
-    def integer(self, key: str, default: int, low: int, high: int) -> int:
-        raw = self._raw(key)
-        if raw is None:
-            return default
-        try:
-            value = int(raw)
-        except ValueError:
-            self.problems.append(f"{self.name(key)}={raw!r}: expected a whole number")
-            return default
-        if not low <= value <= high:
-            self.problems.append(f"{self.name(key)}={raw!r}: expected {low} to {high}")
-            return default
-        return value
-
     def check(self) -> None:
         """Raise one `ProviderConfigError` listing every problem found so far."""
         if self.problems:
-            raise ProviderConfigError(
-                self.slug, "invalid configuration:\n  " + "\n  ".join(self.problems)
-            )
+            raise ProviderConfigError(self.slug, describe_problems(self.problems))
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,6 @@ import pytest
 
 import compliance.tables  # noqa: F401  (registers the tables listed below)
 from compliance import methods, screening, tax_forms, verification
-from compliance.clock import utc_today
 from compliance.methods_store import StoredMethod
 from compliance.payout_methods import PayeeContract
 from compliance.sanctions import load_list
@@ -24,6 +23,7 @@ from compliance.tin import TinType
 from compliance.verification import ReviewDecision
 from economy.app import Economy
 from economy.users import User
+from kernel.clock import utc_today
 from ledger.database import metadata
 from providers.registry import ProviderRegistry
 

@@ -38,7 +38,6 @@ import economy.purchases.tables as _purchase_tables  # noqa: F401
 import economy.tables as _economy_tables  # noqa: F401  (puts the economy's tables on the metadata)
 import ledger.payouts.tables as _payout_tables  # noqa: F401
 import ledger.tables as _ledger_tables  # noqa: F401
-from diamonds.config import Settings, normalize_database_url
 from diamonds.migrate import upgrade
 from economy.app import Economy
 from economy.catalog import Gift, list_gifts, put_gift
@@ -47,6 +46,7 @@ from economy.streams import Stream, start_stream
 from economy.users import User
 from ledger.accounts import read_balance
 from ledger.database import metadata
+from settings.service import Settings, normalize_database_url
 
 if TYPE_CHECKING:
     from aiohttp.test_utils import TestClient

@@ -20,12 +20,11 @@ from economy.app import Economy
 from economy.catalog import list_gifts, put_gift
 from economy.gifting import send_gift
 from economy.payouts.gate import Eligibility, Requirement
-from economy.payouts.policy import PayoutPolicy
 from economy.payouts.service import PayoutService
 from economy.streams import end_stream, start_stream
 from economy.users import User
+from kernel.clock import utcnow
 from ledger import verify_ledger
-from ledger.clock import utcnow
 from providers.base import (
     Capability,
     Payee,
@@ -43,6 +42,7 @@ from providers.errors import (
 )
 from providers.registry import ProviderRegistry
 from providers.retry import RetryPolicy
+from settings.payouts import PayoutPolicy
 
 WEBHOOK_SECRET = b"ledgerbank-webhook-secret"
 _serial = itertools.count(1)

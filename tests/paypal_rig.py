@@ -11,7 +11,6 @@ from typing import Any
 
 from economy.app import Economy
 from economy.payouts.dispatch import Dispatcher
-from economy.payouts.policy import PayoutPolicy
 from economy.payouts.service import PayoutService
 from economy.payouts.webhooks import Applied, receive_webhook
 from economy.users import User
@@ -23,6 +22,7 @@ from providers.fakes.paypal_server import FakeItem, FakePayPal
 from providers.paypal import PayPalProvider
 from providers.registry import ProviderRegistry
 from providers.retry import submit_with_retries
+from settings.payouts import PayoutPolicy
 
 from .payout_fixtures import FAST_RETRIES, ScriptedGate
 from .test_provider_paypal import config_for

@@ -10,7 +10,6 @@ from typing import Any
 import jwt
 import pytest
 
-from diamonds.config import Settings
 from graph.auth import (
     ANONYMOUS,
     InvalidToken,
@@ -20,6 +19,7 @@ from graph.auth import (
     principal_from_header,
     verify_token,
 )
+from settings.service import Settings
 
 SECRET = "auth-test-secret-with-more-than-32-bytes"
 SETTINGS = Settings(database_url="sqlite+aiosqlite:///unused.db", jwt_secret=SECRET)

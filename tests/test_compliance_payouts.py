@@ -14,7 +14,6 @@ import pytest
 
 from compliance import sanctions_store, screening
 from compliance.sanctions import load_list
-from diamonds.config import Settings
 from economy.app import Economy
 from economy.payouts.dispatch import Dispatcher
 from economy.payouts.gate import ComplianceGate
@@ -22,10 +21,11 @@ from economy.payouts.requests import RequirementsNotMet, request_payout
 from economy.payouts.review import approve_payout
 from economy.payouts.webhooks import apply_update
 from economy.users import User
-from ledger.clock import utcnow
+from kernel.clock import utcnow
 from ledger.payouts.states import PayoutStatus
 from ledger.payouts.store import Payout, load_payout
 from providers.base import PayoutState, StatusUpdate
+from settings.service import Settings
 
 from .compliance_fixtures import (
     DATA,

@@ -38,7 +38,6 @@ from compliance.policy import (
 )
 from compliance.reporting import PaidPayout, Payee, Thresholds, summarize, to_csv
 from compliance.sanctions import Screener, SdnFormatError, load_list, normalize_name, parse_sdn
-from compliance.settings import DEV_TIN_KEY, ComplianceSettings
 from compliance.tax import (
     MissingFormRule,
     TaxForm,
@@ -50,8 +49,9 @@ from compliance.tax import (
     withholding_minor,
 )
 from compliance.tin import TinType, validate_tin
-from diamonds.config import ConfigError, Settings
 from economy.errors import DomainError
+from settings.compliance import DEV_TIN_KEY, ComplianceSettings
+from settings.service import ConfigError, Settings
 
 DATA = Path(__file__).resolve().parent.parent / "compliance" / "data"
 TODAY = date(2026, 11, 23)

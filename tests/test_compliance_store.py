@@ -37,7 +37,6 @@ from compliance import (
     verification,
     year_end,
 )
-from compliance.clock import utc_today
 from compliance.identity import IdentityStatus
 from compliance.payout_methods import PayoutMethodStatus
 from compliance.policy import SanctionsState
@@ -46,13 +45,14 @@ from compliance.sanctions import load_list
 from compliance.tax import TaxFormKind
 from compliance.tin import TinType
 from compliance.verification import ReviewDecision
-from diamonds.config import Settings
 from economy.app import Economy
 from economy.errors import DomainError
 from economy.tables import audit_log
 from economy.users import User
+from kernel.clock import utc_today
 from ledger.database import metadata
 from providers.base import Payee
+from settings.service import Settings
 
 from .compliance_fixtures import (
     DATA,
@@ -435,7 +435,12 @@ async def test_a_fully_compliant_creator_is_eligible_and_gets_a_payee_for_each_p
                 == payee
             )
             other = "ach" if provider != "ach" else "paypal"
-            assert await gate.payee_for(conn, user_id=creator.id, provider=other) is None
+            assert (
+                await gate.payee_for(
+                    conn, user_id=creator.id, provider=other, settings=economy.settings
+                )
+                is None
+            )
         assert codes(
             await eligibility(economy, creator, "ach" if provider != "ach" else "paypal")
         ) == ["PAYOUT_METHOD_UNVERIFIED"]

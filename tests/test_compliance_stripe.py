@@ -18,7 +18,6 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 
 from compliance import gate, identity_store, methods, tax_forms, verification
-from compliance.clock import utc_today
 from compliance.identity import IdentityMethod, IdentityStatus
 from compliance.stripe_identity import StripeIdentity
 from compliance.tax import TaxFormKind
@@ -27,6 +26,7 @@ from compliance.webhooks import PATH, add_identity_webhook_route
 from economy.app import Economy
 from economy.errors import DomainError
 from economy.users import User
+from kernel.clock import utc_today
 from providers.fakes.stripe_server import FakeStripe
 
 from .compliance_fixtures import (

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from diamonds.config import DEV_JWT_SECRET, ConfigError, Settings, normalize_database_url
 from graph.auth import mint_token, verify_token
-from ledger.rates import CashRate, GiftRate
+from settings.rates import CashRate, GiftRate
+from settings.service import DEV_JWT_SECRET, ConfigError, Settings, normalize_database_url
 
 GOOD_SECRET = "a-production-secret-of-at-least-32-bytes!"
 
@@ -151,7 +151,7 @@ def test_production_with_its_own_secret_starts() -> None:
 
 
 def test_the_development_secret_is_announced_loudly(caplog: pytest.LogCaptureFixture) -> None:
-    with caplog.at_level(logging.WARNING, logger="diamonds.config"):
+    with caplog.at_level(logging.WARNING, logger="settings.service"):
         Settings.from_env({}).warn_if_insecure()
         Settings.from_env({"DIAMONDS_JWT_SECRET": GOOD_SECRET}).warn_if_insecure()
 
@@ -197,3 +197,20 @@ def test_a_refused_database_url_does_not_echo_its_password() -> None:
     [problem] = problems_of({"DIAMONDS_DATABASE_URL": "mysql://app:hunter2-secret@db/diamonds"})
     assert "DIAMONDS_DATABASE_URL" in problem
     assert "hunter2-secret" not in problem
+
+
+def test_the_payout_policy_is_read_with_the_other_settings() -> None:
+    settings = Settings.from_env(
+        {"DIAMONDS_PAYOUT_MINIMUM_MINOR": "2500", "DIAMONDS_PAYOUT_LEASE_SECONDS": "60"}
+    )
+    assert (settings.payouts.minimum_minor, settings.payouts.lease_seconds) == (2_500, 60)
+    assert Settings.from_env({}).payouts.daily_cap_minor == 100_000
+
+
+def test_a_bad_payout_setting_is_reported_at_start_up_with_the_others() -> None:
+    problems = problems_of(
+        {"DIAMONDS_PAYOUT_MINIMUM_MINOR": "0", "DIAMONDS_CREATOR_SHARE_BPS": "abc"}
+    )
+    assert len(problems) == 2
+    assert any("DIAMONDS_PAYOUT_MINIMUM_MINOR" in p for p in problems)
+    assert any("DIAMONDS_CREATOR_SHARE_BPS" in p for p in problems)

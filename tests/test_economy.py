@@ -30,8 +30,8 @@ from economy.users import User
 from economy.wallets import wallet_entries
 from ledger import verify_ledger
 from ledger.accounts import read_balance
-from ledger.rates import GiftRate
 from ledger.tables import accounts, balances, transactions
+from settings.rates import GiftRate
 
 
 async def assert_sound(eco: Economy) -> None:

@@ -20,7 +20,7 @@ from economy.app import Economy
 from economy.payouts.requests import request_payout
 from economy.payouts.webhooks import apply_statement
 from economy.users import User
-from ledger.clock import utcnow
+from kernel.clock import utcnow
 from ledger.payouts.store import load_payout
 from providers.base import PayoutState, StatusUpdate
 

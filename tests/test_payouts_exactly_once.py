@@ -22,7 +22,7 @@ from economy.payouts.review import acknowledge_discrepancy, resolve_payout, retr
 from economy.payouts.webhooks import apply_update
 from economy.streams import start_stream
 from economy.users import User
-from ledger.clock import utcnow
+from kernel.clock import utcnow
 from ledger.payouts.attempts import AttemptOutcome, SettledBy, attempts_of
 from ledger.payouts.discrepancies import DiscrepancyKind, discrepancies_of, list_discrepancies
 from ledger.payouts.states import PayoutStatus

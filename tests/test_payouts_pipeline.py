@@ -27,13 +27,13 @@ from economy.payouts.review import (
 from economy.payouts.service import PayoutService
 from economy.payouts.webhooks import apply_update
 from economy.users import User
+from kernel.clock import utcnow
 from ledger.accounts import read_balance
-from ledger.clock import utcnow
 from ledger.payouts.states import PayoutStatus
 from ledger.payouts.store import Payout, load_payout, payout_history
 from ledger.payouts.tables import payouts
-from ledger.rates import CashRate
 from providers.base import PayoutState, StatusUpdate
+from settings.rates import CashRate
 
 from .payout_fixtures import FAST_RETRIES, Rig, ledger_is_clean
 

@@ -31,7 +31,6 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
-from diamonds.config import Settings
 from economy.app import Economy
 from economy.catalog import list_gifts, put_gift
 from economy.errors import DomainError
@@ -46,6 +45,7 @@ from ledger.payouts.store import Payout
 from providers.errors import ProviderError
 from providers.fakes.faults import Fault, FaultKind
 from providers.fakes.paypal_server import FakePayPal
+from settings.service import Settings
 
 from .paypal_rig import PayPalRig
 

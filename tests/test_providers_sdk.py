@@ -417,7 +417,7 @@ def test_every_bad_stripe_variable_is_named_at_once() -> None:
         "DIAMONDS_STRIPE_API_BASE='localhost:12111': expected a base URL",
         "DIAMONDS_STRIPE_WEBHOOK_SECRET='secr...': expected a webhook signing secret (whsec_...)",
         "DIAMONDS_STRIPE_TIMEOUT_SECONDS='forever': expected a number from 0.05 to 600.0",
-        "DIAMONDS_STRIPE_WEBHOOK_TOLERANCE_SECONDS='0': expected 1 to 86400",
+        "DIAMONDS_STRIPE_WEBHOOK_TOLERANCE_SECONDS='0': expected a number from 1 to 86400",
     ):
         assert expected in message
     assert "publishable" not in message, "secrets are not echoed"

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from ledger.rates import CashRate, GiftRate, GiftSplit
+from settings.rates import CashRate, GiftRate, GiftSplit
 
 
 def test_by_default_a_coin_is_two_diamonds_shared_half_and_half() -> None:

@@ -13,7 +13,7 @@ import signal
 import sys
 from typing import Any
 
-from diamonds.config import Settings
+from settings.service import Settings
 
 log = logging.getLogger(__name__)
 

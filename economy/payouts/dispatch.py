@@ -18,9 +18,9 @@ from sqlalchemy import func, or_, select, update
 
 from economy.payouts.actors import WORKER_PREFIX
 from economy.payouts.outcomes import ProviderNews, apply_news
-from economy.payouts.service import PayoutService, now
+from economy.payouts.service import PayoutService
 from economy.users import by_id
-from ledger.clock import as_utc
+from kernel.clock import as_utc, utcnow
 from ledger.payouts.attempts import AttemptOutcome, record_attempt
 from ledger.payouts.states import PayoutStatus
 from ledger.payouts.store import (
@@ -103,7 +103,7 @@ class Dispatcher:
     async def settle_debts(self) -> int:
         """Pay down what creators owe (payments booked after their diamonds had gone back to
         them) from the diamonds they have earned since; at most every `debt_sweep_seconds`."""
-        moment = now()
+        moment = utcnow()
         if self._swept_at is not None and moment < self._swept_at + self.debt_sweep:
             return 0
         self._swept_at = moment
@@ -148,7 +148,7 @@ class Dispatcher:
     async def claim(self) -> list[Payout]:
         """Take a lease on up to `batch` due payouts. Rows another worker is claiming are
         skipped (PostgreSQL SKIP LOCKED); on SQLite writes are serialized anyway."""
-        moment = now()
+        moment = utcnow()
         async with self.svc.eco.db.write() as conn:
             due = (
                 select(payouts.c.id)
@@ -209,7 +209,7 @@ class Dispatcher:
                 provider=payout.provider,
                 currency=payout.currency,
                 amount_minor=payout.gross_minor,
-                today=now().date(),
+                today=utcnow().date(),
             )
             payee = await self.svc.gate.payee(
                 conn, user_id=payout.user_id, provider=payout.provider
@@ -312,11 +312,11 @@ class Dispatcher:
         if window is None or payout.first_sent_at is None:
             return True
         # A margin: never resubmit in the last tenth of the window.
-        return now() < as_utc(payout.first_sent_at) + window * 0.9
+        return utcnow() < as_utc(payout.first_sent_at) + window * 0.9
 
     async def poll_pending(self) -> int:
         """Look up submitted payouts that no webhook settled for a while."""
-        cutoff = now() - timedelta(seconds=self.svc.policy.lookup_after_seconds)
+        cutoff = utcnow() - timedelta(seconds=self.svc.policy.lookup_after_seconds)
         async with self.svc.eco.db.read() as conn:
             rows = (
                 await conn.scalars(
@@ -324,7 +324,7 @@ class Dispatcher:
                     .where(
                         payouts.c.status == PayoutStatus.SUBMITTED.value,
                         payouts.c.updated_at <= cutoff,
-                        payouts.c.next_attempt_at <= now(),
+                        payouts.c.next_attempt_at <= utcnow(),
                     )
                     .order_by(payouts.c.updated_at)
                     .limit(self.batch)
@@ -366,7 +366,7 @@ class Dispatcher:
         if lease:
             changes.update(lease_owner=None, lease_until=None)
         if retry:
-            changes["next_attempt_at"] = now() + timedelta(
+            changes["next_attempt_at"] = utcnow() + timedelta(
                 seconds=self.svc.policy.backoff_seconds(payout.attempts)
             )
         async with self.svc.writing() as conn:
@@ -385,7 +385,7 @@ class Dispatcher:
             await conn.execute(
                 update(payouts)
                 .where(payouts.c.id == payout.id, payouts.c.status == payout.status.value)
-                .values(updated_at=now(), next_attempt_at=now())
+                .values(updated_at=utcnow(), next_attempt_at=utcnow())
             )
 
     async def _park(self, payout: Payout, message: str) -> None:
@@ -406,7 +406,7 @@ class Dispatcher:
                 .values(
                     lease_owner=None,
                     lease_until=None,
-                    next_attempt_at=now() + timedelta(seconds=delay),
+                    next_attempt_at=utcnow() + timedelta(seconds=delay),
                     failure_message=message[:500],
                 )
             )
@@ -434,7 +434,7 @@ class Dispatcher:
         if park:
             changes["next_attempt_at"] = PARKED
         elif retry:
-            changes["next_attempt_at"] = now() + timedelta(
+            changes["next_attempt_at"] = utcnow() + timedelta(
                 seconds=self.svc.policy.backoff_seconds(payout.attempts)
             )
         async with self.svc.writing() as conn:

@@ -11,8 +11,8 @@ from typing import Protocol
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from compliance import gate as compliance_gate
-from diamonds.config import Settings
 from providers.base import Payee
+from settings.service import Settings
 
 
 @dataclass(frozen=True)

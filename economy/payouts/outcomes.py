@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from economy.payouts.service import PayoutService
 from economy.users import by_id
-from ledger.clock import as_utc
+from kernel.clock import as_utc
 from ledger.payouts.attempts import (
     Attempt,
     AttemptOutcome,

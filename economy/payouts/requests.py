@@ -15,10 +15,11 @@ from economy.errors import DomainError
 from economy.money import format_money
 from economy.payouts import actors
 from economy.payouts.gate import Requirement
-from economy.payouts.service import PayoutService, now
+from economy.payouts.service import PayoutService
 from economy.users import User
 from economy.validation import idempotency_key, whole_number
 from economy.wallets import diamonds_available
+from kernel.clock import utcnow
 from ledger import IdempotencyConflict, IdempotentRequest, InsufficientFunds, run_once
 from ledger.idempotency import find
 from ledger.payouts.attempts import start_attempt
@@ -131,7 +132,7 @@ async def request_payout(
             f"{rate.diamonds_for(minimum):,} diamonds ({format_money(minimum, code)})",
             "diamonds",
         )
-    today = now().date()
+    today = utcnow().date()
     async with svc.eco.db.read() as conn:
         eligibility = await svc.gate.check(
             conn,
@@ -234,7 +235,7 @@ async def request_payout(
 async def _check_daily_cap(
     svc: PayoutService, conn: AsyncConnection, user_id: int, quote: Quote
 ) -> None:
-    start = now().replace(hour=0, minute=0, second=0, microsecond=0)
+    start = utcnow().replace(hour=0, minute=0, second=0, microsecond=0)
     spent = await conn.scalar(
         select(func.coalesce(func.sum(payouts.c.gross_minor), 0)).where(
             payouts.c.user_id == user_id,

@@ -14,15 +14,14 @@ from economy.payouts.outcomes import ProviderNews, apply_news
 from economy.payouts.service import (
     PayoutService,
     audit,
-    now,
     payout_for_update,
     transition_refused,
 )
 from economy.users import User
 from economy.validation import text_field
 from economy.wallets import diamonds_available
+from kernel.clock import as_utc, utcnow
 from ledger import InsufficientFunds
-from ledger.clock import as_utc
 from ledger.payouts.attempts import (
     Attempt,
     AttemptOutcome,
@@ -71,7 +70,7 @@ async def approve_payout(svc: PayoutService, approver: User, payout_id: int) -> 
                 PayoutStatus.APPROVED,
                 actor=approver.subject,
                 reason="approved",
-                changes={"approved_by": approver.subject, "next_attempt_at": now()},
+                changes={"approved_by": approver.subject, "next_attempt_at": utcnow()},
             )
         except (InvalidTransition, StaleStatus) as exc:
             raise transition_refused(exc) from None
@@ -116,7 +115,7 @@ async def cancel_payout(
                 f"a {payout.status.value.lower()} payout can no longer be canceled",
                 "payoutId",
             )
-        if payout.lease_until is not None and as_utc(payout.lease_until) > now():
+        if payout.lease_until is not None and as_utc(payout.lease_until) > utcnow():
             raise _in_flight()
         try:
             moved = await svc.move(
@@ -125,7 +124,7 @@ async def cancel_payout(
                 PayoutStatus.CANCELED,
                 actor=actor.subject,
                 reason="canceled by FINANCE" if on_behalf else "canceled by the creator",
-                guard=or_(payouts.c.lease_until.is_(None), payouts.c.lease_until < now()),
+                guard=or_(payouts.c.lease_until.is_(None), payouts.c.lease_until < utcnow()),
             )
         except StaleStatus:
             raise _in_flight() from None
@@ -164,7 +163,7 @@ async def retry_payout(svc: PayoutService, finance: User, payout_id: int, reason
                 details={"attempt": payout.generation + 1},
                 changes={
                     "attempts": 0,
-                    "next_attempt_at": now(),
+                    "next_attempt_at": utcnow(),
                     "failure_code": None,
                     "failure_message": None,
                     "provider_reference": None,

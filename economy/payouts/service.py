@@ -20,10 +20,9 @@ from economy.errors import DomainError, NotFound
 from economy.events import PayoutStatusChanged, publish_payout_status
 from economy.payouts.asking import ASKING
 from economy.payouts.gate import PayoutGate
-from economy.payouts.policy import PayoutPolicy
 from economy.tables import audit_log
 from economy.users import by_id
-from ledger.clock import as_utc, utcnow
+from kernel.clock import as_utc
 from ledger.payouts.states import PayoutStatus
 from ledger.payouts.store import (
     InvalidTransition,
@@ -36,6 +35,7 @@ from providers.base import PayoutProvider
 from providers.errors import ProviderConfigError
 from providers.registry import ProviderRegistry, UnknownProvider
 from providers.retry import RetryPolicy
+from settings.payouts import PayoutPolicy
 
 log = logging.getLogger(__name__)
 
@@ -171,10 +171,6 @@ def status_changed(payout: Payout, status: PayoutStatus, at: datetime) -> Payout
         withholding_minor=payout.withholding_minor,
         net_minor=payout.net_minor,
     )
-
-
-def now() -> datetime:
-    return utcnow()
 
 
 async def payout_for_update(conn: AsyncConnection, payout_id: int) -> Payout:

@@ -1,17 +1,15 @@
 """Assembling the payout pipeline for a process: providers from the registry (entry points and
-per-provider environment, each one's state logged), the compliance gate, the payout policy.
+per-provider environment, each one's state logged), the compliance gate, the payout policy (read
+at start-up with the other settings).
 """
 
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import Mapping
 
-from diamonds.config import ConfigError
 from economy.app import Economy
 from economy.payouts.gate import ComplianceGate, PayoutGate
-from economy.payouts.policy import PayoutPolicy
 from economy.payouts.service import PayoutService
 from providers.registry import ProviderRegistry, ProviderStatus
 
@@ -25,17 +23,13 @@ def build_payout_service(
     registry: ProviderRegistry | None = None,
     gate: PayoutGate | None = None,
 ) -> PayoutService:
-    """The pipeline with every configured provider. Raises `ConfigError` on a bad policy value."""
-    env = os.environ if environ is None else environ
-    problems: list[str] = []
-    policy = PayoutPolicy.from_env(env, problems)
-    if problems:
-        raise ConfigError(problems)
+    """The pipeline with every configured provider (from `environ`, else the process's) and the
+    payout policy of `eco.settings`."""
     return PayoutService(
         eco=eco,
         gate=gate or ComplianceGate(eco.settings),
-        providers=registry or ProviderRegistry(env),
-        policy=policy,
+        providers=registry or ProviderRegistry(environ),
+        policy=eco.settings.payouts,
     )
 
 

@@ -7,8 +7,8 @@ from __future__ import annotations
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from compliance.gate import check_coin_purchase
-from diamonds.config import Settings
-from ledger.clock import utcnow
+from kernel.clock import utc_today
+from settings.service import Settings
 
 
 class ComplianceAgeGate:
@@ -17,7 +17,7 @@ class ComplianceAgeGate:
 
     async def may_buy(self, conn: AsyncConnection, user_id: int) -> tuple[bool, str]:
         found = await check_coin_purchase(
-            conn, user_id=user_id, today=utcnow().date(), settings=self.settings
+            conn, user_id=user_id, today=utc_today(), settings=self.settings
         )
         reasons = "; ".join(r.message for r in found.requirements)
         return bool(found.eligible), reasons

@@ -20,8 +20,8 @@ from economy.errors import DomainError
 from economy.purchases.tables import coin_purchases
 from economy.users import User
 from economy.validation import idempotency_key
+from kernel.clock import utcnow
 from ledger import Asset, IdempotentRequest, Transfer, run_once
-from ledger.clock import utcnow
 from providers.errors import PermanentProviderError, ProviderError
 from providers.stripe_payments import PaymentEvent, PaymentIntent
 

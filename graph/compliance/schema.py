@@ -19,7 +19,6 @@ from compliance import (
     tax_store,
     year_end,
 )
-from compliance.clock import utc_today
 from economy import users
 from graph.auth import Role
 from graph.compliance.mutations.add_payout_method import AddPayoutMethodPayload, add_payout_method
@@ -57,6 +56,7 @@ from graph.context import Context
 from graph.errors import bad_input, forbidden
 from graph.permissions import IsAuthenticated, _RequireRoles
 from graph.relay import Connection, MalformedId, PageRequest, connection, pk_of
+from kernel.clock import utc_today
 
 
 class IsComplianceReviewer(_RequireRoles):

@@ -27,7 +27,7 @@ from graph.payouts.mutations.review_payout import (
 from graph.payouts.types import Payout, PayoutDiscrepancy, PayoutProviderInfo, PayoutStatus
 from graph.permissions import CanCancelPayouts, CanRequestPayouts, IsAuthenticated, IsFinance
 from graph.relay import Connection, MalformedId, PageRequest, connection, pk_of
-from ledger.clock import as_utc
+from kernel.clock import as_utc
 from ledger.payouts.discrepancies import list_discrepancies
 from ledger.payouts.store import load_payout
 

@@ -6,12 +6,12 @@ Every bad or missing value is reported together in one `ProviderConfigError`, na
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from kernel.env import EnvReader, describe_problems
 from providers.bank import ach, sepa
 from providers.errors import PermanentProviderError, ProviderConfigError
 
@@ -40,31 +40,27 @@ class SepaConfig:
         """DIAMONDS_BANK_OUTBOX, DIAMONDS_BANK_BATCH_SIZE, DIAMONDS_SEPA_DEBTOR_NAME,
         DIAMONDS_SEPA_DEBTOR_IBAN, DIAMONDS_SEPA_DEBTOR_BIC and DIAMONDS_SEPA_SCHEMA
         (pain.001.001.09, the default, or pain.001.001.03)."""
-        env = os.environ if environ is None else environ
-        problems: list[str] = []
-        outbox = _outbox(env, problems)
-        name = sepa.sepa_text(_required(env, "DIAMONDS_SEPA_DEBTOR_NAME", problems), 70)
-        if "DIAMONDS_SEPA_DEBTOR_NAME" in env and not name:
+        read = EnvReader(environ)
+        problems = read.problems
+        outbox = _outbox(read)
+        name = sepa.sepa_text(read.required("DIAMONDS_SEPA_DEBTOR_NAME"), 70)
+        if "DIAMONDS_SEPA_DEBTOR_NAME" in read.env and not name:
             problems.append("DIAMONDS_SEPA_DEBTOR_NAME: no letters or digits left after cleaning")
-        iban = _required(env, "DIAMONDS_SEPA_DEBTOR_IBAN", problems)
+        iban = read.required("DIAMONDS_SEPA_DEBTOR_IBAN")
         if iban:
             try:
                 iban = sepa.check_iban(iban).compact
             except PermanentProviderError as exc:
                 problems.append(f"DIAMONDS_SEPA_DEBTOR_IBAN: {exc.detail}")
-        bic = _required(env, "DIAMONDS_SEPA_DEBTOR_BIC", problems)
+        bic = read.required("DIAMONDS_SEPA_DEBTOR_BIC")
         if bic:
             try:
                 bic = sepa.check_bic(bic).compact
             except PermanentProviderError as exc:
                 problems.append(f"DIAMONDS_SEPA_DEBTOR_BIC: {exc.detail}")
-        schema = env.get("DIAMONDS_SEPA_SCHEMA") or sepa.DEFAULT_SCHEMA
-        if schema not in sepa.SCHEMAS:
-            problems.append(
-                f"DIAMONDS_SEPA_SCHEMA={schema!r}: expected one of {', '.join(sepa.SCHEMAS)}"
-            )
+        schema = read.choice("DIAMONDS_SEPA_SCHEMA", sepa.DEFAULT_SCHEMA, sepa.SCHEMAS)
         if problems:
-            raise ProviderConfigError(sepa.SLUG, _joined(problems))
+            raise ProviderConfigError(sepa.SLUG, describe_problems(problems))
         return cls(outbox, sepa.SepaDebtor(name=name, iban=iban, bic=bic), schema)
 
 
@@ -81,16 +77,16 @@ class AchConfig:
         DIAMONDS_ACH_COMPANY_NAME, DIAMONDS_ACH_COMPANY_ID, DIAMONDS_ACH_ORIGIN_NAME,
         DIAMONDS_ACH_DESTINATION_NAME, DIAMONDS_ACH_SEC_CODE (PPD, the default, or CCD) and
         DIAMONDS_ACH_SETTLED_AFTER_DAYS (default 3)."""
-        env = os.environ if environ is None else environ
-        problems: list[str] = []
-        outbox = _outbox(env, problems)
-        routing = _required(env, "DIAMONDS_ACH_ORIGIN_ROUTING", problems)
+        read = EnvReader(environ)
+        problems = read.problems
+        outbox = _outbox(read)
+        routing = read.required("DIAMONDS_ACH_ORIGIN_ROUTING")
         if routing:
             try:
                 routing = ach.check_routing_number(routing)
             except PermanentProviderError as exc:
                 problems.append(f"DIAMONDS_ACH_ORIGIN_ROUTING: {exc.detail}")
-        company_id = _required(env, "DIAMONDS_ACH_COMPANY_ID", problems).upper()
+        company_id = read.required("DIAMONDS_ACH_COMPANY_ID").upper()
         if company_id and not _COMPANY_ID.match(company_id):
             problems.append(
                 f"DIAMONDS_ACH_COMPANY_ID={company_id!r}: expected 1 to 10 letters and digits"
@@ -102,20 +98,18 @@ class AchConfig:
         }
         cleaned: dict[str, str] = {}
         for variable, width in names.items():
-            raw = _required(env, variable, problems)
+            raw = read.required(variable)
             cleaned[variable] = ach.nacha_text(raw, 94)
             if raw and not cleaned[variable]:
                 problems.append(f"{variable}: no letters or digits left after cleaning")
             elif len(cleaned[variable]) > width:
                 problems.append(f"{variable}={raw!r}: at most {width} characters")
-        sec_code = (env.get("DIAMONDS_ACH_SEC_CODE") or "PPD").upper()
-        if sec_code not in ach.SEC_CODES:
-            problems.append(f"DIAMONDS_ACH_SEC_CODE={sec_code!r}: expected PPD or CCD")
-        settled_after = _integer(
-            env, "DIAMONDS_ACH_SETTLED_AFTER_DAYS", DEFAULT_ACH_SETTLED_AFTER_DAYS, 1, 60, problems
+        sec_code = read.choice("DIAMONDS_ACH_SEC_CODE", "PPD", ach.SEC_CODES)
+        settled_after = read.integer(
+            "DIAMONDS_ACH_SETTLED_AFTER_DAYS", DEFAULT_ACH_SETTLED_AFTER_DAYS, 1, 60
         )
         if problems:
-            raise ProviderConfigError(ach.SLUG, _joined(problems))
+            raise ProviderConfigError(ach.SLUG, describe_problems(problems))
         originator = ach.AchOriginator(
             origin_routing=routing,
             company_name=cleaned["DIAMONDS_ACH_COMPANY_NAME"],
@@ -129,48 +123,17 @@ class AchConfig:
 
 def outbox_folder(environ: Mapping[str, str] | None = None) -> Path:
     """DIAMONDS_BANK_OUTBOX alone (enough to read status files back)."""
-    env = os.environ if environ is None else environ
-    problems: list[str] = []
-    config = _outbox(env, problems)
-    if problems:
-        raise ProviderConfigError("bank", _joined(problems))
+    read = EnvReader(environ)
+    config = _outbox(read)
+    if read.problems:
+        raise ProviderConfigError("bank", describe_problems(read.problems))
     return config.folder
 
 
-def _outbox(env: Mapping[str, str], problems: list[str]) -> OutboxConfig:
-    raw = _required(env, "DIAMONDS_BANK_OUTBOX", problems)
+def _outbox(read: EnvReader) -> OutboxConfig:
+    raw = read.required("DIAMONDS_BANK_OUTBOX")
     folder = Path(raw).expanduser()
     if raw and folder.exists() and not folder.is_dir():
-        problems.append(f"DIAMONDS_BANK_OUTBOX={raw!r}: exists and is not a folder")
-    batch_size = _integer(
-        env, "DIAMONDS_BANK_BATCH_SIZE", DEFAULT_BATCH_SIZE, 1, MAX_BATCH_SIZE, problems
-    )
+        read.problems.append(f"DIAMONDS_BANK_OUTBOX={raw!r}: exists and is not a folder")
+    batch_size = read.integer("DIAMONDS_BANK_BATCH_SIZE", DEFAULT_BATCH_SIZE, 1, MAX_BATCH_SIZE)
     return OutboxConfig(folder, batch_size)
-
-
-def _required(env: Mapping[str, str], name: str, problems: list[str]) -> str:
-    value = (env.get(name) or "").strip()
-    if not value:
-        problems.append(f"{name}: required")
-    return value
-
-
-def _integer(
-    env: Mapping[str, str], name: str, default: int, low: int, high: int, problems: list[str]
-) -> int:
-    raw = (env.get(name) or "").strip()
-    if not raw:
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        problems.append(f"{name}={raw!r}: expected a whole number")
-        return default
-    if not low <= value <= high:
-        problems.append(f"{name}={raw!r}: expected a number from {low} to {high}")
-        return default
-    return value
-
-
-def _joined(problems: list[str]) -> str:
-    return "invalid configuration:\n  " + "\n  ".join(problems)

@@ -20,10 +20,11 @@ import os
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from kernel.clock import utcnow
 from providers.base import PayoutState, StatusUpdate
 
 log = logging.getLogger(__name__)
@@ -31,10 +32,6 @@ log = logging.getLogger(__name__)
 MANIFEST = "manifest.jsonl"
 LOCK = ".lock"
 RAIL_SUFFIXES = {"sepa": ".xml", "ach": ".ach"}
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 class OutboxError(Exception):
@@ -172,7 +169,7 @@ class Outbox:
         *,
         batch_size: int = 1000,
         max_total_minor: int | None = None,
-        clock: Callable[[], datetime] = utc_now,
+        clock: Callable[[], datetime] = utcnow,
     ) -> None:
         if rail not in RAIL_SUFFIXES:
             raise ValueError(f"unknown rail {rail!r}; expected one of {sorted(RAIL_SUFFIXES)}")

@@ -12,6 +12,7 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import ClassVar, ParamSpec, TypeVar
 
+from kernel.clock import utcnow
 from providers.bank import ach, sepa
 from providers.bank.config import AchConfig, SepaConfig
 from providers.bank.outbox import (
@@ -26,7 +27,6 @@ from providers.bank.outbox import (
     Slot,
     UncertainWrite,
     WrittenBatch,
-    utc_now,
 )
 from providers.base import (
     Capability,
@@ -260,7 +260,7 @@ class SepaProvider(BankProvider):
     def payee_country(cls, fields: Mapping[str, str]) -> str | None:
         return sepa.iban_country(fields["iban"]) if fields.get("iban") else None
 
-    def __init__(self, config: SepaConfig, *, clock: Callable[[], datetime] = utc_now) -> None:
+    def __init__(self, config: SepaConfig, *, clock: Callable[[], datetime] = utcnow) -> None:
         self.config = config
         super().__init__(
             Outbox(
@@ -369,7 +369,7 @@ class AchProvider(BankProvider):
     def payee_country(cls, fields: Mapping[str, str]) -> str | None:
         return "US"
 
-    def __init__(self, config: AchConfig, *, clock: Callable[[], datetime] = utc_now) -> None:
+    def __init__(self, config: AchConfig, *, clock: Callable[[], datetime] = utcnow) -> None:
         self.config = config
         super().__init__(
             Outbox(

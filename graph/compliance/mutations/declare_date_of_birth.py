@@ -10,12 +10,12 @@ import strawberry
 from strawberry.types import Info
 
 from compliance import gate, verification
-from compliance.clock import utc_today
 from compliance.policy import RequirementCode
 from economy.errors import DomainError
 from graph.compliance.types import PayoutRequirement
 from graph.context import Context
 from graph.errors import payload_errors
+from kernel.clock import utc_today
 
 
 @strawberry.enum

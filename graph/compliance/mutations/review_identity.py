@@ -10,7 +10,6 @@ import strawberry
 from strawberry.types import Info
 
 from compliance import verification
-from compliance.clock import utc_today
 from compliance.verification import ReviewDecision
 from economy import users
 from economy.errors import DomainError, NotFound
@@ -18,6 +17,7 @@ from graph.compliance.types import IdentityVerification
 from graph.context import Context
 from graph.errors import payload_errors
 from graph.relay import id_argument
+from kernel.clock import utc_today
 
 IdentityReviewDecision = strawberry.enum(ReviewDecision, description="FINANCE's decision.")
 

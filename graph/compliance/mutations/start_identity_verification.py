@@ -10,13 +10,13 @@ import strawberry
 from strawberry.types import Info
 
 from compliance import verification
-from compliance.clock import utc_today
 from compliance.identity import IdentityMethod
 from compliance.stripe_identity import StripeIdentity
 from economy.errors import DomainError
 from graph.compliance.types import IdentityVerification, IdentityVerificationMethod
 from graph.context import Context
 from graph.errors import payload_errors
+from kernel.clock import utc_today
 
 
 @strawberry.enum

@@ -1,4 +1,5 @@
-"""Conversion rates between the assets: coins into diamonds, diamonds into cash.
+"""Conversion rates between the assets: coins into diamonds, diamonds into cash, as configured
+(`DIAMONDS_DIAMONDS_PER_COIN`, `DIAMONDS_CREATOR_SHARE_BPS`, `DIAMONDS_CASH_RATES`).
 
 All arithmetic is on integers; every rounding goes down and the remainder stays with the platform.
 """

@@ -1,7 +1,7 @@
 """The compliance settings, read from `DIAMONDS_*` variables and validated with the rest of the
-configuration (`diamonds.config.Settings.compliance`): encryption keys, the age of majority,
+configuration (`settings.service.Settings.compliance`): encryption keys, the age of majority,
 the tax rule and withholding rates, sanctions screening, supported countries, reporting
-thresholds and Stripe Identity. This module imports nothing of the project (config imports it).
+thresholds and Stripe Identity. This module imports only the kernel.
 """
 
 from __future__ import annotations
@@ -11,6 +11,8 @@ import binascii
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+
+from kernel.env import EnvReader
 
 DEV_TIN_KEY = base64.urlsafe_b64encode(b"diamonds-dev-tin-key-not-secret!").decode("ascii")
 """The public development key: TINs sealed with it are not protected. Never with real data."""
@@ -64,88 +66,56 @@ class ComplianceSettings:
     ) -> ComplianceSettings:
         """Read and validate; every problem is appended to `problems`."""
 
-        def integer(name: str, default: int, low: int, high: int) -> int:
-            raw = env.get(name, "").strip()
-            if not raw:
-                return default
-            try:
-                value = int(raw)
-            except ValueError:
-                problems.append(f"{name}={raw!r}: expected a whole number")
-                return default
-            if not low <= value <= high:
-                problems.append(f"{name}={raw!r}: expected a number from {low} to {high}")
-                return default
-            return value
-
-        def boolean(name: str, default: bool) -> bool:
-            raw = env.get(name, "").strip().lower()
-            if not raw:
-                return default
-            if raw in ("1", "true", "yes", "on"):
-                return True
-            if raw in ("0", "false", "no", "off"):
-                return False
-            problems.append(f"{name}={raw!r}: expected true or false")
-            return default
+        read = EnvReader(env, problems)
 
         def url(name: str) -> str | None:
-            raw = env.get(name, "").strip()
+            raw = read.raw(name)
             if raw and not raw.startswith(("http://", "https://")):
-                problems.append(f"{name}={raw!r}: expected an http:// or https:// URL")
+                read.refuse(name, raw, "an http:// or https:// URL")
                 return None
-            return raw or None
+            return raw
 
-        default_age, by_country = _ages(env.get("DIAMONDS_AGE_OF_MAJORITY", ""), problems)
-        rule = env.get("DIAMONDS_TAX_FORM_MISSING", "BLOCK").strip().upper() or "BLOCK"
-        if rule not in ("BLOCK", "WITHHOLD"):
-            problems.append(f"DIAMONDS_TAX_FORM_MISSING={rule!r}: expected BLOCK or WITHHOLD")
-            rule = "BLOCK"
-        blocked = _countries("DIAMONDS_PAYOUT_BLOCKED_COUNTRIES", env, problems, DEFAULT_BLOCKED)
+        default_age, by_country = _ages(read)
+        rule = read.choice("DIAMONDS_TAX_FORM_MISSING", "BLOCK", ("BLOCK", "WITHHOLD"))
+        blocked = _countries(read, "DIAMONDS_PAYOUT_BLOCKED_COUNTRIES", DEFAULT_BLOCKED)
         return cls(
-            tin_keys=_tin_keys(env.get("DIAMONDS_TIN_KEYS", ""), problems, development),
+            tin_keys=_tin_keys(read, development),
             age_of_majority=default_age,
             age_of_majority_by_country=by_country,
             tax_form_missing=rule,
-            backup_withholding_bps=integer("DIAMONDS_BACKUP_WITHHOLDING_BPS", 2_400, 0, 10_000),
-            nonresident_withholding_bps=integer(
+            backup_withholding_bps=read.integer(
+                "DIAMONDS_BACKUP_WITHHOLDING_BPS", 2_400, 0, 10_000
+            ),
+            nonresident_withholding_bps=read.integer(
                 "DIAMONDS_NONRESIDENT_WITHHOLDING_BPS", 3_000, 0, 10_000
             ),
-            sanctions_threshold=integer("DIAMONDS_SANCTIONS_THRESHOLD", 88, 50, 100),
-            sanctions_list_required=boolean("DIAMONDS_SANCTIONS_LIST_REQUIRED", True),
+            sanctions_threshold=read.integer("DIAMONDS_SANCTIONS_THRESHOLD", 88, 50, 100),
+            sanctions_list_required=read.boolean("DIAMONDS_SANCTIONS_LIST_REQUIRED", True),
             payout_blocked_countries=blocked,
-            payout_countries=_countries("DIAMONDS_PAYOUT_COUNTRIES", env, problems, frozenset()),
-            identity_valid_days=integer("DIAMONDS_IDENTITY_VALID_DAYS", 0, 0, 36_500),
-            report_1099k_threshold_minor=integer(
+            payout_countries=_countries(read, "DIAMONDS_PAYOUT_COUNTRIES", frozenset()),
+            identity_valid_days=read.integer("DIAMONDS_IDENTITY_VALID_DAYS", 0, 0, 36_500),
+            report_1099k_threshold_minor=read.integer(
                 "DIAMONDS_1099K_THRESHOLD_MINOR", 2_000_000, 0, 10**12
             ),
-            report_1099k_min_payments=integer("DIAMONDS_1099K_MIN_PAYMENTS", 200, 0, 10**6),
-            dac7_threshold_minor=integer("DIAMONDS_DAC7_THRESHOLD_MINOR", 200_000, 0, 10**12),
-            dac7_min_payments=integer("DIAMONDS_DAC7_MIN_PAYMENTS", 30, 0, 10**6),
-            stripe_identity_api_key=_first(
-                env, "DIAMONDS_STRIPE_IDENTITY_API_KEY", "DIAMONDS_STRIPE_API_KEY"
+            report_1099k_min_payments=read.integer("DIAMONDS_1099K_MIN_PAYMENTS", 200, 0, 10**6),
+            dac7_threshold_minor=read.integer("DIAMONDS_DAC7_THRESHOLD_MINOR", 200_000, 0, 10**12),
+            dac7_min_payments=read.integer("DIAMONDS_DAC7_MIN_PAYMENTS", 30, 0, 10**6),
+            stripe_identity_api_key=read.first(
+                "DIAMONDS_STRIPE_IDENTITY_API_KEY", "DIAMONDS_STRIPE_API_KEY"
             ),
             stripe_identity_api_base=url("DIAMONDS_STRIPE_IDENTITY_API_BASE")
             or url("DIAMONDS_STRIPE_API_BASE")
             or "https://api.stripe.com",
-            stripe_identity_webhook_secret=_first(
-                env, "DIAMONDS_STRIPE_IDENTITY_WEBHOOK_SECRET", "DIAMONDS_STRIPE_WEBHOOK_SECRET"
+            stripe_identity_webhook_secret=read.first(
+                "DIAMONDS_STRIPE_IDENTITY_WEBHOOK_SECRET", "DIAMONDS_STRIPE_WEBHOOK_SECRET"
             ),
             stripe_identity_return_url=url("DIAMONDS_STRIPE_IDENTITY_RETURN_URL"),
         )
 
 
-def _first(env: Mapping[str, str], *names: str) -> str | None:
-    """The first of the variables that is set: Identity's own, else the Stripe account's."""
-    for name in names:
-        value = env.get(name, "").strip()
-        if value:
-            return value
-    return None
-
-
-def _tin_keys(raw: str, problems: list[str], development: bool) -> tuple[str, ...]:
-    keys = tuple(k.strip() for k in raw.split(",") if k.strip())
+def _tin_keys(read: EnvReader, development: bool) -> tuple[str, ...]:
+    problems = read.problems
+    keys = tuple(read.items("DIAMONDS_TIN_KEYS") or ())
     if not keys:
         # Production without keys starts (the API works), but nothing can be encrypted or
         # decrypted: every TIN or account number operation fails, naming the variable.
@@ -165,10 +135,10 @@ def _tin_keys(raw: str, problems: list[str], development: bool) -> tuple[str, ..
     return keys
 
 
-def _ages(raw: str, problems: list[str]) -> tuple[int, dict[str, int]]:
+def _ages(read: EnvReader) -> tuple[int, dict[str, int]]:
     default = 18
     by_country: dict[str, int] = {}
-    for item in filter(None, (part.strip() for part in raw.split(","))):
+    for item in read.items("DIAMONDS_AGE_OF_MAJORITY") or ():
         country, sep, age = item.rpartition("=")
         country = country.strip().upper()
         if (
@@ -176,7 +146,7 @@ def _ages(raw: str, problems: list[str]) -> tuple[int, dict[str, int]]:
             or not 14 <= int(age) <= 25
             or (sep and not _COUNTRY.match(country))
         ):
-            problems.append(
+            read.problems.append(
                 f"DIAMONDS_AGE_OF_MAJORITY item {item!r}: expected an age from 14 to 25, "
                 "alone (the default) or as CC=AGE for a country"
             )
@@ -188,15 +158,13 @@ def _ages(raw: str, problems: list[str]) -> tuple[int, dict[str, int]]:
     return default, by_country
 
 
-def _countries(
-    name: str, env: Mapping[str, str], problems: list[str], default: frozenset[str]
-) -> frozenset[str]:
-    raw = env.get(name)
-    if raw is None:
+def _countries(read: EnvReader, name: str, default: frozenset[str]) -> frozenset[str]:
+    items = read.items(name)
+    if items is None:
         return default
-    codes = frozenset(c.strip().upper() for c in raw.split(",") if c.strip())
+    codes = frozenset(c.upper() for c in items)
     bad = sorted(c for c in codes if not _COUNTRY.match(c))
     if bad:
-        problems.append(f"{name}: {', '.join(bad)} are not ISO 3166-1 alpha-2 country codes")
+        read.problems.append(f"{name}: {', '.join(bad)} are not ISO 3166-1 alpha-2 country codes")
         return default
     return codes

@@ -12,8 +12,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from compliance.settings import ComplianceSettings
-from ledger.rates import CashRate, GiftRate
+from kernel.env import EnvReader, describe_problems, parse_fraction
+from settings.compliance import ComplianceSettings
+from settings.payouts import PayoutPolicy
+from settings.rates import CashRate, GiftRate
 
 log = logging.getLogger(__name__)
 
@@ -26,7 +28,7 @@ class ConfigError(ValueError):
 
     def __init__(self, problems: list[str]) -> None:
         self.problems = problems
-        super().__init__("invalid configuration:\n  " + "\n  ".join(problems))
+        super().__init__(describe_problems(problems))
 
 
 def hide_password(url: str) -> str:
@@ -89,7 +91,10 @@ class Settings:
     """Connections opened beyond the pool under load, and closed after (None: the pool size)."""
 
     compliance: ComplianceSettings = field(default_factory=ComplianceSettings)
-    """Identity, tax, sanctions and reporting (`compliance.settings`)."""
+    """Identity, tax, sanctions and reporting (`settings.compliance`)."""
+    payouts: PayoutPolicy = field(default_factory=PayoutPolicy)
+    """The payout minimum, caps, approval threshold and dispatch pacing
+    (`settings.payouts`)."""
 
     @property
     def using_dev_secret(self) -> bool:
@@ -104,19 +109,7 @@ class Settings:
         env = os.environ if environ is None else environ
         problems: list[str] = []
 
-        def integer(name: str, default: int, low: int, high: int) -> int:
-            raw = env.get(name)
-            if raw is None or raw == "":
-                return default
-            try:
-                value = int(raw)
-            except ValueError:
-                problems.append(f"{name}={raw!r}: expected a whole number")
-                return default
-            if not low <= value <= high:
-                problems.append(f"{name}={raw!r}: expected a number from {low} to {high}")
-                return default
-            return value
+        read = EnvReader(env, problems)
 
         database_url = normalize_database_url(
             env.get("DIAMONDS_DATABASE_URL") or default_database_url()
@@ -127,9 +120,7 @@ class Settings:
                 "expected a sqlite:/// or postgresql:// URL"
             )
 
-        environment = env.get("DIAMONDS_ENV", "development").strip().lower()
-        if environment not in ("development", "production"):
-            problems.append(f"DIAMONDS_ENV={environment!r}: expected development or production")
+        environment = read.choice("DIAMONDS_ENV", "development", ("development", "production"))
         development = environment != "production"
         secret = env.get("DIAMONDS_JWT_SECRET") or ""
         if not secret:
@@ -146,10 +137,10 @@ class Settings:
             )
 
         gift_rate = GiftRate(
-            diamonds_per_coin=integer("DIAMONDS_DIAMONDS_PER_COIN", 2, 1, 1_000),
-            creator_share_bps=integer("DIAMONDS_CREATOR_SHARE_BPS", 5_000, 0, 10_000),
+            diamonds_per_coin=read.integer("DIAMONDS_DIAMONDS_PER_COIN", 2, 1, 1_000),
+            creator_share_bps=read.integer("DIAMONDS_CREATOR_SHARE_BPS", 5_000, 0, 10_000),
         )
-        cash_rates = _parse_cash_rates(env.get("DIAMONDS_CASH_RATES", "USD=1/2"), problems)
+        cash_rates = _parse_cash_rates(read)
 
         settings = cls(
             database_url=database_url,
@@ -159,24 +150,25 @@ class Settings:
             development=development,
             gift_rate=gift_rate,
             cash_rates=cash_rates,
-            max_gift_quantity=integer("DIAMONDS_MAX_GIFT_QUANTITY", 10_000, 1, 1_000_000),
-            max_grant_coins=integer("DIAMONDS_MAX_GRANT_COINS", 100_000_000, 1, 10**12),
-            diamond_wallet_shards=integer("DIAMONDS_DIAMOND_WALLET_SHARDS", 16, 1, 256),
+            max_gift_quantity=read.integer("DIAMONDS_MAX_GIFT_QUANTITY", 10_000, 1, 1_000_000),
+            max_grant_coins=read.integer("DIAMONDS_MAX_GRANT_COINS", 100_000_000, 1, 10**12),
+            diamond_wallet_shards=read.integer("DIAMONDS_DIAMOND_WALLET_SHARDS", 16, 1, 256),
             redis_url=_redis_url(env.get("DIAMONDS_REDIS_URL", ""), problems),
             redis_channel=env.get("DIAMONDS_REDIS_CHANNEL") or "diamonds:events",
-            live_queue_size=integer("DIAMONDS_LIVE_QUEUE_SIZE", 1_000, 16, 1_000_000),
-            live_event_buffer=integer("DIAMONDS_LIVE_EVENT_BUFFER", 10_000, 16, 10_000_000),
-            live_tick_ms=integer("DIAMONDS_LIVE_TICK_MS", 100, 0, 10_000),
-            leaderboard_throttle_ms=integer("DIAMONDS_LEADERBOARD_THROTTLE_MS", 1_000, 0, 60_000),
-            max_subscriptions_per_connection=integer("DIAMONDS_MAX_SUBSCRIPTIONS", 20, 1, 1_000),
-            gift_batch_size=integer("DIAMONDS_GIFT_BATCH_SIZE", 256, 1, 10_000),
-            db_pool_size=integer("DIAMONDS_DB_POOL_SIZE", 20, 1, 1_000),
-            db_max_overflow=(
-                integer("DIAMONDS_DB_MAX_OVERFLOW", 0, 0, 1_000)
-                if env.get("DIAMONDS_DB_MAX_OVERFLOW")
-                else None
+            live_queue_size=read.integer("DIAMONDS_LIVE_QUEUE_SIZE", 1_000, 16, 1_000_000),
+            live_event_buffer=read.integer("DIAMONDS_LIVE_EVENT_BUFFER", 10_000, 16, 10_000_000),
+            live_tick_ms=read.integer("DIAMONDS_LIVE_TICK_MS", 100, 0, 10_000),
+            leaderboard_throttle_ms=read.integer(
+                "DIAMONDS_LEADERBOARD_THROTTLE_MS", 1_000, 0, 60_000
             ),
+            max_subscriptions_per_connection=read.integer(
+                "DIAMONDS_MAX_SUBSCRIPTIONS", 20, 1, 1_000
+            ),
+            gift_batch_size=read.integer("DIAMONDS_GIFT_BATCH_SIZE", 256, 1, 10_000),
+            db_pool_size=read.integer("DIAMONDS_DB_POOL_SIZE", 20, 1, 1_000),
+            db_max_overflow=read.optional_integer("DIAMONDS_DB_MAX_OVERFLOW", 0, 1_000),
             compliance=ComplianceSettings.from_env(env, problems, development=development),
+            payouts=PayoutPolicy.from_env(env, problems),
         )
         if problems:
             raise ConfigError(problems)
@@ -190,24 +182,22 @@ class Settings:
             )
 
 
-def _parse_cash_rates(raw: str, problems: list[str]) -> dict[str, CashRate]:
+def _parse_cash_rates(read: EnvReader) -> dict[str, CashRate]:
     """`USD=1/2,EUR=9/20`: minor units of the currency per diamond, as a fraction."""
+    problems = read.problems
     rates: dict[str, CashRate] = {}
-    for item in filter(None, (part.strip() for part in raw.split(","))):
-        currency, _, fraction = item.partition("=")
-        numerator, _, denominator = fraction.partition("/")
+    items = read.items("DIAMONDS_CASH_RATES")
+    for item in ["USD=1/2"] if items is None else items:
+        currency, _, text = item.partition("=")
         currency = currency.strip().upper()
-        try:
-            num, den = int(numerator), int(denominator or "1")
-        except ValueError:
-            num, den = -1, -1
-        if not _CURRENCY.match(currency) or num <= 0 or den <= 0:
+        fraction = parse_fraction(text)
+        if not _CURRENCY.match(currency) or fraction is None:
             problems.append(
                 f"DIAMONDS_CASH_RATES item {item!r}: expected CUR=N/D "
                 "(minor units per diamond, e.g. USD=1/2)"
             )
             continue
-        rates[currency] = CashRate(currency=currency, minor_per_diamond=(num, den))
+        rates[currency] = CashRate(currency=currency, minor_per_diamond=fraction)
     if not rates and not problems:
         problems.append("DIAMONDS_CASH_RATES: expected at least one CUR=N/D rate")
     return rates

@@ -1,11 +1,16 @@
 """The payout rules that are configuration, not code: the minimum, the daily cap, the amount above
 which a second person must approve, and how the dispatcher paces and leases its work.
+
+Read and checked at start-up with every other setting (`settings.service.Settings.payouts`); this
+module imports only the kernel.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+
+from kernel.env import EnvReader
 
 
 @dataclass(frozen=True)
@@ -30,30 +35,19 @@ class PayoutPolicy:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str], problems: list[str]) -> PayoutPolicy:
-        def number(name: str, default: int, low: int, high: int) -> int:
-            raw = env.get(name, "")
-            if not raw:
-                return default
-            try:
-                value = int(raw)
-            except ValueError:
-                problems.append(f"{name}={raw!r}: expected a whole number")
-                return default
-            if not low <= value <= high:
-                problems.append(f"{name}={raw!r}: expected a number from {low} to {high}")
-                return default
-            return value
-
+        read = EnvReader(env, problems)
         return cls(
-            minimum_minor=number("DIAMONDS_PAYOUT_MINIMUM_MINOR", 1_000, 1, 10**9),
-            daily_cap_minor=number("DIAMONDS_PAYOUT_DAILY_CAP_MINOR", 100_000, 1, 10**12),
-            approval_threshold_minor=number(
+            minimum_minor=read.integer("DIAMONDS_PAYOUT_MINIMUM_MINOR", 1_000, 1, 10**9),
+            daily_cap_minor=read.integer("DIAMONDS_PAYOUT_DAILY_CAP_MINOR", 100_000, 1, 10**12),
+            approval_threshold_minor=read.integer(
                 "DIAMONDS_PAYOUT_APPROVAL_THRESHOLD_MINOR", 50_000, 0, 10**12
             ),
-            lease_seconds=number("DIAMONDS_PAYOUT_LEASE_SECONDS", 300, 5, 86_400),
-            retry_base_seconds=number("DIAMONDS_PAYOUT_RETRY_BASE_SECONDS", 30, 0, 86_400),
-            max_dispatch_attempts=number("DIAMONDS_PAYOUT_MAX_ATTEMPTS", 10, 1, 1_000),
-            lookup_after_seconds=number("DIAMONDS_PAYOUT_LOOKUP_AFTER_SECONDS", 60, 0, 86_400),
+            lease_seconds=read.integer("DIAMONDS_PAYOUT_LEASE_SECONDS", 300, 5, 86_400),
+            retry_base_seconds=read.integer("DIAMONDS_PAYOUT_RETRY_BASE_SECONDS", 30, 0, 86_400),
+            max_dispatch_attempts=read.integer("DIAMONDS_PAYOUT_MAX_ATTEMPTS", 10, 1, 1_000),
+            lookup_after_seconds=read.integer(
+                "DIAMONDS_PAYOUT_LOOKUP_AFTER_SECONDS", 60, 0, 86_400
+            ),
         )
 
     def backoff_seconds(self, attempts: int) -> float:
