@@ -23,7 +23,6 @@ from diamonds.config import ConfigError, Settings
 from economy.payouts.commands import register as register_payout_commands
 from graph.auth import DEFAULT_TTL_SECONDS, InvalidToken, Role, mint_token, parse_roles
 from providers.bank.commands import register as register_bank_commands
-from providers.fakes.runner import register as register_fake_commands
 
 if TYPE_CHECKING:
     from aiohttp import web
@@ -139,7 +138,6 @@ def build_parser() -> argparse.ArgumentParser:
     schema.set_defaults(command=_schema)
     register_payout_commands(commands)
     register_bank_commands(commands)
-    register_fake_commands(commands)
     register_compliance_commands(commands)
     return parser
 
