@@ -1,7 +1,7 @@
 """`python -m bench.payouts`: payouts pushed through the real pipeline to the fake Stripe and PayPal
 servers with transient faults, then paid, lost and doubled counted from the fakes' own records.
 
-See docs/payouts-benchmark.md. The fakes run in a child process (`diamonds fakes`) or, with
+See docs/payouts-benchmark.md. The fakes run in a child process (`diamonds-fakes`) or, with
 `--fakes in-process`, in this one; the compliance gate is out of scope (always eligible).
 """
 
@@ -32,6 +32,9 @@ from typing import Any
 
 import aiohttp
 import asyncpg  # type: ignore[import-untyped]
+from diamonds_fakes.faults import Fault, FaultKind
+from diamonds_fakes.paypal_server import FakePayPal, FakePayPalSettings
+from diamonds_fakes.stripe_server import FakeStripe
 from sqlalchemy import func, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -52,9 +55,6 @@ from ledger.payouts.tables import payout_events, payouts
 from ledger.tables import holds
 from providers.base import Payee, PayoutInstruction, PayoutProvider, PayoutResult
 from providers.config import StripeConfig
-from providers.fakes.faults import Fault, FaultKind
-from providers.fakes.paypal_server import FakePayPal, FakePayPalSettings
-from providers.fakes.stripe_server import FakeStripe
 from providers.paypal import PayPalConfig, PayPalProvider, format_amount
 from providers.registry import ProviderRegistry
 from providers.retry import RetryPolicy, submit_with_retries
@@ -290,13 +290,12 @@ async def fakes_in_process(opts: Options) -> AsyncIterator[Endpoints]:
 
 @contextlib.asynccontextmanager
 async def fakes_in_subprocess(opts: Options) -> AsyncIterator[Endpoints]:
-    """Both fakes in a child process (`diamonds fakes`, free ports, no webhooks), so that they do
+    """Both fakes in a child process (`diamonds-fakes`, free ports, no webhooks), so that they do
     not take the pipeline's event loop; stopped with SIGTERM at the end."""
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
-        "diamonds.cli",
-        "fakes",
+        "diamonds_fakes",
         "--stripe-port",
         "0",
         "--paypal-port",
@@ -315,7 +314,7 @@ async def fakes_in_subprocess(opts: Options) -> AsyncIterator[Endpoints]:
             while True:
                 line = (await process.stdout.readline()).decode()
                 if not line:
-                    raise RuntimeError(f"`diamonds fakes` exited ({await process.wait()})")
+                    raise RuntimeError(f"`diamonds-fakes` exited ({await process.wait()})")
                 if line.strip().startswith("export "):
                     name, _, value = line.strip().removeprefix("export ").partition("=")
                     env[name] = value
@@ -328,7 +327,7 @@ async def fakes_in_subprocess(opts: Options) -> AsyncIterator[Endpoints]:
             paypal_client_id=env["DIAMONDS_PAYPAL_CLIENT_ID"],
             paypal_client_secret=env["DIAMONDS_PAYPAL_CLIENT_SECRET"],
             paypal_webhook_id=env.get("DIAMONDS_PAYPAL_WEBHOOK_ID"),
-            where=f"in a subprocess (`diamonds fakes`, pid {process.pid})",
+            where=f"in a subprocess (`diamonds-fakes`, pid {process.pid})",
         )
     finally:
         if process.returncode is None:

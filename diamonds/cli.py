@@ -22,7 +22,6 @@ from compliance.commands import register as register_compliance_commands
 from economy.payouts.commands import register as register_payout_commands
 from graph.auth import DEFAULT_TTL_SECONDS, InvalidToken, Role, mint_token, parse_roles
 from providers.bank.commands import register as register_bank_commands
-from providers.fakes.runner import register as register_fake_commands
 from settings.service import ConfigError, Settings
 
 if TYPE_CHECKING:
@@ -139,7 +138,6 @@ def build_parser() -> argparse.ArgumentParser:
     schema.set_defaults(command=_schema)
     register_payout_commands(commands)
     register_bank_commands(commands)
-    register_fake_commands(commands)
     register_compliance_commands(commands)
     return parser
 

@@ -2,13 +2,13 @@
 subclassing `ProviderConformance` and supplying its fixtures (the provider, a payee, a sandbox).
 
     class TestMyProvider(ProviderConformance):
-        @pytest_asyncio.fixture
+        @_fixture
         async def provider(self): ...            # yields a configured provider (closed after)
-        @pytest.fixture
+        @_fixture
         def payee(self): ...                     # a payee the sandbox will pay
-        @pytest_asyncio.fixture
+        @_fixture
         async def sandbox(self): ...             # a ProviderSandbox driving its test side
-        @pytest_asyncio.fixture
+        @_fixture
         async def bad_credentials_provider(self): ...  # the provider with a wrong API key
 
 It checks: the payee fields (well formed; the sample payee accepted; missing required fields and
@@ -16,19 +16,21 @@ undeclared ones refused with `InvalidPayee`), idempotent submit, status mapping 
 with the provider's code, returned), unknown outcomes resolved by lookup, webhook verification,
 and bad credentials. Tests that need a capability the provider does not declare (LOOKUP,
 WEBHOOKS) are skipped.
+
+The module imports without pytest (it ships with the provider SDK): the suite's own fixtures and
+marks are made pytest's when a test module first subclasses `ProviderConformance`, and the tests
+import pytest where they use it.
 """
 
 from __future__ import annotations
 
 import enum
+import inspect
 import re
 import uuid
 from abc import ABC, abstractmethod
-from collections.abc import AsyncIterator, Callable, Mapping
-from typing import Any
-
-import pytest
-import pytest_asyncio
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from typing import Any, TypeVar
 
 from providers.base import (
     FIELD_NAME,
@@ -49,6 +51,55 @@ from providers.errors import (
     UnknownOutcome,
     WebhookVerificationError,
 )
+
+Function = TypeVar("Function", bound=Callable[..., Any])
+
+_FIXTURE = "__conformance_fixture__"
+_PARAMETRIZE = "__conformance_parametrize__"
+_ARMED = "_conformance_armed"
+
+
+def _fixture(function: Function) -> Function:
+    """Marks one of the suite's fixtures: it becomes a pytest fixture (pytest-asyncio's for an
+    async one) when the suite is first subclassed (`_arm`)."""
+    setattr(function, _FIXTURE, True)
+    return function
+
+
+def _parametrize(
+    argnames: str | Sequence[str], argvalues: list[Any]
+) -> Callable[[Function], Function]:
+    """`pytest.mark.parametrize`, applied when the suite is first subclassed (`_arm`)."""
+
+    def mark(function: Function) -> Function:
+        setattr(
+            function, _PARAMETRIZE, [*getattr(function, _PARAMETRIZE, []), (argnames, argvalues)]
+        )
+        return function
+
+    return mark
+
+
+def _arm(suite: type) -> None:
+    """Makes the suite's fixtures pytest's fixtures, and marks its tests (async ones with
+    `asyncio`, parametrized ones with their values), once. Called when a test module subclasses
+    the suite, so that pytest is imported there and never by importing this module."""
+    if vars(suite).get(_ARMED):
+        return
+    import pytest
+    import pytest_asyncio
+
+    for name, member in list(vars(suite).items()):
+        if getattr(member, _FIXTURE, False):
+            is_async = inspect.iscoroutinefunction(member) or inspect.isasyncgenfunction(member)
+            setattr(suite, name, (pytest_asyncio.fixture if is_async else pytest.fixture)(member))
+        elif name.startswith("test_") and inspect.isfunction(member):
+            for argnames, argvalues in getattr(member, _PARAMETRIZE, []):
+                member = pytest.mark.parametrize(argnames, argvalues)(member)
+            if inspect.iscoroutinefunction(member):
+                member = pytest.mark.asyncio(member)
+            setattr(suite, name, member)
+    setattr(suite, _ARMED, True)
 
 
 class Outcome(enum.StrEnum):
@@ -116,27 +167,31 @@ class ProviderConformance:
     """The conformance suite. Subclass it as `TestSomething` and override the fixtures marked
     "override"; `currency` and `amount_minor` have defaults."""
 
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        _arm(ProviderConformance)
+
     # --- fixtures the integrator supplies --------------------------------------------------------
 
-    @pytest_asyncio.fixture
+    @_fixture
     async def provider(self, *args: Any, **kwargs: Any) -> AsyncIterator[PayoutProvider]:
         """Override: the provider under test, configured against its sandbox (with a short HTTP
         timeout, so the lost-answer tests run fast)."""
         raise NotImplementedError("override the `provider` fixture")
         yield  # pragma: no cover
 
-    @pytest.fixture
+    @_fixture
     def payee(self, *args: Any, **kwargs: Any) -> Payee:
         """Override: a payee the provider can pay in the sandbox."""
         raise NotImplementedError("override the `payee` fixture")
 
-    @pytest_asyncio.fixture
+    @_fixture
     async def sandbox(self, *args: Any, **kwargs: Any) -> AsyncIterator[ProviderSandbox]:
         """Override: drives the provider's sandbox or fake server."""
         raise NotImplementedError("override the `sandbox` fixture")
         yield  # pragma: no cover
 
-    @pytest_asyncio.fixture
+    @_fixture
     async def bad_credentials_provider(
         self, *args: Any, **kwargs: Any
     ) -> AsyncIterator[PayoutProvider]:
@@ -144,16 +199,16 @@ class ProviderConformance:
         raise NotImplementedError("override the `bad_credentials_provider` fixture")
         yield  # pragma: no cover
 
-    @pytest.fixture
+    @_fixture
     def currency(self, provider: PayoutProvider, *args: Any, **kwargs: Any) -> str:
         """A currency the provider pays in (the first in alphabetical order by default)."""
         return sorted(provider.currencies)[0]
 
-    @pytest.fixture
+    @_fixture
     def amount_minor(self) -> int:
         return 1_234
 
-    @pytest.fixture
+    @_fixture
     def new_instruction(
         self, payee: Payee, currency: str, amount_minor: int
     ) -> Callable[[], PayoutInstruction]:
@@ -174,7 +229,6 @@ class ProviderConformance:
 
     # --- declaration -----------------------------------------------------------------------------
 
-    @pytest.mark.asyncio
     async def test_declares_a_slug_currencies_and_capabilities(
         self, provider: PayoutProvider, payee: Payee, currency: str
     ) -> None:
@@ -222,6 +276,8 @@ class ProviderConformance:
         )
 
     def test_refuses_a_payee_without_its_required_fields(self, provider: PayoutProvider) -> None:
+        import pytest
+
         required = [f.name for f in provider.payee_fields if f.required]
         if not required:
             pytest.skip(f"{provider.slug} requires no payee field")
@@ -233,13 +289,14 @@ class ProviderConformance:
     def test_refuses_a_field_it_does_not_declare(
         self, provider: PayoutProvider, payee: Payee
     ) -> None:
+        import pytest
+
         with pytest.raises(InvalidPayee) as refused:
             provider.validate_payee({**payee.fields, "no_such_field": "x"})
         assert [p.field for p in refused.value.problems] == ["no_such_field"]
 
     # --- idempotent submit -----------------------------------------------------------------------
 
-    @pytest.mark.asyncio
     async def test_submitting_twice_pays_once(
         self,
         provider: PayoutProvider,
@@ -255,7 +312,6 @@ class ProviderConformance:
         assert first.state not in (PayoutState.UNKNOWN, PayoutState.FAILED)
         assert await sandbox.payouts_at_provider(instruction.payout_id) == 1
 
-    @pytest.mark.asyncio
     async def test_two_payouts_are_two_payments(
         self,
         provider: PayoutProvider,
@@ -282,7 +338,6 @@ class ProviderConformance:
         await sandbox.settle(submitted, outcome)
         return submitted
 
-    @pytest.mark.asyncio
     async def test_a_paid_payout_reads_paid(
         self,
         provider: PayoutProvider,
@@ -297,7 +352,6 @@ class ProviderConformance:
         assert found.provider_reference == submitted.provider_reference
         assert found.failure_code is None
 
-    @pytest.mark.asyncio
     async def test_a_failed_payout_reads_failed_with_the_providers_code(
         self,
         provider: PayoutProvider,
@@ -311,7 +365,6 @@ class ProviderConformance:
         assert found.state is PayoutState.FAILED
         assert found.failure_code == sandbox.failure_code
 
-    @pytest.mark.asyncio
     async def test_a_returned_payout_does_not_read_paid(
         self,
         provider: PayoutProvider,
@@ -328,8 +381,7 @@ class ProviderConformance:
 
     # --- unknown outcomes ------------------------------------------------------------------------
 
-    @pytest.mark.asyncio
-    @pytest.mark.parametrize("how", list(LostAnswer))
+    @_parametrize("how", list(LostAnswer))
     async def test_a_lost_answer_is_unknown_and_lookup_finds_the_truth(
         self,
         provider: PayoutProvider,
@@ -337,6 +389,8 @@ class ProviderConformance:
         new_instruction: Callable[[], PayoutInstruction],
         how: LostAnswer,
     ) -> None:
+        import pytest
+
         _require(provider, Capability.LOOKUP)
         instruction = new_instruction()
         await sandbox.lose_next_answer(how)
@@ -353,13 +407,14 @@ class ProviderConformance:
         assert again.provider_reference == found.provider_reference, "a re-run pays nothing more"
         assert await sandbox.payouts_at_provider(instruction.payout_id) == 1
 
-    @pytest.mark.asyncio
     async def test_looking_up_a_payout_never_made_says_not_found(
         self,
         provider: PayoutProvider,
         sandbox: ProviderSandbox,
         new_instruction: Callable[[], PayoutInstruction],
     ) -> None:
+        import pytest
+
         _require(provider, Capability.LOOKUP)
         never = new_instruction()
         with pytest.raises(PayoutNotFound):
@@ -368,8 +423,7 @@ class ProviderConformance:
 
     # --- webhooks --------------------------------------------------------------------------------
 
-    @pytest.mark.asyncio
-    @pytest.mark.parametrize(
+    @_parametrize(
         ("outcome", "state"),
         [
             (Outcome.PAID, PayoutState.PAID),
@@ -407,13 +461,14 @@ class ProviderConformance:
             "a redelivered event keeps its id, so the pipeline applies it once"
         )
 
-    @pytest.mark.asyncio
     async def test_a_webhook_whose_body_was_changed_is_refused(
         self,
         provider: PayoutProvider,
         sandbox: ProviderSandbox,
         new_instruction: Callable[[], PayoutInstruction],
     ) -> None:
+        import pytest
+
         _require(provider, Capability.WEBHOOKS)
         paid = await self._settled(provider, sandbox, new_instruction(), Outcome.PAID)
         failed = await self._settled(provider, sandbox, new_instruction(), Outcome.FAILED)
@@ -424,8 +479,7 @@ class ProviderConformance:
         with pytest.raises(WebhookVerificationError):
             await provider.parse_webhook(paid_headers, paid_body + b" ")
 
-    @pytest.mark.asyncio
-    @pytest.mark.parametrize("signing", [Signing.WRONG_SECRET, Signing.STALE])
+    @_parametrize("signing", [Signing.WRONG_SECRET, Signing.STALE])
     async def test_a_webhook_signed_wrongly_is_refused(
         self,
         provider: PayoutProvider,
@@ -433,19 +487,22 @@ class ProviderConformance:
         new_instruction: Callable[[], PayoutInstruction],
         signing: Signing,
     ) -> None:
+        import pytest
+
         _require(provider, Capability.WEBHOOKS)
         paid = await self._settled(provider, sandbox, new_instruction(), Outcome.PAID)
         headers, body = await sandbox.webhook(paid, Outcome.PAID, signing)
         with pytest.raises(WebhookVerificationError):
             await provider.parse_webhook(headers, body)
 
-    @pytest.mark.asyncio
     async def test_a_webhook_without_a_signature_is_refused(
         self,
         provider: PayoutProvider,
         sandbox: ProviderSandbox,
         new_instruction: Callable[[], PayoutInstruction],
     ) -> None:
+        import pytest
+
         _require(provider, Capability.WEBHOOKS)
         paid = await self._settled(provider, sandbox, new_instruction(), Outcome.PAID)
         _headers, body = await sandbox.webhook(paid, Outcome.PAID, Signing.VALID)
@@ -454,13 +511,14 @@ class ProviderConformance:
 
     # --- bad credentials -------------------------------------------------------------------------
 
-    @pytest.mark.asyncio
     async def test_bad_credentials_are_a_typed_error_and_pay_nothing(
         self,
         bad_credentials_provider: PayoutProvider,
         sandbox: ProviderSandbox,
         new_instruction: Callable[[], PayoutInstruction],
     ) -> None:
+        import pytest
+
         instruction = new_instruction()
         with pytest.raises((PermanentProviderError, ProviderConfigError)):
             await bad_credentials_provider.submit(instruction)
@@ -471,5 +529,7 @@ class ProviderConformance:
 
 
 def _require(provider: PayoutProvider, capability: Capability) -> None:
+    import pytest
+
     if capability not in provider.capabilities:
         pytest.skip(f"{provider.slug} does not declare {capability.value}")

@@ -9,6 +9,8 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+from diamonds_fakes.paypal_server import FakeItem, FakePayPal
+
 from economy.app import Economy
 from economy.payouts.dispatch import Dispatcher
 from economy.payouts.service import PayoutService
@@ -18,7 +20,6 @@ from ledger import verify_ledger
 from ledger.accounts import find_account, read_balance, user_owner
 from ledger.payouts.store import Payout, diamonds_owed, load_payout
 from providers.errors import ProviderError
-from providers.fakes.paypal_server import FakeItem, FakePayPal
 from providers.paypal import PayPalProvider
 from providers.registry import ProviderRegistry
 from providers.retry import submit_with_retries

@@ -16,6 +16,7 @@ import aiohttp
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
+from diamonds_fakes.stripe_server import FakeStripe
 
 from compliance import gate, identity_store, methods, tax_forms, verification
 from compliance.identity import IdentityMethod, IdentityStatus
@@ -27,7 +28,6 @@ from economy.app import Economy
 from economy.errors import DomainError
 from economy.users import User
 from kernel.clock import utc_today
-from providers.fakes.stripe_server import FakeStripe
 
 from .compliance_fixtures import (
     VALID_SSN,

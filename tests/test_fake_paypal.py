@@ -17,15 +17,14 @@ from aiohttp import web
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
-from openapi_core.validation.response.validators import V30ResponseDataValidator
-
-from providers.fakes.paypal_server import (
+from diamonds_fakes.paypal_server import (
     DEFAULT_SPEC,
     SPEC_SERVER,
     FakePayPal,
     FakePayPalSettings,
     spec_validator,
 )
+from openapi_core.validation.response.validators import V30ResponseDataValidator
 
 JSON = dict[str, Any]
 
@@ -388,7 +387,7 @@ async def test_bodies_are_checked_against_paypals_openapi_document(
 async def test_diamonds_fakes_starts_it_with_the_variables_for_the_service(
     http: aiohttp.ClientSession,
 ) -> None:
-    from providers.fakes.runner import FAKE_SERVERS, FakeOptions, _builder
+    from diamonds_fakes.runner import FAKE_SERVERS, FakeOptions, _builder
 
     (entry,) = [e for e in FAKE_SERVERS if e.name == "paypal"]
     options = FakeOptions(webhook_url=None, advance_seconds=0.02, fault_seed=1)

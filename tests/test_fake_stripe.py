@@ -1,6 +1,6 @@
 """The fake Stripe server over real HTTP: Stripe's wire format (form bodies, auth, Stripe-Account,
 Idempotency-Key), object shapes as Stripe publishes them, payout transitions, signed webhooks,
-fault injection, the admin API, and `diamonds fakes`."""
+fault injection, the admin API, and `diamonds-fakes`."""
 
 from __future__ import annotations
 
@@ -20,9 +20,8 @@ import pytest
 import pytest_asyncio
 import stripe
 from aiohttp import web
-
-from providers.fakes.faults import Fault, FaultKind
-from providers.fakes.stripe_server import FakeStripe, decode_params
+from diamonds_fakes.faults import Fault, FaultKind
+from diamonds_fakes.stripe_server import FakeStripe, decode_params
 
 FIXTURES = Path(__file__).parent / "data" / "stripe_fixtures3.json"
 """Stripe's published example objects (MIT License, `data/STRIPE-LICENSE`)."""
@@ -700,15 +699,14 @@ async def test_the_state_endpoint_counts_what_the_fake_holds(http: Http, fake: F
     assert state["requests"] == 1
 
 
-# --- `diamonds fakes` -----------------------------------------------------------------------------
+# --- `diamonds-fakes` -----------------------------------------------------------------------------
 
 
 async def test_diamonds_fakes_starts_the_servers_and_stops_on_ctrl_c() -> None:
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
-        "diamonds.cli",
-        "fakes",
+        "diamonds_fakes",
         "--only",
         "stripe",
         "--stripe-port",
@@ -761,8 +759,7 @@ def test_diamonds_fakes_explains_a_port_in_use() -> None:
             [
                 sys.executable,
                 "-m",
-                "diamonds.cli",
-                "fakes",
+                "diamonds_fakes",
                 "--only",
                 "stripe",
                 "--stripe-port",

@@ -11,6 +11,8 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import pytest
+from diamonds_fakes.faults import Fault, FaultKind
+from diamonds_fakes.paypal_server import FakePayPal
 
 from economy.app import Economy
 from economy.errors import DomainError
@@ -28,8 +30,6 @@ from ledger.payouts.discrepancies import DiscrepancyKind, discrepancies_of, list
 from ledger.payouts.states import PayoutStatus
 from ledger.payouts.store import Payout, diamonds_owed, load_payout, payout_history
 from providers.base import PayoutState, StatusUpdate
-from providers.fakes.faults import Fault, FaultKind
-from providers.fakes.paypal_server import FakePayPal
 
 from .payout_fixtures import Rig, ledger_is_clean
 from .paypal_rig import PayPalRig

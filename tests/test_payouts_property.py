@@ -19,6 +19,8 @@ from collections.abc import Coroutine
 from typing import Any, TypeVar
 
 import pytest
+from diamonds_fakes.faults import Fault, FaultKind
+from diamonds_fakes.paypal_server import FakePayPal
 from hypothesis import HealthCheck
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
@@ -43,8 +45,6 @@ from economy.users import User
 from ledger.payouts.states import PayoutStatus
 from ledger.payouts.store import Payout
 from providers.errors import ProviderError
-from providers.fakes.faults import Fault, FaultKind
-from providers.fakes.paypal_server import FakePayPal
 from settings.service import Settings
 
 from .paypal_rig import PayPalRig

@@ -18,6 +18,14 @@ from typing import Any
 import pytest
 import pytest_asyncio
 from cryptography.hazmat.primitives.asymmetric import rsa
+from diamonds_fakes.faults import Fault, FaultKind
+from diamonds_fakes.paypal_server import (
+    ErrorRule,
+    FakePayPal,
+    FakePayPalSettings,
+    paypal_time,
+    sign_delivery,
+)
 
 from providers.base import Payee, PayoutInstruction, PayoutProvider, PayoutResult, PayoutState
 from providers.errors import (
@@ -26,14 +34,6 @@ from providers.errors import (
     TransientProviderError,
     UnknownOutcome,
     WebhookVerificationError,
-)
-from providers.fakes.faults import Fault, FaultKind
-from providers.fakes.paypal_server import (
-    ErrorRule,
-    FakePayPal,
-    FakePayPalSettings,
-    paypal_time,
-    sign_delivery,
 )
 from providers.paypal import (
     PayPalConfig,

@@ -17,6 +17,8 @@ import pytest
 import pytest_asyncio
 import stripe
 from aiohttp import web
+from diamonds_fakes.faults import Fault, FaultKind
+from diamonds_fakes.stripe_server import FakeStripe
 
 from providers.base import Payee, PayoutInstruction, PayoutProvider, PayoutResult, PayoutState
 from providers.config import StripeConfig
@@ -28,8 +30,6 @@ from providers.errors import (
     UnknownOutcome,
     WebhookVerificationError,
 )
-from providers.fakes.faults import Fault, FaultKind
-from providers.fakes.stripe_server import FakeStripe
 from providers.retry import RetryPolicy, submit_with_retries
 from providers.stripe import (
     StripeProvider,

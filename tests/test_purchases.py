@@ -11,6 +11,8 @@ from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
+from diamonds_fakes.faults import Fault, FaultKind
+from diamonds_fakes.stripe_server import FakeStripe
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from economy.app import Economy
@@ -19,8 +21,6 @@ from economy.purchases.setup import PurchaseService
 from graph.relay import to_global_id
 from graph.server import create_app
 from providers.config import StripeConfig
-from providers.fakes.faults import Fault, FaultKind
-from providers.fakes.stripe_server import FakeStripe
 from providers.stripe_payments import StripePayments
 
 from .payout_fixtures import ledger_is_clean

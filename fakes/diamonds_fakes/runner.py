@@ -1,4 +1,4 @@
-"""`diamonds fakes`: starts every fake provider server with one command, so a developer can run the
+"""`diamonds-fakes`: starts every fake provider server with one command, so a developer can run the
 whole service against them by hand; prints the `DIAMONDS_*` variables that point the service there.
 
 Adding a fake server is one line in `FAKE_SERVERS`: its name (which gives the `--<name>-port`
@@ -14,7 +14,7 @@ import signal
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Protocol
 
 DEFAULT_SERVICE_URL = "http://127.0.0.1:8000"
 
@@ -29,8 +29,8 @@ class FakeServerEntry:
 
 
 FAKE_SERVERS: tuple[FakeServerEntry, ...] = (
-    FakeServerEntry("stripe", 12111, "providers.fakes.stripe_server:build_for_runner"),
-    FakeServerEntry("paypal", 12112, "providers.fakes.paypal_server:build_for_runner"),
+    FakeServerEntry("stripe", 12111, "diamonds_fakes.stripe_server:build_for_runner"),
+    FakeServerEntry("paypal", 12112, "diamonds_fakes.paypal_server:build_for_runner"),
 )
 
 
@@ -55,13 +55,16 @@ class FakeServer(Protocol):
         """The `DIAMONDS_*` variables that point the service at this fake."""
 
 
-def register(subparsers: Any) -> None:
-    """Add the `fakes` command to the `diamonds` command line."""
-    parser: argparse.ArgumentParser = subparsers.add_parser(
-        "fakes",
-        help="run the fake payout providers (Stripe, ...) on 127.0.0.1 until Ctrl+C",
-        description="Run every fake provider server: real HTTP speaking each provider's wire "
-        "format, with an admin API under /__fake__ (see docs/providers.md).",
+def main(argv: Sequence[str] | None = None) -> int:
+    """The `diamonds-fakes` command (also `python -m diamonds_fakes`)."""
+    return run(build_parser().parse_args(argv))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="diamonds-fakes",
+        description="Run every fake provider server on 127.0.0.1 until Ctrl+C: real HTTP speaking "
+        "each provider's wire format, with an admin API under /__fake__ (see docs/providers.md).",
     )
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     for entry in FAKE_SERVERS:
@@ -98,7 +101,7 @@ def register(subparsers: Any) -> None:
         "payouts then move only through the admin API)",
     )
     parser.add_argument("--fault-seed", type=int, help="seed for probabilistic faults")
-    parser.set_defaults(command=run)
+    return parser
 
 
 def run(args: argparse.Namespace) -> int:
@@ -130,7 +133,7 @@ async def _serve(args: argparse.Namespace, entries: Sequence[FakeServerEntry]) -
                 url = await server.start(args.host, port)
             except OSError as exc:
                 print(
-                    f"diamonds: cannot run fake {entry.name} on {args.host}:{port}: {exc}",
+                    f"diamonds-fakes: cannot run fake {entry.name} on {args.host}:{port}: {exc}",
                     file=sys.stderr,
                 )
                 return 1

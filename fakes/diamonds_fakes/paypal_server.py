@@ -35,7 +35,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.x509.oid import NameOID
 
-from providers.fakes.faults import (
+from diamonds_fakes.faults import (
     ADMIN_PREFIX,
     Fault,
     FaultInjector,
@@ -46,7 +46,7 @@ from providers.fakes.faults import (
 )
 
 if TYPE_CHECKING:
-    from providers.fakes.runner import FakeOptions
+    from diamonds_fakes.runner import FakeOptions
 
 log = logging.getLogger(__name__)
 
@@ -1148,7 +1148,7 @@ def _business_problems(body: object) -> list[JSON]:
 
 
 def build_for_runner(options: FakeOptions) -> FakePayPal:
-    """The fake as `diamonds fakes` runs it."""
+    """The fake as `diamonds-fakes` runs it."""
     return FakePayPal(
         FakePayPalSettings(
             webhook_url=options.webhook_url,

@@ -29,8 +29,8 @@ from urllib.parse import parse_qsl
 import aiohttp
 from aiohttp import web
 
-from providers.fakes import stripe_objects as objects
-from providers.fakes.faults import (
+from diamonds_fakes import stripe_objects as objects
+from diamonds_fakes.faults import (
     ADMIN_PREFIX,
     Fault,
     FaultInjector,
@@ -39,8 +39,8 @@ from providers.fakes.faults import (
     admin_error,
     fault_middleware,
 )
-from providers.fakes.runner import FakeOptions
-from providers.fakes.stripe_objects import JSON, error_body, new_id, stripe_list
+from diamonds_fakes.runner import FakeOptions
+from diamonds_fakes.stripe_objects import JSON, error_body, new_id, stripe_list
 
 log = logging.getLogger(__name__)
 
@@ -1354,7 +1354,7 @@ class FakeStripe:
 
 
 def build_for_runner(options: FakeOptions) -> FakeStripe:
-    """The fake as `diamonds fakes` runs it."""
+    """The fake as `diamonds-fakes` runs it."""
     return FakeStripe(
         webhook_urls=[options.webhook_url] if options.webhook_url else [],
         auto_advance_seconds=options.advance_seconds,
