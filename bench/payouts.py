@@ -41,12 +41,12 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from diamonds.migrate import upgrade
 from economy.app import Economy
-from economy.errors import DomainError
 from economy.payouts.dispatch import Dispatcher
 from economy.payouts.gate import Eligibility
 from economy.payouts.requests import request_payout
 from economy.payouts.service import PayoutService
 from economy.users import User
+from kernel.errors import DomainError
 from ledger import Asset, Transfer, verify_ledger
 from ledger.accounts import read_balance
 from ledger.payouts.states import PayoutStatus

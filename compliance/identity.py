@@ -9,7 +9,7 @@ import enum
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from economy.errors import DomainError
+from kernel.errors import DomainError
 
 
 class IdentityStatus(enum.StrEnum):

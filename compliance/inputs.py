@@ -8,8 +8,8 @@ from datetime import date
 
 import pycountry
 
-from economy.errors import DomainError
-from economy.validation import text_field
+from kernel.errors import DomainError
+from kernel.validation import text_field
 
 MAX_LEGAL_NAME = 200
 MAX_NOTE = 500

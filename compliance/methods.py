@@ -11,8 +11,8 @@ from compliance.audit import Action
 from compliance.crypto import cipher_for
 from compliance.payout_methods import PayeeContract, PayoutMethodStatus, validate_method
 from economy.app import Economy
-from economy.errors import DomainError, NotFound
 from economy.users import User
+from kernel.errors import DomainError, NotFound
 
 
 async def add_payout_method(

@@ -9,7 +9,7 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from economy.errors import DomainError
+from kernel.errors import DomainError
 from providers.base import PayoutProvider
 from providers.errors import FieldProblem, InvalidPayee
 

@@ -17,8 +17,8 @@ from compliance.policy import SanctionsState
 from compliance.sanctions import SdnList
 from compliance.tables import identities, screenings, tax_forms
 from economy.app import Economy
-from economy.errors import DomainError, NotFound
 from economy.users import User
+from kernel.errors import DomainError, NotFound
 from settings.service import Settings
 
 log = logging.getLogger(__name__)

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from compliance.tin import TinType, ValidTin, validate_tin
-from economy.errors import DomainError
+from kernel.errors import DomainError
 
 US = "US"
 

@@ -15,8 +15,8 @@ from compliance.screening import screen_user
 from compliance.tax import TaxFormKind, check_submission
 from compliance.tin import TinType
 from economy.app import Economy
-from economy.errors import DomainError
 from economy.users import User
+from kernel.errors import DomainError
 from settings.service import Settings
 
 ROTATION_BATCH = 200

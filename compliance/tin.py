@@ -42,7 +42,7 @@ from stdnum.us import ein as us_ein
 from stdnum.us import itin as us_itin
 from stdnum.us import ssn as us_ssn
 
-from economy.errors import DomainError
+from kernel.errors import DomainError
 
 
 class TinType(enum.StrEnum):

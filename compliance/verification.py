@@ -32,9 +32,9 @@ from compliance.stripe_identity import (
     StripeIdentity,
 )
 from economy.app import Economy
-from economy.errors import DomainError
 from economy.users import User
 from kernel.clock import utc_today
+from kernel.errors import DomainError
 from settings.service import Settings
 
 S = IdentityStatus

@@ -11,13 +11,13 @@ from sqlalchemy import select
 
 from economy.app import Economy
 from economy.catalog import put_coin_bundle, put_gift
-from economy.errors import DomainError
 from economy.grants import grant_coins
 from economy.streams import start_stream
 from economy.tables import streams
 from economy.users import User
 from economy.wallets import wallet_balance
 from graph.auth import Role, mint_token
+from kernel.errors import DomainError
 from settings.service import Settings
 
 DEMO_GIFTS: tuple[tuple[str, int], ...] = (

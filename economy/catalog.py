@@ -12,8 +12,8 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from economy.errors import DomainError
 from economy.tables import coin_bundle_prices, coin_bundles, gifts
+from kernel.errors import DomainError
 from ledger.database import insert_ignoring_conflicts
 
 _CURRENCY = re.compile(r"^[A-Z]{3}$")

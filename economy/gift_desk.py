@@ -24,7 +24,6 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from economy.app import Economy
 from economy.catalog import Gift, gift_from_row, gifts_by_ids
-from economy.errors import DomainError
 from economy.events import Event, now
 from economy.gifting import (
     GiftOrder,
@@ -45,6 +44,7 @@ from economy.streams import Stream, stream_from_row, streams_by_ids
 from economy.tables import gift_sends
 from economy.users import User, user_from_row
 from economy.users import by_ids as users_by_ids
+from kernel.errors import DomainError
 from ledger import InsufficientFunds
 from ledger.batch import BatchRetry, Entry, available_sql, record_batch
 from ledger.database import BatchConnection

@@ -19,12 +19,12 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from economy.app import Economy
 from economy.catalog import Gift, get_gift
-from economy.errors import DomainError, NotFound
 from economy.events import Event, GiftReceived, WalletChanged, now
 from economy.streams import Stream, get_stream
 from economy.tables import gift_sends
 from economy.users import User, by_id
-from economy.validation import idempotency_key, whole_number
+from kernel.errors import DomainError, NotFound
+from kernel.validation import whole_number
 from ledger import (
     Asset,
     IdempotencyConflict,
@@ -33,6 +33,7 @@ from ledger import (
     Transfer,
     run_once,
 )
+from ledger.idempotency import idempotency_key
 from settings.rates import GiftSplit
 
 

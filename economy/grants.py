@@ -10,13 +10,13 @@ from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from economy.app import Economy
-from economy.errors import DomainError
 from economy.events import WalletChanged, now
 from economy.tables import audit_log
 from economy.users import MAX_SUBJECT_LENGTH, User
-from economy.validation import idempotency_key, text_field, whole_number
+from kernel.errors import DomainError
+from kernel.validation import text_field, whole_number
 from ledger import Asset, IdempotencyConflict, IdempotentRequest, Transfer, run_once
-from ledger.idempotency import find
+from ledger.idempotency import find, idempotency_key
 
 MAX_REASON_LENGTH = 500
 

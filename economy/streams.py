@@ -14,10 +14,10 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from economy.app import Economy
-from economy.errors import DomainError, NotFound
 from economy.tables import gift_sends, streams, users
 from economy.users import User
-from economy.validation import text_field
+from kernel.errors import DomainError, NotFound
+from kernel.validation import text_field
 
 MAX_TITLE_LENGTH = 200
 

@@ -9,7 +9,7 @@ from typing import Any, Protocol, TypeVar
 from graphql import GraphQLError
 from strawberry.exceptions import StrawberryGraphQLError
 
-from economy.errors import DomainError
+from kernel.errors import DomainError
 
 
 class ApiError(Exception):

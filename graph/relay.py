@@ -12,8 +12,8 @@ from typing import Generic, TypeVar
 
 import strawberry
 
-from economy.errors import DomainError
 from graph.errors import bad_input
+from kernel.errors import DomainError
 
 MAX_PAGE_SIZE = 100
 DEFAULT_PAGE_SIZE = 20

@@ -16,6 +16,7 @@ from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from kernel.errors import DomainError
 from ledger.database import Database
 from ledger.errors import IdempotencyConflict
 from ledger.tables import idempotency_keys
@@ -93,3 +94,21 @@ async def run_once(
         if existing is None:
             raise
         return Outcome(existing, replayed=True)
+
+
+def idempotency_key(value: str, field: str = "idempotencyKey") -> str:
+    """A client's idempotency key as given, or INVALID_IDEMPOTENCY_KEY: what a key may be is the
+    ledger's rule (its column holds MAX_KEY_LENGTH characters)."""
+    if (
+        not value
+        or len(value) > MAX_KEY_LENGTH
+        or not value.isprintable()
+        or value != value.strip()
+    ):
+        raise DomainError(
+            "INVALID_IDEMPOTENCY_KEY",
+            f"the idempotency key must be 1 to {MAX_KEY_LENGTH} printable characters "
+            "without surrounding spaces",
+            field,
+        )
+    return value

@@ -49,7 +49,7 @@ from compliance.tax import (
     withholding_minor,
 )
 from compliance.tin import TinType, validate_tin
-from economy.errors import DomainError
+from kernel.errors import DomainError
 from settings.compliance import DEV_TIN_KEY, ComplianceSettings
 from settings.service import ConfigError, Settings
 

@@ -46,10 +46,10 @@ from compliance.tax import TaxFormKind
 from compliance.tin import TinType
 from compliance.verification import ReviewDecision
 from economy.app import Economy
-from economy.errors import DomainError
 from economy.tables import audit_log
 from economy.users import User
 from kernel.clock import utc_today
+from kernel.errors import DomainError
 from ledger.database import metadata
 from providers.base import Payee
 from settings.service import Settings

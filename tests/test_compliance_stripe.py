@@ -25,9 +25,9 @@ from compliance.tax import TaxFormKind
 from compliance.tin import TinType
 from compliance.webhooks import PATH, add_identity_webhook_route
 from economy.app import Economy
-from economy.errors import DomainError
 from economy.users import User
 from kernel.clock import utc_today
+from kernel.errors import DomainError
 
 from .compliance_fixtures import (
     VALID_SSN,

@@ -14,7 +14,6 @@ from sqlalchemy import func, select
 
 from economy.app import Economy
 from economy.catalog import Gift, list_coin_bundles, list_gifts, put_coin_bundle, put_gift
-from economy.errors import DomainError
 from economy.gifting import GiftResult, send_gift
 from economy.grants import grant_coins
 from economy.streams import (
@@ -28,6 +27,7 @@ from economy.streams import (
 from economy.tables import audit_log, users
 from economy.users import User
 from economy.wallets import wallet_entries
+from kernel.errors import DomainError
 from ledger import verify_ledger
 from ledger.accounts import read_balance
 from ledger.tables import accounts, balances, transactions

@@ -12,8 +12,8 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from economy.app import Economy
-from economy.errors import DomainError
 from economy.gifting import send_gift
+from kernel.errors import DomainError
 from ledger import (
     Asset,
     IdempotencyConflict,

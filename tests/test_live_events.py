@@ -12,7 +12,6 @@ from sqlalchemy import func, select
 
 import economy.gifting as gifting_module
 from economy.app import Economy
-from economy.errors import DomainError
 from economy.events import (
     EventBus,
     GiftReceived,
@@ -27,6 +26,7 @@ from economy.gift_desk import desk_of
 from economy.gifting import send_gift
 from economy.stream_totals import read_running_total
 from economy.tables import gift_sends
+from kernel.errors import DomainError
 from ledger import verify_ledger
 from ledger.accounts import read_balance
 

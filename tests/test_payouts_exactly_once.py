@@ -15,7 +15,6 @@ from diamonds_fakes.faults import Fault, FaultKind
 from diamonds_fakes.paypal_server import FakePayPal
 
 from economy.app import Economy
-from economy.errors import DomainError
 from economy.gifting import send_gift
 from economy.payouts.dispatch import Dispatcher
 from economy.payouts.gate import Requirement
@@ -25,6 +24,7 @@ from economy.payouts.webhooks import apply_update
 from economy.streams import start_stream
 from economy.users import User
 from kernel.clock import utcnow
+from kernel.errors import DomainError
 from ledger.payouts.attempts import AttemptOutcome, SettledBy, attempts_of
 from ledger.payouts.discrepancies import DiscrepancyKind, discrepancies_of, list_discrepancies
 from ledger.payouts.states import PayoutStatus

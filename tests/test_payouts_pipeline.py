@@ -13,7 +13,6 @@ import pytest
 from sqlalchemy import update
 
 from economy.app import Economy
-from economy.errors import DomainError
 from economy.payouts.dispatch import Dispatcher
 from economy.payouts.gate import Requirement
 from economy.payouts.requests import RequirementsNotMet, request_payout
@@ -28,6 +27,7 @@ from economy.payouts.service import PayoutService
 from economy.payouts.webhooks import apply_update
 from economy.users import User
 from kernel.clock import utcnow
+from kernel.errors import DomainError
 from ledger.accounts import read_balance
 from ledger.payouts.states import PayoutStatus
 from ledger.payouts.store import Payout, load_payout, payout_history

@@ -11,17 +11,17 @@ from datetime import timedelta
 from sqlalchemy import func, insert, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from economy.errors import DomainError
 from economy.money import format_money
 from economy.payouts import actors
 from economy.payouts.gate import Requirement
 from economy.payouts.service import PayoutService
 from economy.users import User
-from economy.validation import idempotency_key, whole_number
 from economy.wallets import diamonds_available
 from kernel.clock import utcnow
+from kernel.errors import DomainError
+from kernel.validation import whole_number
 from ledger import IdempotencyConflict, IdempotentRequest, InsufficientFunds, run_once
-from ledger.idempotency import find
+from ledger.idempotency import find, idempotency_key
 from ledger.payouts.attempts import start_attempt
 from ledger.payouts.states import PayoutStatus
 from ledger.payouts.store import Payout, load_payout, payout_from_row, record_event

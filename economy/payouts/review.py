@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from sqlalchemy import or_
 
-from economy.errors import DomainError, NotFound
 from economy.payouts.actors import LOOKUP_PREFIX
 from economy.payouts.asking import Answer, ask, cancel
 from economy.payouts.outcomes import ProviderNews, apply_news
@@ -18,9 +17,10 @@ from economy.payouts.service import (
     transition_refused,
 )
 from economy.users import User
-from economy.validation import text_field
 from economy.wallets import diamonds_available
 from kernel.clock import as_utc, utcnow
+from kernel.errors import DomainError, NotFound
+from kernel.validation import text_field
 from ledger import InsufficientFunds
 from ledger.payouts.attempts import (
     Attempt,

@@ -16,13 +16,13 @@ from sqlalchemy import ColumnElement, insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from economy.app import Economy
-from economy.errors import DomainError, NotFound
 from economy.events import PayoutStatusChanged, publish_payout_status
 from economy.payouts.asking import ASKING
 from economy.payouts.gate import PayoutGate
 from economy.tables import audit_log
 from economy.users import by_id
 from kernel.clock import as_utc
+from kernel.errors import DomainError, NotFound
 from ledger.payouts.states import PayoutStatus
 from ledger.payouts.store import (
     InvalidTransition,

@@ -16,12 +16,12 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from economy.app import Economy
 from economy.catalog import currency_code, list_coin_bundles
-from economy.errors import DomainError
 from economy.purchases.tables import coin_purchases
 from economy.users import User
-from economy.validation import idempotency_key
 from kernel.clock import utcnow
+from kernel.errors import DomainError
 from ledger import Asset, IdempotentRequest, Transfer, run_once
+from ledger.idempotency import idempotency_key
 from providers.errors import PermanentProviderError, ProviderError
 from providers.stripe_payments import PaymentEvent, PaymentIntent
 

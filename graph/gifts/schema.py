@@ -6,12 +6,12 @@ import strawberry
 from strawberry.types import Info
 
 from economy import catalog
-from economy.errors import DomainError
 from graph.context import Context
 from graph.errors import bad_input
 from graph.gifts.mutations.send_gift import SendGiftPayload, send_gift
 from graph.gifts.types import CoinBundle, Gift
 from graph.permissions import CanSendGifts
+from kernel.errors import DomainError
 
 
 @strawberry.type

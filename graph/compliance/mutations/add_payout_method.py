@@ -10,9 +10,9 @@ from strawberry.types import Info
 
 from compliance import methods
 from compliance.payout_methods import PayeeRefused, field_path
-from economy.errors import DomainError
 from graph.compliance.types import PayoutMethod
 from graph.context import Context
+from kernel.errors import DomainError
 from providers.errors import ProviderConfigError
 from providers.registry import UnknownProvider
 

@@ -9,11 +9,11 @@ import strawberry
 from strawberry.types import Info
 
 from compliance import screening
-from economy.errors import DomainError
 from graph.compliance.types import SanctionsHit
 from graph.context import Context
 from graph.errors import payload_errors
 from graph.relay import id_argument
+from kernel.errors import DomainError
 
 
 @strawberry.enum(description="FINANCE's decision on a possible sanctions match.")

@@ -11,11 +11,11 @@ from strawberry.types import Info
 
 from compliance import gate, verification
 from compliance.policy import RequirementCode
-from economy.errors import DomainError
 from graph.compliance.types import PayoutRequirement
 from graph.context import Context
 from graph.errors import payload_errors
 from kernel.clock import utc_today
+from kernel.errors import DomainError
 
 
 @strawberry.enum

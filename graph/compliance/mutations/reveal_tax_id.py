@@ -9,10 +9,10 @@ import strawberry
 from strawberry.types import Info
 
 from compliance import tax_forms
-from economy.errors import DomainError
 from graph.context import Context
 from graph.errors import payload_errors
 from graph.relay import id_argument
+from kernel.errors import DomainError
 
 
 @strawberry.enum

@@ -12,12 +12,12 @@ from strawberry.types import Info
 from compliance import verification
 from compliance.verification import ReviewDecision
 from economy import users
-from economy.errors import DomainError, NotFound
 from graph.compliance.types import IdentityVerification
 from graph.context import Context
 from graph.errors import payload_errors
 from graph.relay import id_argument
 from kernel.clock import utc_today
+from kernel.errors import DomainError, NotFound
 
 IdentityReviewDecision = strawberry.enum(ReviewDecision, description="FINANCE's decision.")
 

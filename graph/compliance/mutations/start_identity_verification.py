@@ -12,11 +12,11 @@ from strawberry.types import Info
 from compliance import verification
 from compliance.identity import IdentityMethod
 from compliance.stripe_identity import StripeIdentity
-from economy.errors import DomainError
 from graph.compliance.types import IdentityVerification, IdentityVerificationMethod
 from graph.context import Context
 from graph.errors import payload_errors
 from kernel.clock import utc_today
+from kernel.errors import DomainError
 
 
 @strawberry.enum

@@ -11,11 +11,11 @@ from strawberry.types import Info
 from compliance import identity_store, tax_forms
 from compliance import tax as tax_policy
 from compliance.tin import TinType as TinTypeValue
-from economy.errors import DomainError
 from graph.compliance.types import TaxFormKind, TaxProfile
 from graph.context import Context
 from graph.errors import payload_errors
 from kernel.clock import utc_today
+from kernel.errors import DomainError
 
 TinType = strawberry.enum(TinTypeValue, description="What kind of TIN is given.")
 

@@ -7,7 +7,6 @@ import enum
 import strawberry
 from strawberry.types import Info
 
-from economy.errors import DomainError
 from economy.gifting import send_gift as send_gift_service
 from graph.context import Context
 from graph.errors import payload_errors
@@ -15,6 +14,7 @@ from graph.gifts.types import GiftSend
 from graph.relay import id_argument
 from graph.streams.types import LiveStream
 from graph.wallets.types import Asset, Wallet
+from kernel.errors import DomainError
 
 
 @strawberry.enum

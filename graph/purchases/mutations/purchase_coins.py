@@ -7,12 +7,12 @@ import enum
 import strawberry
 from strawberry.types import Info
 
-from economy.errors import DomainError
 from economy.purchases.service import purchase_coins
 from graph.context import Context
 from graph.errors import ApiError, payload_errors
 from graph.purchases.types import CoinPurchase
 from graph.relay import id_argument
+from kernel.errors import DomainError
 
 
 @strawberry.enum

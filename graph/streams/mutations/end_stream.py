@@ -8,12 +8,12 @@ import strawberry
 from strawberry.types import Info
 
 from economy import streams
-from economy.errors import DomainError
 from graph.auth import Role
 from graph.context import Context
 from graph.errors import payload_errors
 from graph.relay import id_argument
 from graph.streams.types import LiveStream
+from kernel.errors import DomainError
 
 
 @strawberry.enum

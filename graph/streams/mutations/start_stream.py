@@ -8,11 +8,11 @@ import strawberry
 from strawberry.types import Info
 
 from economy import streams
-from economy.errors import DomainError
 from graph.context import Context
 from graph.errors import payload_errors
 from graph.relay import to_global_id
 from graph.streams.types import LiveStream
+from kernel.errors import DomainError
 
 
 @strawberry.enum

@@ -7,12 +7,12 @@ import enum
 import strawberry
 from strawberry.types import Info
 
-from economy.errors import DomainError
 from economy.grants import grant_coins as grant_coins_service
 from graph.context import Context
 from graph.errors import payload_errors
 from graph.scalars import BigInt
 from graph.wallets.types import Asset, Wallet
+from kernel.errors import DomainError
 
 
 @strawberry.enum

@@ -1,5 +1,5 @@
-"""The economy's business refusals: a code for the API's error enums, the input field at fault,
-and a message a person can read. Raising one inside a write transaction rolls it back.
+"""Business refusals, shared by every domain: a code for the API's error enums, the input field at
+fault, and a message a person can read. Raising one inside a write transaction rolls it back.
 """
 
 from __future__ import annotations

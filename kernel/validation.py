@@ -5,8 +5,7 @@ Each returns the cleaned value or raises a `DomainError` naming the field.
 
 from __future__ import annotations
 
-from economy.errors import DomainError
-from ledger.idempotency import MAX_KEY_LENGTH
+from kernel.errors import DomainError
 
 
 def whole_number(value: int, *, field: str, code: str, low: int, high: int, what: str) -> int:
@@ -26,19 +25,3 @@ def text_field(value: str, *, field: str, code: str, max_length: int, what: str)
     if any(ord(ch) < 32 for ch in cleaned):
         raise DomainError(code, f"{what} must not contain control characters", field)
     return cleaned
-
-
-def idempotency_key(value: str, field: str = "idempotencyKey") -> str:
-    if (
-        not value
-        or len(value) > MAX_KEY_LENGTH
-        or not value.isprintable()
-        or value != value.strip()
-    ):
-        raise DomainError(
-            "INVALID_IDEMPOTENCY_KEY",
-            f"the idempotency key must be 1 to {MAX_KEY_LENGTH} printable characters "
-            "without surrounding spaces",
-            field,
-        )
-    return value
