@@ -4,6 +4,7 @@ available after holds, and its history of transfers, newest first, keyset-paged.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -12,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from economy.users import by_id
 from ledger import Balance
-from ledger.accounts import read_balance
+from ledger.accounts import read_balance, read_balances
 from ledger.payouts.store import diamonds_owed
 from ledger.tables import transactions, transfers
 
@@ -28,11 +29,23 @@ class WalletEntry:
     created_at: datetime
 
 
-__all__ = ["WalletEntry", "diamonds_owed", "wallet_balance", "wallet_entries"]
+__all__ = [
+    "Balance",
+    "WalletEntry",
+    "diamonds_owed",
+    "wallet_balance",
+    "wallet_balances",
+    "wallet_entries",
+]
 
 
 async def wallet_balance(conn: AsyncConnection, account_id: int) -> Balance:
     return await read_balance(conn, account_id)
+
+
+async def wallet_balances(conn: AsyncConnection, account_ids: Sequence[int]) -> dict[int, Balance]:
+    """Several wallets' balances in one query (the API's DataLoader)."""
+    return await read_balances(conn, account_ids)
 
 
 async def wallet_entries(

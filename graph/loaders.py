@@ -7,7 +7,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from functools import cached_property
 
-from sqlalchemy import func, select
 from strawberry.dataloader import DataLoader
 
 from economy.app import Economy
@@ -15,8 +14,7 @@ from economy.catalog import Gift, gifts_by_ids
 from economy.streams import Stream, streams_by_ids
 from economy.users import User
 from economy.users import by_ids as users_by_ids
-from ledger import Balance
-from ledger.tables import balances
+from economy.wallets import Balance, wallet_balances
 
 
 class Loaders:
@@ -58,12 +56,5 @@ class Loaders:
 
     async def _balances(self, account_ids: Sequence[int]) -> list[Balance]:
         async with self._eco.db.read() as conn:
-            rows = await conn.execute(
-                select(
-                    balances.c.account_id, func.sum(balances.c.balance), func.sum(balances.c.held)
-                )
-                .where(balances.c.account_id.in_(list(account_ids)))
-                .group_by(balances.c.account_id)
-            )
-            found = {int(a): Balance(balance=int(b), held=int(h)) for a, b, h in rows}
-        return [found.get(i, Balance(0, 0)) for i in account_ids]
+            found = await wallet_balances(conn, account_ids)
+        return [found[i] for i in account_ids]

@@ -5,7 +5,7 @@ many balance shards spread their credits. An account's shape never changes once 
 from __future__ import annotations
 
 import enum
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -135,15 +135,23 @@ async def find_account(conn: AsyncConnection, owner: str, name: str, asset: str)
 
 
 async def read_balance(conn: AsyncConnection, account_id: int) -> Balance:
-    row = (
-        await conn.execute(
-            select(
-                func.coalesce(func.sum(balances.c.balance), 0),
-                func.coalesce(func.sum(balances.c.held), 0),
-            ).where(balances.c.account_id == account_id)
+    return (await read_balances(conn, [account_id]))[account_id]
+
+
+async def read_balances(conn: AsyncConnection, account_ids: Sequence[int]) -> dict[int, Balance]:
+    """Each account's balance and held amount, summed over its shards, in one query (an account
+    with no rows reads as zero)."""
+    rows = await conn.execute(
+        select(
+            balances.c.account_id,
+            func.coalesce(func.sum(balances.c.balance), 0),
+            func.coalesce(func.sum(balances.c.held), 0),
         )
-    ).one()
-    return Balance(balance=int(row[0]), held=int(row[1]))
+        .where(balances.c.account_id.in_(list(account_ids)))
+        .group_by(balances.c.account_id)
+    )
+    found = {int(a): Balance(balance=int(b), held=int(h)) for a, b, h in rows}
+    return {i: found.get(i, Balance(0, 0)) for i in account_ids}
 
 
 def account_from_row(m: Mapping[Any, Any]) -> Account:

@@ -60,7 +60,6 @@ KNOWN_VIOLATIONS = {
     "compliance/year_end.py": {"economy"},
     # graph reads payouts' records from the ledger until payouts become a package of their own.
     "graph/live/types.py": {"ledger"},
-    "graph/loaders.py": {"ledger"},
     "graph/node.py": {"ledger"},
     "graph/payouts/mutations/review_payout.py": {"ledger"},
     "graph/payouts/schema.py": {"ledger"},
