@@ -424,12 +424,12 @@ def _demo_viewer_token(settings: Settings) -> str:
 
 
 def _load_create_app() -> Callable[..., web.Application]:
-    """`graph.server.create_app`, imported by name so that every other command works while the
-    API is unfinished or broken."""
+    """`diamonds.app.create_service_app`, imported by name so that every other command works
+    while the API is unfinished or broken."""
     try:
         create_app: Callable[..., web.Application] = importlib.import_module(
-            "graph.server"
-        ).create_configured_app
+            "diamonds.app"
+        ).create_service_app
     except (ImportError, AttributeError) as exc:
         raise CommandError(f"the GraphQL server cannot be loaded: {exc}") from exc
     return create_app

@@ -155,9 +155,9 @@ def run_worker(
 
 def service_app(eco: Economy, payout_worker: bool) -> web.Application:
     """The Diamonds service, as `diamonds serve` runs it."""
-    from graph.server import create_configured_app
+    from diamonds.app import create_service_app
 
-    return create_configured_app(eco, run_worker=payout_worker)
+    return create_service_app(eco, run_worker=payout_worker)
 
 
 def _import(name: str) -> Callable[[Economy, bool], web.Application]:

@@ -1,18 +1,18 @@
 """The aiohttp application: `/graphql` (GraphiQL on GET in development), `/healthz` (the process
-is up) and `/readyz` (the database answers and its schema is at the newest migration).
+is up) and `/readyz` (the database answers and, with the shell's schema check, is migrated).
 """
 
 from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 from strawberry.aiohttp.views import GraphQLView
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 
 from compliance.webhooks import add_identity_webhook_route
-from diamonds.migrate import current_revision, head_revision
 from economy.app import Economy
 from economy.payouts.runtime import embedded_worker
 from economy.payouts.service import PayoutService
@@ -28,6 +28,10 @@ from graph.webhooks import add_webhook_routes
 log = logging.getLogger(__name__)
 
 ECONOMY: web.AppKey[Economy] = web.AppKey("economy", Economy)
+
+SchemaState = Callable[[Economy], Awaitable[tuple[str | None, str | None]]]
+"""The database schema's revision and the newest one (the shell's migrations know them)."""
+SCHEMA_STATE: web.AppKey[SchemaState] = web.AppKey("schema_state")
 MAX_REQUEST_BYTES = 256 * 1024
 
 
@@ -91,12 +95,15 @@ async def healthz(_request: web.Request) -> web.Response:
 
 async def readyz(request: web.Request) -> web.Response:
     eco = request.app[ECONOMY]
+    state = request.app.get(SCHEMA_STATE)
     try:
-        revision = await current_revision(eco.db)
+        if state is None:
+            await eco.db.ping()
+            return web.json_response({"status": "ready"})
+        revision, head = await state(eco)
     except Exception:
         log.exception("readiness check: the database did not answer")
         return web.json_response({"status": "unavailable", "reason": "database"}, status=503)
-    head = head_revision()
     if revision != head:
         return web.json_response(
             {"status": "unavailable", "reason": "migrations pending", "at": revision, "head": head},
@@ -111,12 +118,16 @@ def create_app(
     *,
     purchases: PurchaseService | None = None,
     run_worker: bool = False,
+    schema_state: SchemaState | None = None,
 ) -> web.Application:
     """The whole HTTP service around one economy; the economy is closed when the app stops.
-    With `payouts`, the payout mutations and provider webhooks are served, and with `run_worker`
-    a payout worker runs inside this process (the embedded default)."""
+    With `payouts`, the payout mutations and provider webhooks are served, with `run_worker`
+    a payout worker runs inside this process (the embedded default), and with `schema_state`
+    `/readyz` also says whether the database is migrated."""
     app = web.Application(client_max_size=MAX_REQUEST_BYTES)
     app[ECONOMY] = eco
+    if schema_state is not None:
+        app[SCHEMA_STATE] = schema_state
     view = DiamondsGraphQLView(eco, payouts, purchases)
     app.router.add_route("*", "/graphql", view)
     app.router.add_get("/healthz", healthz)
@@ -135,19 +146,3 @@ def create_app(
         app.on_cleanup.append(lambda _app: payouts.providers.close())
     app.on_cleanup.append(close_economy)
     return app
-
-
-def create_configured_app(eco: Economy, *, run_worker: bool = True) -> web.Application:
-    """The app as `diamonds serve` runs it: payouts through every configured provider and coin
-    purchases when Stripe is configured (both from the environment)."""
-    from economy.payouts.setup import build_payout_service, log_provider_statuses
-    from economy.purchases.setup import build_purchase_service
-
-    payouts = build_payout_service(eco)
-    log_provider_statuses(payouts.providers)
-    return create_app(
-        eco,
-        payouts,
-        purchases=build_purchase_service(eco),
-        run_worker=run_worker,
-    )

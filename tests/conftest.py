@@ -365,12 +365,14 @@ def sql(economy: Economy) -> Callable[..., Awaitable[list[Any]]]:
 
 @pytest.fixture
 async def api(economy: Economy) -> AsyncIterator[TestClient[Any, Any]]:
-    """An aiohttp test client for `graph.server.create_app(economy)`."""
+    """An aiohttp test client for `graph.server.create_app(economy)`, with the shell's
+    migration check behind `/readyz`."""
     from aiohttp.test_utils import TestClient, TestServer
 
+    from diamonds.app import migration_state
     from graph.server import create_app
 
-    async with TestClient(TestServer(create_app(economy))) as client:
+    async with TestClient(TestServer(create_app(economy, schema_state=migration_state))) as client:
         yield client
 
 

@@ -155,3 +155,24 @@ async def test_health_and_readiness(api: Any) -> None:
     ready = await api.get("/readyz")
     assert ready.status == 200
     assert (await ready.json())["status"] == "ready"
+
+
+async def test_readiness_reports_pending_migrations_from_the_shells_check(economy: Any) -> None:
+    from aiohttp.test_utils import TestClient, TestServer
+
+    from graph.server import create_app
+
+    async def behind(_eco: Any) -> tuple[str | None, str | None]:
+        return "0003", "0005"
+
+    async with TestClient(TestServer(create_app(economy, schema_state=behind))) as client:
+        ready = await client.get("/readyz")
+        assert ready.status == 503
+        assert await ready.json() == {
+            "status": "unavailable",
+            "reason": "migrations pending",
+            "at": "0003",
+            "head": "0005",
+        }
+    async with TestClient(TestServer(create_app(economy))) as bare:
+        assert (await (await bare.get("/readyz")).json()) == {"status": "ready"}

@@ -64,8 +64,6 @@ KNOWN_VIOLATIONS = {
     "graph/payouts/mutations/review_payout.py": {"ledger"},
     "graph/payouts/schema.py": {"ledger"},
     "graph/payouts/types.py": {"ledger"},
-    # the app is assembled in graph/server.py until it moves to the shell.
-    "graph/server.py": {"diamonds"},
 }
 
 

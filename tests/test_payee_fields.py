@@ -14,8 +14,8 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
 from compliance.payout_methods import PayeeRefused, validate_method
+from diamonds.app import create_service_app
 from economy.app import Economy
-from graph.server import create_configured_app
 from providers.bank.provider import AchProvider, SepaProvider
 from providers.base import PayeeField, PayoutInstruction, PayoutProvider, PayoutResult
 from providers.errors import InvalidPayee, ProviderConfigError
@@ -173,7 +173,7 @@ async def test_serve_logs_each_providers_state_at_start_up(
         monkeypatch.delenv(name)
     monkeypatch.setenv("DIAMONDS_STRIPE_API_KEY", "sk_test_startup")
     caplog.set_level(logging.INFO, logger="economy.payouts.setup")
-    app = create_configured_app(economy, run_worker=False)
+    app = create_service_app(economy, run_worker=False)
     async with TestClient(TestServer(app)):
         pass
     logged = [r.getMessage() for r in caplog.records if r.name == "economy.payouts.setup"]
