@@ -16,12 +16,21 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import func, select
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, SQLAlchemyError
+from sqlalchemy.exc import SQLAlchemyError
 
-from compliance.commands import register as register_compliance_commands
-from economy.payouts.commands import register as register_payout_commands
+from diamonds.commands.bank import register as register_bank_commands
+from diamonds.commands.compliance import register as register_compliance_commands
+from diamonds.commands.payouts import register as register_payout_commands
+from diamonds.console import (
+    EXIT_FAILED,
+    EXIT_OK,
+    EXIT_USAGE,
+    CommandError,
+    configure_logging,
+    safe_url,
+    settings_for,
+)
 from graph.auth import DEFAULT_TTL_SECONDS, InvalidToken, Role, mint_token, parse_roles
-from providers.bank.commands import register as register_bank_commands
 from settings.service import ConfigError, Settings
 
 if TYPE_CHECKING:
@@ -30,21 +39,6 @@ if TYPE_CHECKING:
     from diamonds.demo import DemoSummary
 
 log = logging.getLogger("diamonds")
-
-EXIT_OK = 0
-EXIT_FAILED = 1
-EXIT_USAGE = 2
-"""Bad configuration or arguments, as argparse itself exits."""
-
-_SCHEMES = ("sqlite+aiosqlite://", "postgresql+asyncpg://")
-
-
-class CommandError(Exception):
-    """A failure the user can act on: printed as one message, without a traceback."""
-
-    def __init__(self, message: str, code: int = EXIT_FAILED) -> None:
-        super().__init__(message)
-        self.code = code
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -181,36 +175,6 @@ def _role(raw: str) -> Role:
 
 
 # --- settings and output ------------------------------------------------------------------------
-
-
-def settings_for(database_url: str | None) -> Settings:
-    """Settings from the environment; a `--database-url` replaces DIAMONDS_DATABASE_URL."""
-    if database_url is None:
-        return Settings.from_env()
-    env = {k: v for k, v in os.environ.items() if k != "DIAMONDS_DATABASE_URL"}
-    settings = Settings.from_env(env).with_database(database_url)
-    if not settings.database_url.startswith(_SCHEMES):
-        raise ConfigError(
-            [f"--database-url {database_url!r}: expected a sqlite:/// or postgresql:// URL"]
-        )
-    return settings
-
-
-def safe_url(url: str) -> str:
-    """The URL with its password masked, fit to print."""
-    try:
-        return make_url(url).render_as_string(hide_password=True)
-    except ArgumentError:
-        return "<unparseable database URL>"
-
-
-def configure_logging(level: int = logging.INFO) -> None:
-    logging.basicConfig(
-        level=level,
-        stream=sys.stderr,
-        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
-    )
-    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
 
 
 def _database_failure(args: argparse.Namespace, exc: BaseException) -> str:

@@ -137,7 +137,7 @@ def run_worker(
     access_log: bool,
 ) -> None:
     """One worker process: serve until SIGINT or SIGTERM."""
-    from diamonds.cli import configure_logging
+    from diamonds.console import configure_logging
 
     configure_logging()
     use_uvloop()

@@ -51,7 +51,6 @@ UPPER = {
 KNOWN_VIOLATIONS = {
     # compliance still takes the Economy, its users and its tables (issue 11).
     "compliance/audit.py": {"economy"},
-    "compliance/commands.py": {"diamonds", "economy"},
     "compliance/methods.py": {"economy"},
     "compliance/screening.py": {"economy"},
     "compliance/tax_forms.py": {"economy"},

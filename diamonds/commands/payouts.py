@@ -13,6 +13,7 @@ import signal
 import sys
 from typing import Any
 
+from diamonds.console import configure_logging
 from settings.service import Settings
 
 log = logging.getLogger(__name__)
@@ -39,9 +40,7 @@ def register(commands: Any) -> None:
 
 
 def _worker(args: argparse.Namespace) -> int:
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    configure_logging()
     settings = Settings.from_env().with_database(args.database_url)
     return asyncio.run(_run(settings, once=args.once, batch=args.batch, idle=args.idle))
 

@@ -11,12 +11,10 @@ import sys
 from collections import Counter
 from typing import TYPE_CHECKING
 
+from diamonds.console import EXIT_FAILED, EXIT_OK, EXIT_USAGE
+
 if TYPE_CHECKING:
     from providers.bank.provider import BankProvider
-
-EXIT_OK = 0
-EXIT_FAILED = 1
-EXIT_USAGE = 2
 
 _RAILS = {"sepa": "DIAMONDS_SEPA_DEBTOR_IBAN", "ach": "DIAMONDS_ACH_ORIGIN_ROUTING"}
 """A rail counts as configured when its key variable is set."""

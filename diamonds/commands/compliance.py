@@ -10,13 +10,15 @@ import asyncio
 import getpass
 import sys
 from collections.abc import Awaitable, Callable
+from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 if TYPE_CHECKING:
     from economy.app import Economy
 
-SAMPLE = Path(__file__).with_name("data")
+SAMPLE = Path(str(resources.files("compliance") / "data"))
+"""The sample OFAC files shipped with the compliance package."""
 T = TypeVar("T")
 
 
@@ -78,7 +80,7 @@ def register(commands: Any) -> None:
 
 
 def _run(args: argparse.Namespace, work: Callable[[Economy], Awaitable[T]]) -> T:
-    from diamonds.cli import settings_for
+    from diamonds.console import settings_for
     from economy.app import Economy
 
     settings = settings_for(args.database_url)
@@ -94,7 +96,7 @@ def _run(args: argparse.Namespace, work: Callable[[Economy], Awaitable[T]]) -> T
 
 
 def _read(path: Path | None) -> bytes:
-    from diamonds.cli import CommandError
+    from diamonds.console import CommandError
 
     if path is None:
         return b""
@@ -107,7 +109,7 @@ def _read(path: Path | None) -> bytes:
 def _load(args: argparse.Namespace) -> int:
     from compliance.sanctions import SdnFormatError, load_list
     from compliance.screening import load_sanctions_list
-    from diamonds.cli import EXIT_USAGE, CommandError
+    from diamonds.console import EXIT_USAGE, CommandError
 
     if args.sample:
         if args.sdn or args.alt or args.add:
@@ -165,7 +167,7 @@ def _expire(args: argparse.Namespace) -> int:
 def _report(args: argparse.Namespace) -> int:
     from compliance.reporting import to_csv
     from compliance.year_end import year_end_report
-    from diamonds.cli import EXIT_USAGE, CommandError
+    from diamonds.console import EXIT_USAGE, CommandError
 
     if not 2000 <= args.year <= 2100:
         raise CommandError("--year must be between 2000 and 2100", EXIT_USAGE)
