@@ -41,18 +41,18 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from diamonds.migrate import upgrade
 from economy.app import Economy
-from economy.payouts.dispatch import Dispatcher
-from economy.payouts.gate import Eligibility
-from economy.payouts.requests import request_payout
-from economy.payouts.service import PayoutService
 from economy.users import User
 from kernel.errors import DomainError
 from ledger import Asset, Transfer, verify_ledger
 from ledger.accounts import read_balance
-from ledger.payouts.states import PayoutStatus
-from ledger.payouts.store import Payout, payout_from_row
-from ledger.payouts.tables import payout_events, payouts
 from ledger.tables import holds
+from payouts.dispatch import Dispatcher
+from payouts.gate import Eligibility
+from payouts.requests import request_payout
+from payouts.service import PayoutService
+from payouts.states import PayoutStatus
+from payouts.store import Payout, payout_from_row
+from payouts.tables import payout_events, payouts
 from providers.base import Payee, PayoutInstruction, PayoutProvider, PayoutResult
 from providers.config import StripeConfig
 from providers.paypal import PayPalConfig, PayPalProvider, format_amount

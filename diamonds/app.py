@@ -8,9 +8,9 @@ from aiohttp import web
 
 from diamonds.migrate import current_revision, head_revision
 from economy.app import Economy
-from economy.payouts.setup import build_payout_service, log_provider_statuses
 from economy.purchases.setup import build_purchase_service
 from graph.server import create_app
+from payouts.setup import build_payout_service, log_provider_statuses
 
 
 async def migration_state(eco: Economy) -> tuple[str | None, str | None]:

@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from economy.users import by_id
 from ledger import Balance
 from ledger.accounts import read_balance, read_balances
-from ledger.payouts.store import diamonds_owed
+from ledger.debts import diamonds_owed
 from ledger.tables import transactions, transfers
 
 

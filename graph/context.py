@@ -9,12 +9,12 @@ from dataclasses import dataclass, field
 from aiohttp import web
 
 from economy.app import Economy
-from economy.payouts.service import PayoutService
 from economy.purchases.setup import PurchaseService
 from economy.users import User
 from graph.auth import Principal
 from graph.errors import ApiError, forbidden, unauthenticated
 from graph.loaders import Loaders
+from payouts.service import PayoutService
 from providers.registry import ProviderRegistry
 
 

@@ -19,7 +19,7 @@ from graph.relay import MalformedId, Node, from_global_id
 from graph.streams.types import LiveStream
 from graph.users.types import User
 from graph.wallets.types import Asset, Wallet
-from ledger.payouts.store import load_payout
+from payouts.store import load_payout
 
 Resolver = Callable[[Context, int], Awaitable[Node | None]]
 

@@ -14,8 +14,6 @@ from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 
 from compliance.webhooks import add_identity_webhook_route
 from economy.app import Economy
-from economy.payouts.runtime import embedded_worker
-from economy.payouts.service import PayoutService
 from economy.purchases.setup import PurchaseService
 from graph.apq import OrjsonView, PersistedQueries, PersistedQueryView
 from graph.auth import InvalidToken, principal_from_header
@@ -24,6 +22,8 @@ from graph.live.feeds import Feeds
 from graph.live.transport import LiveView, connection_context
 from graph.schema import schema
 from graph.webhooks import add_webhook_routes
+from payouts.runtime import embedded_worker
+from payouts.service import PayoutService
 
 log = logging.getLogger(__name__)
 

@@ -9,10 +9,10 @@ import logging
 
 from aiohttp import web
 
-from economy.payouts.service import PayoutService
-from economy.payouts.webhooks import receive_webhook
 from economy.purchases.service import apply_payment_event
 from economy.purchases.setup import PurchaseService
+from payouts.service import PayoutService
+from payouts.webhooks import receive_webhook
 from providers.base import Capability
 from providers.errors import ProviderConfigError, ProviderError, WebhookVerificationError
 

@@ -36,8 +36,8 @@ from sqlalchemy.engine import make_url
 import compliance.tables as _compliance_tables  # noqa: F401
 import economy.purchases.tables as _purchase_tables  # noqa: F401
 import economy.tables as _economy_tables  # noqa: F401  (puts the economy's tables on the metadata)
-import ledger.payouts.tables as _payout_tables  # noqa: F401
 import ledger.tables as _ledger_tables  # noqa: F401
+import payouts.tables as _payout_tables  # noqa: F401
 from diamonds.migrate import upgrade
 from economy.app import Economy
 from economy.catalog import Gift, list_gifts, put_gift

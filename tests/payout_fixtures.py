@@ -19,12 +19,12 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from economy.app import Economy
 from economy.catalog import list_gifts, put_gift
 from economy.gifting import send_gift
-from economy.payouts.gate import Eligibility, Requirement
-from economy.payouts.service import PayoutService
 from economy.streams import end_stream, start_stream
 from economy.users import User
 from kernel.clock import utcnow
 from ledger import verify_ledger
+from payouts.gate import Eligibility, Requirement
+from payouts.service import PayoutService
 from providers.base import (
     Capability,
     Payee,

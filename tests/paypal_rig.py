@@ -12,13 +12,14 @@ from typing import Any
 from diamonds_fakes.paypal_server import FakeItem, FakePayPal
 
 from economy.app import Economy
-from economy.payouts.dispatch import Dispatcher
-from economy.payouts.service import PayoutService
-from economy.payouts.webhooks import Applied, receive_webhook
 from economy.users import User
 from ledger import verify_ledger
 from ledger.accounts import find_account, read_balance, user_owner
-from ledger.payouts.store import Payout, diamonds_owed, load_payout
+from ledger.debts import diamonds_owed
+from payouts.dispatch import Dispatcher
+from payouts.service import PayoutService
+from payouts.store import Payout, load_payout
+from payouts.webhooks import Applied, receive_webhook
 from providers.errors import ProviderError
 from providers.paypal import PayPalProvider
 from providers.registry import ProviderRegistry

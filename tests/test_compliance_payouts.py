@@ -15,15 +15,15 @@ import pytest
 from compliance import sanctions_store, screening
 from compliance.sanctions import load_list
 from economy.app import Economy
-from economy.payouts.dispatch import Dispatcher
-from economy.payouts.gate import ComplianceGate
-from economy.payouts.requests import RequirementsNotMet, request_payout
-from economy.payouts.review import approve_payout
-from economy.payouts.webhooks import apply_update
 from economy.users import User
 from kernel.clock import utcnow
-from ledger.payouts.states import PayoutStatus
-from ledger.payouts.store import Payout, load_payout
+from payouts.dispatch import Dispatcher
+from payouts.gate import ComplianceGate
+from payouts.requests import RequirementsNotMet, request_payout
+from payouts.review import approve_payout
+from payouts.states import PayoutStatus
+from payouts.store import Payout, load_payout
+from payouts.webhooks import apply_update
 from providers.base import PayoutState, StatusUpdate
 from settings.service import Settings
 

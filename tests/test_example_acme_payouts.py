@@ -17,10 +17,10 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
 from economy.app import Economy
-from economy.payouts.dispatch import Dispatcher
-from economy.payouts.service import PayoutService
-from economy.payouts.setup import build_payout_service
 from graph.server import create_app
+from payouts.dispatch import Dispatcher
+from payouts.service import PayoutService
+from payouts.setup import build_payout_service
 
 from .acme_fixtures import ENV
 from .compliance_fixtures import (

@@ -17,11 +17,11 @@ from compliance import gate, methods_store
 from compliance.crypto import cipher_for
 from diamonds.migrate import alembic_config
 from economy.app import Economy
-from economy.payouts.requests import request_payout
-from economy.payouts.webhooks import apply_statement
 from economy.users import User
 from kernel.clock import utcnow
-from ledger.payouts.store import load_payout
+from payouts.requests import request_payout
+from payouts.store import load_payout
+from payouts.webhooks import apply_statement
 from providers.base import PayoutState, StatusUpdate
 
 from .compliance_fixtures import fresh_compliance_tables  # noqa: F401  (autouse)

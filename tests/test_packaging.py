@@ -21,6 +21,7 @@ SHIPPED = (
     "graph",
     "kernel",
     "ledger",
+    "payouts",
     "providers",
     "settings",
 )

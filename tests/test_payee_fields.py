@@ -172,11 +172,11 @@ async def test_serve_logs_each_providers_state_at_start_up(
     for name in [n for n in os.environ if n.startswith(("DIAMONDS_STRIPE_", "DIAMONDS_PAYPAL_"))]:
         monkeypatch.delenv(name)
     monkeypatch.setenv("DIAMONDS_STRIPE_API_KEY", "sk_test_startup")
-    caplog.set_level(logging.INFO, logger="economy.payouts.setup")
+    caplog.set_level(logging.INFO, logger="payouts.setup")
     app = create_service_app(economy, run_worker=False)
     async with TestClient(TestServer(app)):
         pass
-    logged = [r.getMessage() for r in caplog.records if r.name == "economy.payouts.setup"]
+    logged = [r.getMessage() for r in caplog.records if r.name == "payouts.setup"]
     assert "payout provider stripe: configured" in logged
     assert (
         "payout provider paypal: not configured: missing DIAMONDS_PAYPAL_CLIENT_ID, "

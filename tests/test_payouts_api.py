@@ -10,9 +10,9 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
 from economy.events import payout_topic
-from economy.payouts.dispatch import Dispatcher
 from graph.relay import pk_of, to_global_id
 from graph.server import create_app
+from payouts.dispatch import Dispatcher
 from providers.base import PayoutState
 
 from .live_fixtures import connect, listening
@@ -113,7 +113,7 @@ async def test_payout_errors_are_typed_payload_errors(
             "code": "INSUFFICIENT_DIAMONDS",
         }
     ]
-    from economy.payouts.gate import Requirement
+    from payouts.gate import Requirement
 
     rig.gate.blocked = [
         Requirement("TAX_FORM_MISSING", "submit a tax form"),

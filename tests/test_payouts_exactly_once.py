@@ -16,19 +16,20 @@ from diamonds_fakes.paypal_server import FakePayPal
 
 from economy.app import Economy
 from economy.gifting import send_gift
-from economy.payouts.dispatch import Dispatcher
-from economy.payouts.gate import Requirement
-from economy.payouts.requests import request_payout
-from economy.payouts.review import acknowledge_discrepancy, resolve_payout, retry_payout
-from economy.payouts.webhooks import apply_update
 from economy.streams import start_stream
 from economy.users import User
 from kernel.clock import utcnow
 from kernel.errors import DomainError
-from ledger.payouts.attempts import AttemptOutcome, SettledBy, attempts_of
-from ledger.payouts.discrepancies import DiscrepancyKind, discrepancies_of, list_discrepancies
-from ledger.payouts.states import PayoutStatus
-from ledger.payouts.store import Payout, diamonds_owed, load_payout, payout_history
+from ledger.debts import diamonds_owed
+from payouts.attempts import AttemptOutcome, SettledBy, attempts_of
+from payouts.discrepancies import DiscrepancyKind, discrepancies_of, list_discrepancies
+from payouts.dispatch import Dispatcher
+from payouts.gate import Requirement
+from payouts.requests import request_payout
+from payouts.review import acknowledge_discrepancy, resolve_payout, retry_payout
+from payouts.states import PayoutStatus
+from payouts.store import Payout, load_payout, payout_history
+from payouts.webhooks import apply_update
 from providers.base import PayoutState, StatusUpdate
 
 from .payout_fixtures import Rig, ledger_is_clean

@@ -13,25 +13,25 @@ import pytest
 from sqlalchemy import update
 
 from economy.app import Economy
-from economy.payouts.dispatch import Dispatcher
-from economy.payouts.gate import Requirement
-from economy.payouts.requests import RequirementsNotMet, request_payout
-from economy.payouts.review import (
+from economy.users import User
+from kernel.clock import utcnow
+from kernel.errors import DomainError
+from ledger.accounts import read_balance
+from payouts.dispatch import Dispatcher
+from payouts.gate import Requirement
+from payouts.requests import RequirementsNotMet, request_payout
+from payouts.review import (
     approve_payout,
     cancel_payout,
     reject_payout,
     resolve_payout,
     retry_payout,
 )
-from economy.payouts.service import PayoutService
-from economy.payouts.webhooks import apply_update
-from economy.users import User
-from kernel.clock import utcnow
-from kernel.errors import DomainError
-from ledger.accounts import read_balance
-from ledger.payouts.states import PayoutStatus
-from ledger.payouts.store import Payout, load_payout, payout_history
-from ledger.payouts.tables import payouts
+from payouts.service import PayoutService
+from payouts.states import PayoutStatus
+from payouts.store import Payout, load_payout, payout_history
+from payouts.tables import payouts
+from payouts.webhooks import apply_update
 from providers.base import PayoutState, StatusUpdate
 from settings.rates import CashRate
 

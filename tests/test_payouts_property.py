@@ -37,13 +37,13 @@ from economy.app import Economy
 from economy.catalog import list_gifts, put_gift
 from economy.gifting import send_gift
 from economy.grants import grant_coins
-from economy.payouts.requests import request_payout
-from economy.payouts.review import resolve_payout, retry_payout
 from economy.streams import end_stream, start_stream
 from economy.users import User
 from kernel.errors import DomainError
-from ledger.payouts.states import PayoutStatus
-from ledger.payouts.store import Payout
+from payouts.requests import request_payout
+from payouts.review import resolve_payout, retry_payout
+from payouts.states import PayoutStatus
+from payouts.store import Payout
 from providers.errors import ProviderError
 from settings.service import Settings
 

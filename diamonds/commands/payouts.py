@@ -47,8 +47,8 @@ def _worker(args: argparse.Namespace) -> int:
 
 async def _run(settings: Settings, *, once: bool, batch: int, idle: float) -> int:
     from economy.app import Economy
-    from economy.payouts.dispatch import Dispatcher
-    from economy.payouts.setup import build_payout_service, log_provider_statuses
+    from payouts.dispatch import Dispatcher
+    from payouts.setup import build_payout_service, log_provider_statuses
 
     eco = await Economy.start(settings)
     svc = build_payout_service(eco)
@@ -84,8 +84,8 @@ def _settle_bank_file(args: argparse.Namespace) -> int:
 
 async def _settle(settings: Settings, path: str, outbox: str) -> int:
     from economy.app import Economy
-    from economy.payouts.bank_files import settle_from_status_file
-    from economy.payouts.setup import build_payout_service
+    from payouts.bank_files import settle_from_status_file
+    from payouts.setup import build_payout_service
     from providers.bank.status import StatusFileError
 
     eco = await Economy.start(settings)

@@ -14,7 +14,6 @@ from sqlalchemy.ext.asyncio import create_async_engine
 import compliance.tables  # noqa: F401  (the compliance tables)
 import economy.purchases.tables
 import economy.tables  # noqa: F401  (registers the economy's tables on the metadata)
-import ledger.payouts.tables
 import ledger.tables  # noqa: F401
 from ledger.database import metadata
 

@@ -16,7 +16,7 @@ from graph.payouts.types import PayoutAmounts, PayoutStatus
 from graph.relay import to_global_id
 from graph.scalars import BigInt
 from graph.wallets.types import Wallet
-from ledger.payouts import states
+from payouts import states
 
 
 @strawberry.type(description="One gift that landed in a stream.")

@@ -9,7 +9,6 @@ from datetime import datetime
 import strawberry
 from strawberry.types import Info
 
-from economy.payouts.queries import PayoutFilter, payouts_page
 from graph.context import Context
 from graph.payouts.mutations.acknowledge_discrepancy import (
     AcknowledgeDiscrepancyPayload,
@@ -28,8 +27,9 @@ from graph.payouts.types import Payout, PayoutDiscrepancy, PayoutProviderInfo, P
 from graph.permissions import CanCancelPayouts, CanRequestPayouts, IsAuthenticated, IsFinance
 from graph.relay import Connection, MalformedId, PageRequest, connection, pk_of
 from kernel.clock import as_utc
-from ledger.payouts.discrepancies import list_discrepancies
-from ledger.payouts.store import load_payout
+from payouts.discrepancies import list_discrepancies
+from payouts.queries import PayoutFilter, payouts_page
+from payouts.store import load_payout
 
 
 @strawberry.type

@@ -10,20 +10,19 @@ from datetime import datetime
 import strawberry
 from strawberry.types import Info
 
-from economy.payouts import actors
 from graph.auth import Principal, Role
 from graph.context import Context
 from graph.relay import Node, to_global_id
 from graph.scalars import BigInt, utc
 from graph.users.types import User
-from ledger.payouts import attempts as attempt_records
-from ledger.payouts import discrepancies as discrepancy_records
-from ledger.payouts import states
-from ledger.payouts.attempts import attempts_of
-from ledger.payouts.discrepancies import Discrepancy as DiscrepancyRecord
-from ledger.payouts.discrepancies import discrepancies_of
-from ledger.payouts.store import Payout as PayoutRecord
-from ledger.payouts.store import load_payout, payout_history
+from payouts import actors, states
+from payouts import attempts as attempt_records
+from payouts import discrepancies as discrepancy_records
+from payouts.attempts import attempts_of
+from payouts.discrepancies import Discrepancy as DiscrepancyRecord
+from payouts.discrepancies import discrepancies_of
+from payouts.store import Payout as PayoutRecord
+from payouts.store import load_payout, payout_history
 from providers.base import MAX_FIELD_LENGTH, PayeeField, PayoutProvider
 
 PayoutStatus = strawberry.enum(states.PayoutStatus, description="Where a payout stands.")

@@ -9,12 +9,12 @@ import enum
 import strawberry
 from strawberry.types import Info
 
-from economy.payouts import review
 from graph.context import Context
 from graph.errors import payload_errors
 from graph.payouts.types import PayoutDiscrepancy
 from graph.relay import id_argument
 from kernel.errors import DomainError
+from payouts import review
 
 
 @strawberry.enum

@@ -7,13 +7,13 @@ import enum
 import strawberry
 from strawberry.types import Info
 
-from economy.payouts.requests import RequirementsNotMet, request_payout
-from economy.payouts.service import ProviderNotConfigured
 from graph.context import Context
 from graph.errors import payload_errors
 from graph.payouts.types import Payout
 from graph.scalars import BigInt
 from kernel.errors import DomainError
+from payouts.requests import RequirementsNotMet, request_payout
+from payouts.service import ProviderNotConfigured
 
 
 @strawberry.enum

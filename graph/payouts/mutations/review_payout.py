@@ -9,15 +9,15 @@ import enum
 import strawberry
 from strawberry.types import Info
 
-from economy.payouts import review
 from graph.auth import Role
 from graph.context import Context
 from graph.errors import payload_errors
 from graph.payouts.types import Payout, PayoutResolution
 from graph.relay import id_argument
 from kernel.errors import DomainError
-from ledger.payouts.states import PayoutStatus
-from ledger.payouts.store import Payout as PayoutRecord
+from payouts import review
+from payouts.states import PayoutStatus
+from payouts.store import Payout as PayoutRecord
 
 
 @strawberry.enum

@@ -7,8 +7,8 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-from economy.payouts.service import PayoutService
-from economy.payouts.webhooks import Applied, apply_statement
+from payouts.service import PayoutService
+from payouts.webhooks import Applied, apply_statement
 from providers.bank.status import import_status_file
 
 

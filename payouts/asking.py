@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ledger.payouts.attempts import Attempt
+from payouts.attempts import Attempt
 from providers.base import Capability, PayoutProvider, PayoutResult, PayoutState
 from providers.errors import PayoutNotFound, PermanentProviderError, ProviderError
 from providers.retry import RetryPolicy, call_with_retries, lookup_with_retries

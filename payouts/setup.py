@@ -9,8 +9,8 @@ import logging
 from collections.abc import Mapping
 
 from economy.app import Economy
-from economy.payouts.gate import ComplianceGate, PayoutGate
-from economy.payouts.service import PayoutService
+from payouts.gate import ComplianceGate, PayoutGate
+from payouts.service import PayoutService
 from providers.registry import ProviderRegistry, ProviderStatus
 
 log = logging.getLogger(__name__)

@@ -16,21 +16,16 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import func, or_, select, update
 
-from economy.payouts.actors import WORKER_PREFIX
-from economy.payouts.outcomes import ProviderNews, apply_news
-from economy.payouts.service import PayoutService
 from economy.users import by_id
 from kernel.clock import as_utc, utcnow
-from ledger.payouts.attempts import AttemptOutcome, record_attempt
-from ledger.payouts.states import PayoutStatus
-from ledger.payouts.store import (
-    InvalidTransition,
-    Payout,
-    StaleStatus,
-    creators_in_debt,
-    load_payout,
-)
-from ledger.payouts.tables import payout_attempts, payouts
+from ledger.debts import creators_in_debt
+from payouts.actors import WORKER_PREFIX
+from payouts.attempts import AttemptOutcome, record_attempt
+from payouts.outcomes import ProviderNews, apply_news
+from payouts.service import PayoutService
+from payouts.states import PayoutStatus
+from payouts.store import InvalidTransition, Payout, StaleStatus, load_payout
+from payouts.tables import payout_attempts, payouts
 from providers.base import (
     Capability,
     Payee,

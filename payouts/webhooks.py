@@ -13,9 +13,11 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from economy.payouts.actors import STATEMENT_PREFIX, WEBHOOK_PREFIX
-from economy.payouts.asking import ask
-from economy.payouts.outcomes import (
+from ledger.database import insert_ignoring_conflicts
+from payouts.actors import STATEMENT_PREFIX, WEBHOOK_PREFIX
+from payouts.asking import ask
+from payouts.attempts import Attempt, attempt_by_reference, load_attempt
+from payouts.outcomes import (
     NOT_PAID,
     ProviderNews,
     apply_news,
@@ -23,11 +25,9 @@ from economy.payouts.outcomes import (
     needs_confirmation,
     note_ignored,
 )
-from economy.payouts.service import PayoutService
-from ledger.database import insert_ignoring_conflicts
-from ledger.payouts.attempts import Attempt, attempt_by_reference, load_attempt
-from ledger.payouts.store import Payout, StaleStatus, load_payout
-from ledger.payouts.tables import provider_events
+from payouts.service import PayoutService
+from payouts.store import Payout, StaleStatus, load_payout
+from payouts.tables import provider_events
 from providers.base import Capability, PayoutProvider, PayoutResult, PayoutState, StatusUpdate
 from providers.errors import ProviderError
 from providers.retry import RetryPolicy

@@ -7,22 +7,15 @@ from __future__ import annotations
 
 from sqlalchemy import or_
 
-from economy.payouts.actors import LOOKUP_PREFIX
-from economy.payouts.asking import Answer, ask, cancel
-from economy.payouts.outcomes import ProviderNews, apply_news
-from economy.payouts.service import (
-    PayoutService,
-    audit,
-    payout_for_update,
-    transition_refused,
-)
 from economy.users import User
 from economy.wallets import diamonds_available
 from kernel.clock import as_utc, utcnow
 from kernel.errors import DomainError, NotFound
 from kernel.validation import text_field
 from ledger import InsufficientFunds
-from ledger.payouts.attempts import (
+from payouts.actors import LOOKUP_PREFIX
+from payouts.asking import Answer, ask, cancel
+from payouts.attempts import (
     Attempt,
     AttemptOutcome,
     SettledBy,
@@ -30,11 +23,18 @@ from ledger.payouts.attempts import (
     record_attempt,
     start_attempt,
 )
-from ledger.payouts.discrepancies import Discrepancy, load_discrepancy
-from ledger.payouts.discrepancies import acknowledge_discrepancy as acknowledge
-from ledger.payouts.states import CANCELABLE_BY_CREATOR, PayoutStatus
-from ledger.payouts.store import InvalidTransition, Payout, StaleStatus, load_payout
-from ledger.payouts.tables import payouts
+from payouts.discrepancies import Discrepancy, load_discrepancy
+from payouts.discrepancies import acknowledge_discrepancy as acknowledge
+from payouts.outcomes import ProviderNews, apply_news
+from payouts.service import (
+    PayoutService,
+    audit,
+    payout_for_update,
+    transition_refused,
+)
+from payouts.states import CANCELABLE_BY_CREATOR, PayoutStatus
+from payouts.store import InvalidTransition, Payout, StaleStatus, load_payout
+from payouts.tables import payouts
 from providers.base import Capability, PayoutProvider, PayoutState
 
 MAX_REASON = 500

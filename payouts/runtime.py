@@ -9,8 +9,8 @@ import contextlib
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
-from economy.payouts.dispatch import Dispatcher
-from economy.payouts.service import PayoutService
+from payouts.dispatch import Dispatcher
+from payouts.service import PayoutService
 
 
 def embedded_worker(

@@ -13,19 +13,19 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from economy.payouts.service import PayoutService
 from economy.users import by_id
 from kernel.clock import as_utc
-from ledger.payouts.attempts import (
+from payouts.attempts import (
     Attempt,
     AttemptOutcome,
     SettledBy,
     load_attempt,
     record_attempt,
 )
-from ledger.payouts.discrepancies import DiscrepancyKind, flag_discrepancy
-from ledger.payouts.states import HOLDING, PayoutStatus, allowed
-from ledger.payouts.store import Payout, load_payout, record_event
+from payouts.discrepancies import DiscrepancyKind, flag_discrepancy
+from payouts.service import PayoutService
+from payouts.states import HOLDING, PayoutStatus, allowed
+from payouts.store import Payout, load_payout, record_event
 from providers.base import PayoutState
 
 log = logging.getLogger(__name__)

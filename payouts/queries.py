@@ -10,9 +10,9 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from ledger.payouts.states import PayoutStatus
-from ledger.payouts.store import Payout, payout_from_row
-from ledger.payouts.tables import payouts
+from payouts.states import PayoutStatus
+from payouts.store import Payout, payout_from_row
+from payouts.tables import payouts
 
 
 @dataclass(frozen=True)

@@ -17,14 +17,14 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from economy.app import Economy
 from economy.events import PayoutStatusChanged, publish_payout_status
-from economy.payouts.asking import ASKING
-from economy.payouts.gate import PayoutGate
 from economy.tables import audit_log
 from economy.users import by_id
 from kernel.clock import as_utc
 from kernel.errors import DomainError, NotFound
-from ledger.payouts.states import PayoutStatus
-from ledger.payouts.store import (
+from payouts.asking import ASKING
+from payouts.gate import PayoutGate
+from payouts.states import PayoutStatus
+from payouts.store import (
     InvalidTransition,
     Payout,
     PayoutBook,

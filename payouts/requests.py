@@ -12,9 +12,6 @@ from sqlalchemy import func, insert, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from economy.money import format_money
-from economy.payouts import actors
-from economy.payouts.gate import Requirement
-from economy.payouts.service import PayoutService
 from economy.users import User
 from economy.wallets import diamonds_available
 from kernel.clock import utcnow
@@ -22,10 +19,13 @@ from kernel.errors import DomainError
 from kernel.validation import whole_number
 from ledger import IdempotencyConflict, IdempotentRequest, InsufficientFunds, run_once
 from ledger.idempotency import find, idempotency_key
-from ledger.payouts.attempts import start_attempt
-from ledger.payouts.states import PayoutStatus
-from ledger.payouts.store import Payout, load_payout, payout_from_row, record_event
-from ledger.payouts.tables import payouts
+from payouts import actors
+from payouts.attempts import start_attempt
+from payouts.gate import Requirement
+from payouts.service import PayoutService
+from payouts.states import PayoutStatus
+from payouts.store import Payout, load_payout, payout_from_row, record_event
+from payouts.tables import payouts
 
 UNSPENT = (
     PayoutStatus.FAILED.value,

@@ -13,7 +13,7 @@ from sqlalchemy import RowMapping, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql import func
 
-from ledger.payouts.tables import payout_attempts, payouts
+from payouts.tables import payout_attempts, payouts
 
 
 class AttemptOutcome(enum.StrEnum):

@@ -12,7 +12,7 @@ from sqlalchemy import RowMapping, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql import func
 
-from ledger.payouts.tables import payout_discrepancies, payouts
+from payouts.tables import payout_discrepancies, payouts
 
 
 class DiscrepancyKind(enum.StrEnum):
