@@ -39,6 +39,7 @@ from sqlalchemy import func, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from compliance.policy import Eligibility
 from diamonds.migrate import upgrade
 from economy.app import Economy
 from economy.users import User
@@ -47,7 +48,6 @@ from ledger import Asset, Transfer, verify_ledger
 from ledger.accounts import read_balance
 from ledger.tables import holds
 from payouts.dispatch import Dispatcher
-from payouts.gate import Eligibility
 from payouts.requests import request_payout
 from payouts.service import PayoutService
 from payouts.states import PayoutStatus
@@ -171,7 +171,7 @@ class AlwaysEligible:
         amount_minor: int,
         today: date,
     ) -> Eligibility:
-        return Eligibility(eligible=True, requirements=())
+        return Eligibility(eligible=True, requirements=(), withholding_bps=0)
 
     async def payee(self, conn: AsyncConnection, *, user_id: int, provider: str) -> Payee | None:
         return self.payees.get((user_id, provider))

@@ -32,7 +32,7 @@ class PaidPayout:
 
 
 @dataclass(frozen=True)
-class Payee:
+class Taxpayer:
     """Who a creator is for tax purposes (from their identity and tax form)."""
 
     user_id: int
@@ -86,14 +86,14 @@ COLUMNS = (
 )
 
 
-def is_us_person(payee: Payee) -> bool:
+def is_us_person(payee: Taxpayer) -> bool:
     return payee.tax_form == "W9" or (payee.tax_form is None and payee.country == "US")
 
 
 def summarize(
     year: int,
     payouts: Iterable[PaidPayout],
-    payees: Mapping[int, Payee],
+    payees: Mapping[int, Taxpayer],
     thresholds: Thresholds,
 ) -> list[ReportRow]:
     """One row per creator and currency for the payouts paid in `year`, ordered by user and
@@ -111,7 +111,7 @@ def summarize(
         ]
     rows: list[ReportRow] = []
     for (user_id, currency), (gross, count, withheld) in sorted(totals.items()):
-        payee = payees.get(user_id) or Payee(user_id, f"user:{user_id}", None, None, None, None)
+        payee = payees.get(user_id) or Taxpayer(user_id, f"user:{user_id}", None, None, None, None)
         form_1099k = (
             is_us_person(payee)
             and currency == "USD"

@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from compliance import audit, identity_store, tax_store
 from compliance.audit import Action
-from compliance.reporting import PaidPayout, Payee, ReportRow, Thresholds, summarize
+from compliance.reporting import PaidPayout, ReportRow, Taxpayer, Thresholds, summarize
 from economy.app import Economy
 from economy.tables import users
 from settings.service import Settings
@@ -74,7 +74,7 @@ def _utc(moment: datetime | str) -> datetime:
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
-async def payees(conn: AsyncConnection, user_ids: list[int]) -> dict[int, Payee]:
+async def payees(conn: AsyncConnection, user_ids: list[int]) -> dict[int, Taxpayer]:
     if not user_ids:
         return {}
     subjects = {
@@ -85,11 +85,11 @@ async def payees(conn: AsyncConnection, user_ids: list[int]) -> dict[int, Payee]
     }
     records = await identity_store.load_many(conn, user_ids)
     forms = await tax_store.current_many(conn, user_ids)
-    found: dict[int, Payee] = {}
+    found: dict[int, Taxpayer] = {}
     for user_id in user_ids:
         ident = records[user_id].identity
         form = forms.get(user_id)
-        found[user_id] = Payee(
+        found[user_id] = Taxpayer(
             user_id=user_id,
             subject=subjects.get(user_id, f"user:{user_id}"),
             legal_name=(form.form.legal_name if form else None) or ident.legal_name,

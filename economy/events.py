@@ -16,7 +16,7 @@ from datetime import datetime
 from typing import Any, ClassVar
 
 from economy.fanout import Hub, Subscription, Topic
-from economy.relay import CHANNEL, RedisRelay
+from economy.redis_relay import CHANNEL, RedisRelay
 
 log = logging.getLogger(__name__)
 

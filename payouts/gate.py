@@ -4,28 +4,15 @@ with what withholding, and where does the money go (the verified payout method).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import date
 from typing import Protocol
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from compliance import gate as compliance_gate
+from compliance.policy import Eligibility
 from providers.base import Payee
 from settings.service import Settings
-
-
-@dataclass(frozen=True)
-class Requirement:
-    code: str
-    message: str
-
-
-@dataclass(frozen=True)
-class Eligibility:
-    eligible: bool
-    requirements: tuple[Requirement, ...]
-    withholding_bps: int = 0
 
 
 class PayoutGate(Protocol):
@@ -61,7 +48,7 @@ class ComplianceGate:
         amount_minor: int,
         today: date,
     ) -> Eligibility:
-        found = await compliance_gate.check_payout(
+        return await compliance_gate.check_payout(
             conn,
             user_id=user_id,
             provider=provider,
@@ -69,11 +56,6 @@ class ComplianceGate:
             amount_minor=amount_minor,
             today=today,
             settings=self.settings,
-        )
-        return Eligibility(
-            eligible=found.eligible,
-            requirements=tuple(Requirement(r.code, r.message) for r in found.requirements),
-            withholding_bps=found.withholding_bps,
         )
 
     async def payee(self, conn: AsyncConnection, *, user_id: int, provider: str) -> Payee | None:

@@ -11,6 +11,7 @@ from datetime import timedelta
 from sqlalchemy import func, insert, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from compliance.policy import Requirement
 from economy.money import format_money
 from economy.users import User
 from economy.wallets import diamonds_available
@@ -21,7 +22,6 @@ from ledger import IdempotencyConflict, IdempotentRequest, InsufficientFunds, ru
 from ledger.idempotency import find, idempotency_key
 from payouts import actors
 from payouts.attempts import start_attempt
-from payouts.gate import Requirement
 from payouts.service import PayoutService
 from payouts.states import PayoutStatus
 from payouts.store import Payout, load_payout, payout_from_row, record_event

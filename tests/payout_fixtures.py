@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from compliance.policy import Eligibility, Requirement
 from economy.app import Economy
 from economy.catalog import list_gifts, put_gift
 from economy.gifting import send_gift
@@ -23,7 +24,6 @@ from economy.streams import end_stream, start_stream
 from economy.users import User
 from kernel.clock import utcnow
 from ledger import verify_ledger
-from payouts.gate import Eligibility, Requirement
 from payouts.service import PayoutService
 from providers.base import (
     Capability,

@@ -36,7 +36,7 @@ from compliance.policy import (
     decide,
     may_buy_coins,
 )
-from compliance.reporting import PaidPayout, Payee, Thresholds, summarize, to_csv
+from compliance.reporting import PaidPayout, Taxpayer, Thresholds, summarize, to_csv
 from compliance.sanctions import Screener, SdnFormatError, load_list, normalize_name, parse_sdn
 from compliance.tax import (
     MissingFormRule,
@@ -685,11 +685,11 @@ def paid(
 
 def test_the_year_end_summary_adds_up_per_creator_and_applies_the_thresholds() -> None:
     payees = {
-        1: Payee(1, "us-big", "Big Earner", "US", "W9", "4399"),
-        2: Payee(2, "us-few", "Few Payouts", "US", "W9", "1234"),
-        3: Payee(3, "de-seller", "Erika", "DE", "W8BEN", "1809"),
-        4: Payee(4, "de-tiny", "Tiny", "DE", "W8BEN", "0000"),
-        5: Payee(5, "jp", "Taro", "JP", "W8BEN", "5678"),
+        1: Taxpayer(1, "us-big", "Big Earner", "US", "W9", "4399"),
+        2: Taxpayer(2, "us-few", "Few Payouts", "US", "W9", "1234"),
+        3: Taxpayer(3, "de-seller", "Erika", "DE", "W8BEN", "1809"),
+        4: Taxpayer(4, "de-tiny", "Tiny", "DE", "W8BEN", "0000"),
+        5: Taxpayer(5, "jp", "Taro", "JP", "W8BEN", "5678"),
     }
     rows_in = (
         [paid(1, 10_000) for _ in range(200)]  # $20,000 in 200 payouts
@@ -727,7 +727,7 @@ def test_the_csv_has_a_header_and_neutralizes_formulas() -> None:
     rows = summarize(
         2026,
         [paid(7, 1_234)],
-        {7: Payee(7, "=HYPERLINK(1)", "@evil", "US", "W9", "4399")},
+        {7: Taxpayer(7, "=HYPERLINK(1)", "@evil", "US", "W9", "4399")},
         Thresholds(),
     )
     lines = to_csv(rows).splitlines()

@@ -14,6 +14,7 @@ import pytest
 from diamonds_fakes.faults import Fault, FaultKind
 from diamonds_fakes.paypal_server import FakePayPal
 
+from compliance.policy import Requirement
 from economy.app import Economy
 from economy.gifting import send_gift
 from economy.streams import start_stream
@@ -24,7 +25,6 @@ from ledger.debts import diamonds_owed
 from payouts.attempts import AttemptOutcome, SettledBy, attempts_of
 from payouts.discrepancies import DiscrepancyKind, discrepancies_of, list_discrepancies
 from payouts.dispatch import Dispatcher
-from payouts.gate import Requirement
 from payouts.requests import request_payout
 from payouts.review import acknowledge_discrepancy, resolve_payout, retry_payout
 from payouts.states import PayoutStatus

@@ -12,13 +12,13 @@ from typing import Any
 import pytest
 from sqlalchemy import update
 
+from compliance.policy import Requirement
 from economy.app import Economy
 from economy.users import User
 from kernel.clock import utcnow
 from kernel.errors import DomainError
 from ledger.accounts import read_balance
 from payouts.dispatch import Dispatcher
-from payouts.gate import Requirement
 from payouts.requests import RequirementsNotMet, request_payout
 from payouts.review import (
     approve_payout,
