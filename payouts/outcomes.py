@@ -87,7 +87,9 @@ class Result(enum.StrEnum):
 
 
 @dataclass(frozen=True)
-class Applied:
+class Heard:
+    """What became of one piece of news, and the payout as it now stands."""
+
     result: Result
     payout: Payout
 
@@ -110,7 +112,7 @@ def needs_confirmation(payout: Payout, attempt: Attempt, news: ProviderNews) -> 
 
 async def apply_news(
     svc: PayoutService, conn: AsyncConnection, payout: Payout, number: int, news: ProviderNews
-) -> Applied:
+) -> Heard:
     """Apply `news` about attempt `number` of `payout` (as read in this write transaction).
     Returns NEEDS_CONFIRMATION without writing anything when the caller must look it up first;
     every other result has left a history entry, an attempt update or a status change."""
@@ -118,7 +120,7 @@ async def apply_news(
     if attempt is None:
         raise LookupError(f"payout {payout.id} has no attempt {number}")
     if needs_confirmation(payout, attempt, news):
-        return Applied(Result.NEEDS_CONFIRMATION, payout)
+        return Heard(Result.NEEDS_CONFIRMATION, payout)
     if number != payout.generation:
         return await _earlier_attempt(svc, conn, payout, attempt, news)
     if _older_than_current(attempt, news):
@@ -129,7 +131,7 @@ async def apply_news(
             news,
             f"ignored {news.label}: older than the news that set {payout.status.value}",
         )
-        return Applied(Result.IGNORED, payout)
+        return Heard(Result.IGNORED, payout)
     target = STATE_TO_STATUS[news.state]
     if payout.status in HOLDING and target is not payout.status and allowed(payout.status, target):
         return await _move(svc, conn, payout, attempt, news, target)
@@ -149,7 +151,7 @@ async def apply_news(
             DiscrepancyKind.PAID_AFTER_RETURNED,
             "the provider reports a payment after the payout came back; nothing was booked",
         )
-        return Applied(Result.FLAGGED, payout)
+        return Heard(Result.FLAGGED, payout)
     if news.state is PayoutState.PAID and attempt.outcome is not AttemptOutcome.PAID:
         # Paid while we thought it was never sent (awaiting approval, on hold): still booked.
         return await _paid_unexpectedly(svc, conn, payout, attempt, news)
@@ -158,7 +160,7 @@ async def apply_news(
 
 async def _paid_unexpectedly(
     svc: PayoutService, conn: AsyncConnection, payout: Payout, attempt: Attempt, news: ProviderNews
-) -> Applied:
+) -> Heard:
     await _record(conn, payout, attempt, news)
     return await _book_another_payment(
         svc,
@@ -179,7 +181,7 @@ async def _book_another_payment(
     news: ProviderNews,
     kind: DiscrepancyKind,
     what: str,
-) -> Applied:
+) -> Heard:
     """Book a payment the payout's hold does not cover (the diamonds from what the creator has
     available, the rest owed) and flag it; the payout keeps its status."""
     creator = await by_id(conn, payout.user_id)
@@ -200,7 +202,7 @@ async def _book_another_payment(
     )
     reloaded = await load_payout(conn, payout.id)
     assert reloaded is not None
-    return Applied(Result.FLAGGED, reloaded)
+    return Heard(Result.FLAGGED, reloaded)
 
 
 def _older_than_current(attempt: Attempt, news: ProviderNews) -> bool:
@@ -221,7 +223,7 @@ async def _move(
     *,
     correcting: bool = False,
     receipt: dict[str, int] | None = None,
-) -> Applied:
+) -> Heard:
     changes: dict[str, object] = {}
     if news.provider_reference and not payout.provider_reference:
         changes["provider_reference"] = news.provider_reference[:255]
@@ -246,7 +248,7 @@ async def _move(
         receipt=receipt,
     )
     await _record(conn, payout, attempt, news)
-    return Applied(Result.APPLIED, moved)
+    return Heard(Result.APPLIED, moved)
 
 
 async def _record(
@@ -271,16 +273,16 @@ async def _record(
 
 async def _settle_attempt_only(
     svc: PayoutService, conn: AsyncConnection, payout: Payout, attempt: Attempt, news: ProviderNews
-) -> Applied:
+) -> Heard:
     """News that moves no money: the attempt learns it, the history notes it if it is new."""
     outcome = STATE_TO_OUTCOME[news.state]
     if attempt.outcome is outcome and attempt.settled_by is not SettledBy.MANUAL:
         if news.provider_reference and not attempt.provider_reference:
             await _record(conn, payout, attempt, news)
-        return Applied(Result.IGNORED, payout)
+        return Heard(Result.IGNORED, payout)
     if attempt.outcome is AttemptOutcome.PAID and outcome is AttemptOutcome.PENDING:
         await _note(svc, conn, payout, news, f"ignored {news.label}: the attempt is already paid")
-        return Applied(Result.IGNORED, payout)
+        return Heard(Result.IGNORED, payout)
     await _record(conn, payout, attempt, news)
     if payout.status in (S.FAILED, S.CANCELED) and outcome in (
         AttemptOutcome.PENDING,
@@ -295,12 +297,12 @@ async def _settle_attempt_only(
             outcome.value,
         )
     await _note(svc, conn, payout, news, f"{news.label}: attempt {attempt.number} is {outcome}")
-    return Applied(Result.IGNORED, payout)
+    return Heard(Result.IGNORED, payout)
 
 
 async def _paid_after_all(
     svc: PayoutService, conn: AsyncConnection, payout: Payout, attempt: Attempt, news: ProviderNews
-) -> Applied:
+) -> Heard:
     """The provider paid the current attempt after we had released its hold: book the payment
     (diamonds back from the creator, the rest owed), move to PAID, flag it."""
     before = payout.status
@@ -321,12 +323,12 @@ async def _paid_after_all(
     )
     reloaded = await load_payout(conn, payout.id)
     assert reloaded is not None
-    return Applied(Result.FLAGGED, reloaded)
+    return Heard(Result.FLAGGED, reloaded)
 
 
 async def _earlier_attempt(
     svc: PayoutService, conn: AsyncConnection, payout: Payout, attempt: Attempt, news: ProviderNews
-) -> Applied:
+) -> Heard:
     """News about an attempt a retry has superseded. A payment is money that moved: when the
     current attempt has not left yet, the earlier payment is the payout's (and the current
     attempt is dropped); otherwise it is booked as a second payment. Both are flagged."""
@@ -371,7 +373,7 @@ async def _earlier_attempt(
         )
         reloaded = await load_payout(conn, payout.id)
         assert reloaded is not None
-        return Applied(Result.FLAGGED, reloaded)
+        return Heard(Result.FLAGGED, reloaded)
     return await _book_another_payment(
         svc,
         conn,
@@ -391,7 +393,7 @@ async def flag_unconfirmed_reversal(
     number: int,
     news: ProviderNews,
     why: str,
-) -> Applied:
+) -> Heard:
     """A webhook says a paid payout failed and the provider does not (or cannot) confirm it:
     nothing is booked; it is noted and flagged for FINANCE."""
     attempt = await load_attempt(conn, payout.id, number)
@@ -405,14 +407,14 @@ async def flag_unconfirmed_reversal(
         DiscrepancyKind.REVERSAL_UNCONFIRMED,
         f"{news.label} after {payout.status.value} not booked: {why}",
     )
-    return Applied(Result.FLAGGED, payout)
+    return Heard(Result.FLAGGED, payout)
 
 
 async def note_ignored(
     svc: PayoutService, conn: AsyncConnection, payout: Payout, news: ProviderNews, why: str
-) -> Applied:
+) -> Heard:
     await _note(svc, conn, payout, news, f"ignored {news.label}: {why}")
-    return Applied(Result.IGNORED, payout)
+    return Heard(Result.IGNORED, payout)
 
 
 async def _note(

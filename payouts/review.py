@@ -56,13 +56,7 @@ async def approve_payout(svc: PayoutService, approver: User, payout_id: int) -> 
                 "a payout must be approved by someone other than its requester",
                 "payoutId",
             )
-        if payout.status not in (PayoutStatus.AWAITING_APPROVAL, PayoutStatus.ON_HOLD):
-            raise DomainError(
-                "INVALID_STATUS",
-                f"only payouts awaiting approval or on hold can be approved; "
-                f"this one is {payout.status.value}",
-                "payoutId",
-            )
+        _must_be(payout, REVIEWABLE, "only payouts awaiting approval or on hold can be approved")
         try:
             moved = await svc.move(
                 conn,
@@ -83,13 +77,7 @@ async def reject_payout(svc: PayoutService, reviewer: User, payout_id: int, reas
     why = _reason(reason)
     async with svc.writing() as conn:
         payout = await payout_for_update(conn, payout_id)
-        if payout.status not in (PayoutStatus.AWAITING_APPROVAL, PayoutStatus.ON_HOLD):
-            raise DomainError(
-                "INVALID_STATUS",
-                f"only payouts awaiting approval or on hold can be rejected; "
-                f"this one is {payout.status.value}",
-                "payoutId",
-            )
+        _must_be(payout, REVIEWABLE, "only payouts awaiting approval or on hold can be rejected")
         try:
             moved = await svc.move(
                 conn, payout, PayoutStatus.REJECTED, actor=reviewer.subject, reason=why
@@ -274,6 +262,9 @@ def _must_be(payout: Payout, statuses: tuple[PayoutStatus, ...], what: str) -> N
             "INVALID_STATUS", f"{what}; this one is {payout.status.value}", "payoutId"
         )
 
+
+REVIEWABLE = (PayoutStatus.AWAITING_APPROVAL, PayoutStatus.ON_HOLD)
+"""What FINANCE approves or rejects."""
 
 RESOLUTIONS = (PayoutStatus.PAID, PayoutStatus.FAILED, PayoutStatus.CANCELED)
 

@@ -20,7 +20,6 @@ from ledger.accounts import (
     find_account,
     open_account,
     opened_in_this_transaction,
-    read_balance,
     user_owner,
 )
 from ledger.book import Ledger, Transfer
@@ -258,12 +257,9 @@ class PayoutBook:
         if found is None:
             return 0
         owed_account = found.id
-        await self.ledger.lock_available(conn, [diamond_account_id, owed_account])
-        debt = -(await read_balance(conn, owed_account)).balance
-        if debt <= 0:
-            return 0
-        available = (await read_balance(conn, diamond_account_id)).available
-        amount = min(debt, available)
+        # The debt account holds nothing, so its available is its balance: minus the debt.
+        available = await self.ledger.lock_available(conn, [diamond_account_id, owed_account])
+        amount = min(-available[owed_account], available[diamond_account_id])
         if amount <= 0:
             return 0
         await self.ledger.record(

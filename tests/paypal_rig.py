@@ -19,7 +19,7 @@ from ledger.debts import diamonds_owed
 from payouts.dispatch import Dispatcher
 from payouts.service import PayoutService
 from payouts.store import Payout, load_payout
-from payouts.webhooks import Applied, receive_webhook
+from payouts.webhooks import Applied, payout_id_of, receive_webhook
 from providers.errors import ProviderError
 from providers.paypal import PayPalProvider
 from providers.registry import ProviderRegistry
@@ -72,10 +72,11 @@ class PayPalRig:
 
     def items_of(self, payout: Payout) -> list[FakeItem]:
         """The fake's items for every attempt of the payout, oldest first."""
-        ours = {f"diamonds-payout-{payout.id}"} | {
-            f"diamonds-payout-{payout.id}-{n}" for n in range(2, 50)
-        }
-        return [i for i in self.fake.items.values() if i.sender_batch_id in ours]
+        return [
+            item
+            for item in self.fake.items.values()
+            if (payout_id_of(item.sender_batch_id) or (0, 0))[0] == payout.id
+        ]
 
     def paid_at_provider(self, payout: Payout) -> list[FakeItem]:
         return [i for i in self.items_of(payout) if i.status == "SUCCESS"]
