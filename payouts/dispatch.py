@@ -349,14 +349,7 @@ class Dispatcher:
     ) -> None:
         """Apply what the provider answered about the current attempt (through the one place
         that applies provider outcomes), then release the lease."""
-        news = ProviderNews(
-            state=result.state,
-            source=f"{WORKER_PREFIX}{self.name}",
-            confirmed=True,
-            provider_reference=result.provider_reference,
-            failure_code=result.failure_code,
-            failure_message=result.failure_message,
-        )
+        news = ProviderNews.answered(result, f"{WORKER_PREFIX}{self.name}")
         changes: dict[str, object] = {}
         if lease:
             changes.update(lease_owner=None, lease_until=None)

@@ -26,7 +26,7 @@ from payouts.discrepancies import DiscrepancyKind, flag_discrepancy
 from payouts.service import PayoutService
 from payouts.states import HOLDING, PayoutStatus, allowed
 from payouts.store import Payout, load_payout, record_event
-from providers.base import PayoutState
+from providers.base import PayoutResult, PayoutState
 
 log = logging.getLogger(__name__)
 
@@ -69,6 +69,18 @@ class ProviderNews:
     failure_message: str | None = None
     event_id: str | None = None
     raw_type: str | None = None
+
+    @classmethod
+    def answered(cls, result: PayoutResult, source: str) -> ProviderNews:
+        """The provider's answer to our own call (a submit, a lookup, a cancel)."""
+        return cls(
+            state=result.state,
+            source=source,
+            confirmed=True,
+            provider_reference=result.provider_reference,
+            failure_code=result.failure_code,
+            failure_message=result.failure_message,
+        )
 
     @property
     def label(self) -> str:

@@ -228,17 +228,16 @@ async def _apply_answer(
     actor: str,
 ) -> Payout:
     """Apply what the provider answered (through the one place provider outcomes go)."""
-    said = answer.said
-    news = ProviderNews(
-        state=state,
-        source=actor,
-        confirmed=True,
-        provider_reference=said.provider_reference if said else None,
-        failure_code=said.failure_code if said else ("not_found" if answer.missing else None),
-        failure_message=said.failure_message
-        if said
-        else (f"{payout.provider} has no record of it" if answer.missing else None),
-    )
+    if answer.said is not None:
+        news = ProviderNews.answered(answer.said, actor)
+    else:  # no record of it at the provider: nothing was paid
+        news = ProviderNews(
+            state=state,
+            source=actor,
+            confirmed=True,
+            failure_code="not_found",
+            failure_message=f"{payout.provider} has no record of it",
+        )
     async with svc.writing() as conn:
         current = await payout_for_update(conn, payout.id)
         try:
