@@ -1,17 +1,11 @@
-"""Compliance's entries in the append-only audit log (`audit_log`): who decided what about whom,
-when and why. Details never carry a TIN or an account number, only their last four.
+"""What compliance writes to the kernel's audit log (`kernel/audit.py`): its actions, the actors
+of decisions nobody made by hand, and how a person is named as the target. Details never carry a
+TIN or an account number, only their last four.
 """
 
 from __future__ import annotations
 
 import enum
-from collections.abc import Mapping
-from typing import Any
-
-from sqlalchemy import insert
-from sqlalchemy.ext.asyncio import AsyncConnection
-
-from economy.tables import audit_log
 
 SYSTEM = "system:compliance"
 """The actor of decisions nobody made by hand (a screening run, an expiry)."""
@@ -38,22 +32,3 @@ class Action(enum.StrEnum):
 
 def user_target(user_id: int) -> str:
     return f"user:{user_id}"
-
-
-async def record(
-    conn: AsyncConnection,
-    actor: str,
-    action: Action,
-    target: str,
-    details: Mapping[str, Any] | None = None,
-) -> None:
-    """Append one entry, in the caller's transaction: it commits with the decision or not at
-    all."""
-    await conn.execute(
-        insert(audit_log).values(
-            actor_subject=actor[:255],
-            action=action.value,
-            target=target[:255],
-            details=dict(details or {}),
-        )
-    )

@@ -23,6 +23,7 @@ from compliance.policy import (
     decide,
     may_buy_coins,
 )
+from kernel.audit import write_audit_entry
 from providers.base import Payee
 from settings.service import Settings
 
@@ -117,7 +118,7 @@ async def record_gate_decision(
 ) -> None:
     """Audit a gate decision the pipeline acted on (`stage`: request, dispatch, ...), in the
     pipeline's write transaction."""
-    await audit.record(
+    await write_audit_entry(
         conn,
         actor,
         Action.PAYOUT_GATE_DECIDED,

@@ -10,25 +10,26 @@ from compliance import audit, inputs, methods_store
 from compliance.audit import Action
 from compliance.crypto import cipher_for
 from compliance.payout_methods import PayeeContract, PayoutMethodStatus, validate_method
-from economy.app import Economy
-from economy.users import User
+from compliance.service import Compliance
+from kernel.actor import Actor
+from kernel.audit import write_audit_entry
 from kernel.errors import DomainError, NotFound
 
 
 async def add_payout_method(
-    eco: Economy, user: User, provider: PayeeContract, fields: Mapping[str, str]
+    svc: Compliance, user: Actor, provider: PayeeContract, fields: Mapping[str, str]
 ) -> methods_store.StoredMethod:
     """Add (or replace) the person's method for `provider` from the details they gave, by
     field name; it waits for verification. Raises `PayeeRefused` (a `DomainError` naming every
     bad field); nothing is written then."""
     method = validate_method(provider, fields)
-    box = cipher_for(tuple(eco.settings.compliance.tin_keys))
+    box = cipher_for(tuple(svc.settings.compliance.tin_keys))
     sealed = {f.name: box.seal(f.value) for f in method.fields if f.secret}
-    async with eco.db.write() as conn:
+    async with svc.db.write() as conn:
         method_id = await methods_store.replace(conn, user.id, method, sealed)
         stored = await methods_store.by_id(conn, method_id)
         assert stored is not None
-        await audit.record(
+        await write_audit_entry(
             conn,
             user.subject,
             Action.PAYOUT_METHOD_ADDED,
@@ -39,12 +40,12 @@ async def add_payout_method(
 
 
 async def review_payout_method(
-    eco: Economy, reviewer: User, *, method_id: int, verify: bool, note: str
+    svc: Compliance, reviewer: Actor, *, method_id: int, verify: bool, note: str
 ) -> methods_store.StoredMethod:
     """FINANCE verifies or rejects a pending method. Raises `DomainError`: INVALID_NOTE,
     METHOD_NOT_FOUND, SELF_REVIEW, NOT_PENDING."""
     why = inputs.note(note)
-    async with eco.db.write() as conn:
+    async with svc.db.write() as conn:
         found = await methods_store.by_id(conn, method_id, lock=True)
         if found is None:
             raise NotFound("METHOD_NOT_FOUND", "no payout method has this id", "payoutMethodId")
@@ -59,7 +60,7 @@ async def review_payout_method(
             raise DomainError(
                 "NOT_PENDING", f"this payout method is {found.status.value}", "payoutMethodId"
             )
-        await audit.record(
+        await write_audit_entry(
             conn,
             reviewer.subject,
             Action.PAYOUT_METHOD_REVIEWED,

@@ -15,9 +15,10 @@ from compliance.audit import Action
 from compliance.inputs import note as clean_note
 from compliance.policy import SanctionsState
 from compliance.sanctions import SdnList
+from compliance.service import Compliance
 from compliance.tables import identities, screenings, tax_forms
-from economy.app import Economy
-from economy.users import User
+from kernel.actor import Actor
+from kernel.audit import write_audit_entry
 from kernel.errors import DomainError, NotFound
 from settings.service import Settings
 
@@ -63,7 +64,7 @@ async def screen_user(
         matches=matches,
         decided_by=actor,
     )
-    await audit.record(
+    await write_audit_entry(
         conn,
         actor,
         Action.SANCTIONS_SCREENED,
@@ -91,17 +92,17 @@ class LoadResult:
 
 
 async def load_sanctions_list(
-    eco: Economy, loaded: SdnList, *, source: str, actor: str
+    svc: Compliance, loaded: SdnList, *, source: str, actor: str
 ) -> LoadResult:
     """Store a new list version (unless these very files were loaded before) and re-screen
     everyone with a legal name against it."""
-    async with eco.db.write() as conn:
+    async with svc.db.write() as conn:
         existing = await sanctions_store.list_by_digest(conn, loaded.digest)
         if existing is None:
             list_id = await sanctions_store.insert_list(
                 conn, loaded, source=source, loaded_by=actor
             )
-            await audit.record(
+            await write_audit_entry(
                 conn,
                 actor,
                 Action.SANCTIONS_LIST_LOADED,
@@ -110,19 +111,19 @@ async def load_sanctions_list(
             )
         version = await sanctions_store.current_list(conn)
         assert version is not None
-    screened, matched = await rescreen_all(eco, actor=actor)
+    screened, matched = await rescreen_all(svc, actor=actor)
     return LoadResult(
         version=version, created=existing is None, screened=screened, possible_matches=matched
     )
 
 
-async def rescreen_all(eco: Economy, *, actor: str) -> tuple[int, int]:
+async def rescreen_all(svc: Compliance, *, actor: str) -> tuple[int, int]:
     """Screen, in batches, everyone with a legal name who was not yet screened against the list
     in force; resumable. Returns (people screened, people with an open possible match)."""
     screened = matched = 0
     after = 0
     while True:
-        async with eco.db.write() as conn:
+        async with svc.db.write() as conn:
             version = await sanctions_store.current_list(conn)
             if version is None:
                 return 0, 0
@@ -145,7 +146,7 @@ async def rescreen_all(eco: Economy, *, actor: str) -> tuple[int, int]:
                 )
             ]
             for user_id in batch:
-                state = await screen_user(conn, user_id, eco.settings, actor=actor)
+                state = await screen_user(conn, user_id, svc.settings, actor=actor)
                 screened += state is not None
                 matched += state is SanctionsState.POSSIBLE_MATCH
         if len(batch) < RESCREEN_BATCH:
@@ -155,12 +156,12 @@ async def rescreen_all(eco: Economy, *, actor: str) -> tuple[int, int]:
 
 
 async def decide_hit(
-    eco: Economy, reviewer: User, *, hit_id: int, confirm: bool, note: str
+    svc: Compliance, reviewer: Actor, *, hit_id: int, confirm: bool, note: str
 ) -> sanctions_store.Hit:
     """FINANCE clears (a false positive) or confirms an open hit, with a note. Raises
     `DomainError`: INVALID_NOTE, HIT_NOT_FOUND, SELF_REVIEW, HIT_NOT_OPEN."""
     why = clean_note(note)
-    async with eco.db.write() as conn:
+    async with svc.db.write() as conn:
         hit = await sanctions_store.hit_by_id(conn, hit_id, lock=True)
         if hit is None:
             raise NotFound("HIT_NOT_FOUND", "no sanctions hit has this id", "hitId")
@@ -173,7 +174,7 @@ async def decide_hit(
             raise DomainError(
                 "HIT_NOT_OPEN", f"this hit was already decided ({hit.status})", "hitId"
             )
-        await audit.record(
+        await write_audit_entry(
             conn,
             reviewer.subject,
             Action.SANCTIONS_HIT_DECIDED,

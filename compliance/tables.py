@@ -23,8 +23,7 @@ from sqlalchemy import (
     text,
 )
 
-from ledger.database import metadata
-from ledger.tables import Id
+from kernel.tables import Id, metadata
 
 identities = Table(
     "compliance_identities",

@@ -12,10 +12,11 @@ from compliance import audit, inputs, methods_store, tax_store
 from compliance.audit import Action
 from compliance.crypto import CannotDecrypt, Cipher, cipher_for
 from compliance.screening import screen_user
+from compliance.service import Compliance
 from compliance.tax import TaxFormKind, check_submission
 from compliance.tin import TinType
-from economy.app import Economy
-from economy.users import User
+from kernel.actor import Actor
+from kernel.audit import write_audit_entry
 from kernel.errors import DomainError
 from settings.service import Settings
 
@@ -27,8 +28,8 @@ def cipher(settings: Settings) -> Cipher:
 
 
 async def submit_tax_form(
-    eco: Economy,
-    user: User,
+    svc: Compliance,
+    user: Actor,
     *,
     kind: TaxFormKind,
     legal_name: str,
@@ -50,10 +51,10 @@ async def submit_tax_form(
         certified=certified,
         today=today,
     )
-    sealed = cipher(eco.settings).seal(submission.tin.value)
-    async with eco.db.write() as conn:
+    sealed = cipher(svc.settings).seal(submission.tin.value)
+    async with svc.db.write() as conn:
         form_id = await tax_store.replace(conn, user.id, submission, sealed, user.subject)
-        await audit.record(
+        await write_audit_entry(
             conn,
             user.subject,
             Action.TAX_FORM_SUBMITTED,
@@ -67,7 +68,7 @@ async def submit_tax_form(
                 "expires_on": submission.expires_on.isoformat() if submission.expires_on else None,
             },
         )
-        await screen_user(conn, user.id, eco.settings, actor=audit.SYSTEM)
+        await screen_user(conn, user.id, svc.settings, actor=audit.SYSTEM)
         stored = await tax_store.current(conn, user.id)
     assert stored is not None
     return stored
@@ -83,23 +84,23 @@ class RevealedTin:
         return f"RevealedTin(form_id={self.form_id}, kind={self.kind!r}, value=<hidden>)"
 
 
-async def reveal_tin(eco: Economy, actor: User, *, user_id: int, reason: str) -> RevealedTin:
+async def reveal_tin(svc: Compliance, actor: Actor, *, user_id: int, reason: str) -> RevealedTin:
     """The full TIN of a person's current form, for filing. The access is audited in the same
     transaction, so no TIN leaves without its audit entry. Raises `DomainError`: INVALID_NOTE,
     NO_TAX_FORM, CANNOT_DECRYPT."""
     why = inputs.note(reason, "reason")
-    async with eco.db.write() as conn:
+    async with svc.db.write() as conn:
         stored = await tax_store.current(conn, user_id)
         sealed = await tax_store.sealed_tin(conn, user_id)
         if stored is None or sealed is None:
             raise DomainError("NO_TAX_FORM", "this person has no tax form", "userId")
         try:
-            value = cipher(eco.settings).open(sealed[1])
+            value = cipher(svc.settings).open(sealed[1])
         except CannotDecrypt:
             raise DomainError(
                 "CANNOT_DECRYPT", "no configured key opens this TIN; check DIAMONDS_TIN_KEYS"
             ) from None
-        await audit.record(
+        await write_audit_entry(
             conn,
             actor.subject,
             Action.TIN_DECRYPTED,
@@ -116,14 +117,14 @@ class Rotation:
     key_id: str
 
 
-async def rotate_keys(eco: Economy, *, actor: str) -> Rotation:
+async def rotate_keys(svc: Compliance, *, actor: str) -> Rotation:
     """Re-encrypt, in batches, every TIN and secret payout method field (IBAN, account number)
     not sealed with the primary key (the first of DIAMONDS_TIN_KEYS). Afterwards older keys
     can be removed. Resumable."""
-    box = cipher(eco.settings)
+    box = cipher(svc.settings)
     forms = methods = 0
     while True:
-        async with eco.db.write() as conn:
+        async with svc.db.write() as conn:
             batch = await tax_store.sealed_with_other_keys(conn, box.primary_key_id, ROTATION_BATCH)
             for form_id, token in batch:
                 await tax_store.reseal(conn, form_id, box.reseal(token))
@@ -131,7 +132,7 @@ async def rotate_keys(eco: Economy, *, actor: str) -> Rotation:
         if len(batch) < ROTATION_BATCH:
             break
     while True:
-        async with eco.db.write() as conn:
+        async with svc.db.write() as conn:
             found = await methods_store.sealed_with_other_keys(
                 conn, box.primary_key_id, ROTATION_BATCH
             )
@@ -140,8 +141,8 @@ async def rotate_keys(eco: Economy, *, actor: str) -> Rotation:
             methods += len(found)
         if len(found) < ROTATION_BATCH:
             break
-    async with eco.db.write() as conn:
-        await audit.record(
+    async with svc.db.write() as conn:
+        await write_audit_entry(
             conn,
             actor,
             Action.KEYS_ROTATED,

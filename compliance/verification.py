@@ -25,14 +25,15 @@ from compliance.identity import (
 )
 from compliance.identity_store import IdentityRecord
 from compliance.screening import screen_user
+from compliance.service import Compliance
 from compliance.stripe_identity import (
     IdentityProviderError,
     SessionEvent,
     SessionState,
     StripeIdentity,
 )
-from economy.app import Economy
-from economy.users import User
+from kernel.actor import Actor
+from kernel.audit import write_audit_entry
 from kernel.clock import utc_today
 from kernel.errors import DomainError
 from settings.service import Settings
@@ -70,7 +71,7 @@ async def _changed(
     action: Action,
     details: dict[str, Any],
 ) -> None:
-    await audit.record(
+    await write_audit_entry(
         conn,
         actor,
         action,
@@ -80,7 +81,7 @@ async def _changed(
 
 
 async def start_manual(
-    eco: Economy, user: User, *, legal_name: str, birth_date: date, country: str, today: date
+    svc: Compliance, user: Actor, *, legal_name: str, birth_date: date, country: str, today: date
 ) -> IdentityRecord:
     """Submit name, date of birth and country for a FINANCE reviewer. Raises `DomainError`:
     INVALID_LEGAL_NAME, INVALID_BIRTH_DATE, INVALID_COUNTRY, ALREADY_VERIFIED,
@@ -88,7 +89,7 @@ async def start_manual(
     name = inputs.legal_name(legal_name)
     born = inputs.birth_date(birth_date, today)
     where = inputs.country(country)
-    async with eco.db.write() as conn:
+    async with svc.db.write() as conn:
         record = await identity_store.lock(conn, user.id)
         if record.identity.status not in STARTABLE:
             raise _not_startable(record)
@@ -116,7 +117,7 @@ async def start_manual(
             Action.IDENTITY_STARTED,
             {"method": IdentityMethod.MANUAL.value, "country": where},
         )
-        await screen_user(conn, user.id, eco.settings, actor=audit.SYSTEM)
+        await screen_user(conn, user.id, svc.settings, actor=audit.SYSTEM)
         return await identity_store.load(conn, user.id)
 
 
@@ -127,7 +128,7 @@ class StartedSession:
     url: str | None
 
 
-async def start_stripe(eco: Economy, user: User, verifier: StripeIdentity) -> StartedSession:
+async def start_stripe(svc: Compliance, user: Actor, verifier: StripeIdentity) -> StartedSession:
     """Open a Stripe Identity session for the person (a new one replaces a session they left
     unfinished). Raises `DomainError`: ALREADY_VERIFIED, VERIFICATION_REJECTED,
     VERIFICATION_IN_PROGRESS, PROVIDER_UNAVAILABLE."""
@@ -138,7 +139,7 @@ async def start_stripe(eco: Economy, user: User, verifier: StripeIdentity) -> St
             ident.status is S.PENDING and ident.method is IdentityMethod.STRIPE_IDENTITY
         )
 
-    async with eco.db.read() as conn:
+    async with svc.db.read() as conn:
         before = await identity_store.load(conn, user.id)
     if not restartable(before):
         raise _not_startable(before)
@@ -149,7 +150,7 @@ async def start_stripe(eco: Economy, user: User, verifier: StripeIdentity) -> St
     status, reason = from_stripe(
         created.state.status, created.state.error_code, created.state.error_reason
     )
-    async with eco.db.write() as conn:
+    async with svc.db.write() as conn:
         record = await identity_store.lock(conn, user.id)
         if not restartable(record):
             raise _not_startable(record)
@@ -184,8 +185,8 @@ def _expiry(settings: Settings, today: date, document_expires_on: date | None) -
 
 
 async def review(
-    eco: Economy,
-    reviewer: User,
+    svc: Compliance,
+    reviewer: Actor,
     *,
     user_id: int,
     decision: ReviewDecision,
@@ -202,7 +203,7 @@ async def review(
         )
     if reviewer.id == user_id:
         raise DomainError("SELF_REVIEW", "nobody may review their own identity", "userId")
-    async with eco.db.write() as conn:
+    async with svc.db.write() as conn:
         record = await identity_store.lock(conn, user_id)
         ident = record.identity
         if decision is ReviewDecision.REVOKE:
@@ -224,7 +225,7 @@ async def review(
                     "reason": None,
                     "birth_date_verified": True,
                     "verified_at": func.now(),
-                    "expires_on": _expiry(eco.settings, today, document_expires_on),
+                    "expires_on": _expiry(svc.settings, today, document_expires_on),
                 }
             elif decision is ReviewDecision.REJECT:
                 values = {"status": S.REJECTED.value, "reason": why}
@@ -247,21 +248,21 @@ async def review(
 
 
 async def declare_birth_date(
-    eco: Economy, user: User, *, birth_date: date, country: str, today: date
+    svc: Compliance, user: Actor, *, birth_date: date, country: str, today: date
 ) -> IdentityRecord:
     """A person's own word on their date of birth and country, for the coin purchase age gate.
     Ignored for payouts (they need a verified date). A verified identity's date stands.
     Raises `DomainError`: INVALID_BIRTH_DATE, INVALID_COUNTRY, ALREADY_VERIFIED."""
     born = inputs.birth_date(birth_date, today)
     where = inputs.country(country)
-    async with eco.db.write() as conn:
+    async with svc.db.write() as conn:
         record = await identity_store.lock(conn, user.id)
         if record.identity.birth_date_verified:
             raise DomainError(
                 "ALREADY_VERIFIED", "your date of birth is already verified", "dateOfBirth"
             )
         await identity_store.save(conn, user.id, birth_date=born, country=where)
-        await audit.record(
+        await write_audit_entry(
             conn,
             user.subject,
             Action.BIRTH_DATE_DECLARED,
@@ -271,7 +272,7 @@ async def declare_birth_date(
         return await identity_store.load(conn, user.id)
 
 
-async def apply_stripe_event(eco: Economy, verifier: StripeIdentity, event: SessionEvent) -> str:
+async def apply_stripe_event(svc: Compliance, verifier: StripeIdentity, event: SessionEvent) -> str:
     """Apply a verified webhook's session update once. Returns what happened: APPLIED,
     DUPLICATE, UNKNOWN_SESSION (not the person's current session: an abandoned one, or not
     ours), OUT_OF_ORDER or NO_CHANGE."""
@@ -281,10 +282,10 @@ async def apply_stripe_event(eco: Economy, verifier: StripeIdentity, event: Sess
         if fetched.status == "verified":
             session = fetched
     status, reason = from_stripe(session.status, session.error_code, session.error_reason)
-    async with eco.db.write() as conn:
+    async with svc.db.write() as conn:
         if not await identity_store.claim_event(conn, event.event_id, event.type, session.id):
             return "DUPLICATE"
-        outcome = await _apply_session(conn, eco.settings, session, status, reason)
+        outcome = await _apply_session(conn, svc.settings, session, status, reason)
         await identity_store.settle_event(conn, event.event_id, outcome)
         return outcome
 
@@ -335,9 +336,9 @@ async def _apply_session(
     return "APPLIED"
 
 
-async def expire_verifications(eco: Economy, today: date) -> list[int]:
+async def expire_verifications(svc: Compliance, today: date) -> list[int]:
     """Mark verifications past their last day EXPIRED (the gate already treats them so)."""
-    async with eco.db.write() as conn:
+    async with svc.db.write() as conn:
         expired = await identity_store.expire_due(conn, today)
         for user_id in expired:
             await _changed(

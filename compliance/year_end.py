@@ -13,11 +13,11 @@ from datetime import UTC, datetime
 from sqlalchemy import FromClause, column, select, table
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from compliance import audit, identity_store, tax_store
+from compliance import identity_store, tax_store
 from compliance.audit import Action
 from compliance.reporting import PaidPayout, ReportRow, Taxpayer, Thresholds, summarize
-from economy.app import Economy
-from economy.tables import users
+from compliance.service import Compliance
+from kernel.audit import write_audit_entry
 from settings.service import Settings
 
 _PAYOUTS = table(
@@ -28,6 +28,8 @@ _PAYOUTS = table(
     column("gross_minor"),
     column("withholding_minor"),
 )
+_USERS = table("users", column("id"), column("subject"))
+"""The people's subjects, as far as the report reads them."""
 _ATTEMPTS = table("payout_attempts", column("payout_id"), column("outcome"), column("paid_at"))
 PAYMENTS = (
     select(
@@ -80,7 +82,7 @@ async def payees(conn: AsyncConnection, user_ids: list[int]) -> dict[int, Taxpay
     subjects = {
         int(r.id): str(r.subject)
         for r in await conn.execute(
-            select(users.c.id, users.c.subject).where(users.c.id.in_(user_ids))
+            select(_USERS.c.id, _USERS.c.subject).where(_USERS.c.id.in_(user_ids))
         )
     }
     records = await identity_store.load_many(conn, user_ids)
@@ -111,15 +113,15 @@ def thresholds(settings: Settings) -> Thresholds:
 
 
 async def year_end_report(
-    eco: Economy, *, year: int, actor: str, source: FromClause = PAYMENTS
+    svc: Compliance, *, year: int, actor: str, source: FromClause = PAYMENTS
 ) -> list[ReportRow]:
     """The report for `year`; the export is audited."""
-    async with eco.db.read() as conn:
+    async with svc.db.read() as conn:
         paid = await paid_payouts(conn, year, source)
         people = await payees(conn, sorted({p.user_id for p in paid}))
-    rows = summarize(year, paid, people, thresholds(eco.settings))
-    async with eco.db.write() as conn:
-        await audit.record(
+    rows = summarize(year, paid, people, thresholds(svc.settings))
+    async with svc.db.write() as conn:
+        await write_audit_entry(
             conn, actor, Action.YEAR_END_REPORT, f"report:{year}", {"year": year, "rows": len(rows)}
         )
     return rows

@@ -1,11 +1,13 @@
 """The service as `diamonds serve` runs it, assembled in the shell: the HTTP app around one
-economy, payouts through every configured provider, coin purchases, and the migration check.
+economy, compliance on its database and settings, payouts through every configured provider,
+coin purchases, and the migration check.
 """
 
 from __future__ import annotations
 
 from aiohttp import web
 
+from compliance.service import Compliance
 from diamonds.migrate import current_revision, head_revision
 from economy.app import Economy
 from economy.purchases.setup import build_purchase_service
@@ -29,4 +31,5 @@ def create_service_app(eco: Economy, *, run_worker: bool = True) -> web.Applicat
         purchases=build_purchase_service(eco),
         run_worker=run_worker,
         schema_state=migration_state,
+        compliance=Compliance(eco.db, eco.settings),
     )

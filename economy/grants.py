@@ -6,13 +6,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from economy.app import Economy
 from economy.events import WalletChanged, now
-from economy.tables import audit_log
 from economy.users import MAX_SUBJECT_LENGTH, User
+from kernel.audit import write_audit_entry
 from kernel.errors import DomainError
 from kernel.validation import text_field, whole_number
 from ledger import Asset, IdempotencyConflict, IdempotentRequest, Transfer, run_once
@@ -79,13 +78,12 @@ async def grant_coins(
             details={"reason": why, "granted_by": admin.subject},
             idempotency=request,
         )
-        await conn.execute(
-            insert(audit_log).values(
-                actor_subject=admin.subject,
-                action="GRANT_COINS",
-                target=recipient.subject,
-                details={"coins": coins, "reason": why, "transaction_id": transaction_id},
-            )
+        await write_audit_entry(
+            conn,
+            admin.subject,
+            "GRANT_COINS",
+            recipient.subject,
+            {"coins": coins, "reason": why, "transaction_id": transaction_id},
         )
         return transaction_id
 

@@ -1,11 +1,10 @@
 """The economy's tables: users, the gift catalog, coin bundles and their prices, live streams,
-sent gifts and the append-only audit log. Money itself lives in the ledger's tables.
+sent gifts. The audit log is the kernel's (`kernel/audit.py`); money lives in the ledger's tables.
 """
 
 from __future__ import annotations
 
 from sqlalchemy import (
-    JSON,
     BigInteger,
     Boolean,
     CheckConstraint,
@@ -21,8 +20,7 @@ from sqlalchemy import (
     text,
 )
 
-from ledger.database import metadata
-from ledger.tables import Id
+from kernel.tables import Id, metadata
 
 users = Table(
     "users",
@@ -101,15 +99,4 @@ gift_sends = Table(
     UniqueConstraint("transaction_id"),
     CheckConstraint("quantity > 0", name="quantity_positive"),
     Index("ix_gift_sends_stream_sender", "stream_id", "sender_id"),
-)
-
-audit_log = Table(
-    "audit_log",
-    metadata,
-    Column("id", Id, primary_key=True, autoincrement=True),
-    Column("actor_subject", String(255), nullable=False),
-    Column("action", String(64), nullable=False),
-    Column("target", String(255), nullable=False),
-    Column("details", JSON, nullable=False),
-    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
 )

@@ -1,5 +1,6 @@
-"""The per-request context: the economy, the caller, and the caller's user record (created on
-first sight), with the one rule for money: your own, or everyone's for FINANCE and ADMIN.
+"""The per-request context: the economy, compliance's services, the caller, and the caller's user
+record (created on first sight), with the one rule for money: your own, or everyone's for FINANCE
+and ADMIN.
 """
 
 from __future__ import annotations
@@ -8,6 +9,7 @@ from dataclasses import dataclass, field
 
 from aiohttp import web
 
+from compliance.service import Compliance
 from economy.app import Economy
 from economy.purchases.setup import PurchaseService
 from economy.users import User
@@ -27,10 +29,13 @@ class Context:
     payouts: PayoutService | None = None
     purchases: PurchaseService | None = None
     loaders: Loaders = field(init=False)
+    compliance: Compliance = field(init=False)
+    """Compliance's services, on the economy's database and settings."""
     _user: User | None = field(default=None, init=False)
 
     def __post_init__(self) -> None:
         self.loaders = Loaders(self.eco)
+        self.compliance = Compliance(self.eco.db, self.eco.settings)
 
     async def user(self) -> User:
         """The caller's user record; UNAUTHENTICATED without a token."""

@@ -12,7 +12,7 @@ from aiohttp import web
 from strawberry.aiohttp.views import GraphQLView
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 
-from compliance.webhooks import add_identity_webhook_route
+from compliance.service import Compliance
 from economy.app import Economy
 from economy.purchases.setup import PurchaseService
 from graph.apq import OrjsonView, PersistedQueries, PersistedQueryView
@@ -21,7 +21,7 @@ from graph.context import Context
 from graph.live.feeds import Feeds
 from graph.live.transport import LiveView, connection_context
 from graph.schema import schema
-from graph.webhooks import add_webhook_routes
+from graph.webhooks import add_identity_webhook_route, add_webhook_routes
 from payouts.runtime import embedded_worker
 from payouts.service import PayoutService
 
@@ -119,11 +119,13 @@ def create_app(
     purchases: PurchaseService | None = None,
     run_worker: bool = False,
     schema_state: SchemaState | None = None,
+    compliance: Compliance | None = None,
 ) -> web.Application:
     """The whole HTTP service around one economy; the economy is closed when the app stops.
     With `payouts`, the payout mutations and provider webhooks are served, with `run_worker`
     a payout worker runs inside this process (the embedded default), and with `schema_state`
-    `/readyz` also says whether the database is migrated."""
+    `/readyz` also says whether the database is migrated. Stripe Identity's webhooks reach
+    `compliance` (by default on the economy's database and settings)."""
     app = web.Application(client_max_size=MAX_REQUEST_BYTES)
     app[ECONOMY] = eco
     if schema_state is not None:
@@ -137,7 +139,7 @@ def create_app(
         await eco.close()
 
     add_webhook_routes(app, payouts, purchases)
-    add_identity_webhook_route(app, eco)
+    add_identity_webhook_route(app, compliance or Compliance(eco.db, eco.settings))
     if purchases is not None:
         app.on_cleanup.append(lambda _app: purchases.close())
     if payouts is not None:

@@ -1,6 +1,7 @@
 """Provider webhooks over HTTP: `POST /webhooks/{provider}` hands the raw body and headers to the
 provider to verify, then applies the updates: Stripe's payment events to coin purchases, every
-provider's payout events to payouts. A bad signature is a 400 and changes nothing.
+provider's payout events to payouts; and Stripe Identity's on `POST /webhooks/identity/stripe`, to
+compliance. A bad signature is a 400 and changes nothing.
 """
 
 from __future__ import annotations
@@ -9,6 +10,9 @@ import logging
 
 from aiohttp import web
 
+from compliance.service import Compliance
+from compliance.stripe_identity import IdentityProviderError, StripeIdentity, WebhookRejected
+from compliance.verification import apply_stripe_event
 from economy.purchases.service import apply_payment_event
 from economy.purchases.setup import PurchaseService
 from payouts.service import PayoutService
@@ -58,3 +62,39 @@ def add_webhook_routes(
 
 def _no_such(slug: str) -> web.Response:
     return web.json_response({"error": f"no webhooks are received for {slug!r}"}, status=404)
+
+
+IDENTITY_PATH = "/webhooks/identity/stripe"
+MAX_IDENTITY_BODY_BYTES = 256 * 1024
+
+
+def add_identity_webhook_route(app: web.Application, compliance: Compliance) -> None:
+    """Serve Stripe Identity's webhooks on `IDENTITY_PATH` of `app`: verify the Stripe-Signature,
+    then apply the `identity.verification_session.*` event once. A bad signature is a 400 and
+    changes nothing; an event we could not apply is a 503 (Stripe retries)."""
+
+    async def receive(request: web.Request) -> web.Response:
+        verifier = StripeIdentity.of(compliance.settings)
+        if verifier is None:
+            return web.json_response({"error": "Stripe Identity is not configured"}, status=404)
+        try:
+            body = await request.content.read(MAX_IDENTITY_BODY_BYTES + 1)
+            if len(body) > MAX_IDENTITY_BODY_BYTES:
+                return web.json_response({"error": "the body is too large"}, status=413)
+            try:
+                event = verifier.parse_webhook(request.headers, body)
+            except WebhookRejected as exc:
+                log.warning("refused a Stripe Identity webhook: %s", exc)
+                return web.json_response({"error": "signature verification failed"}, status=400)
+            if event is None:
+                return web.json_response({"outcome": "IGNORED"})
+            try:
+                outcome = await apply_stripe_event(compliance, verifier, event)
+            except IdentityProviderError as exc:
+                log.warning("Stripe Identity event %s not applied: %s", event.event_id, exc)
+                return web.json_response({"error": "try again later"}, status=503)
+            return web.json_response({"event": event.event_id, "outcome": outcome})
+        finally:
+            await verifier.close()
+
+    app.router.add_post(IDENTITY_PATH, receive)

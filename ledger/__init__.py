@@ -23,7 +23,7 @@ Design (see docs/ledger.md for the long form):
 
 from ledger.accounts import PLATFORM, Account, Asset, Balance, Policy, open_account, user_owner
 from ledger.book import Ledger, PlacedHold, Transfer
-from ledger.database import Database, metadata
+from ledger.database import Database
 from ledger.errors import (
     HoldNotPending,
     IdempotencyConflict,
@@ -52,7 +52,6 @@ __all__ = [
     "Transfer",
     "UnknownAccount",
     "Violation",
-    "metadata",
     "open_account",
     "run_once",
     "user_owner",

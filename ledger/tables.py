@@ -12,7 +12,6 @@ from sqlalchemy import (
     DateTime,
     ForeignKey,
     Index,
-    Integer,
     SmallInteger,
     String,
     Table,
@@ -20,10 +19,7 @@ from sqlalchemy import (
     func,
 )
 
-from ledger.database import metadata
-
-Id = BigInteger().with_variant(Integer(), "sqlite")
-"""A 64-bit key on PostgreSQL; SQLite's rowid alias, which must be declared INTEGER."""
+from kernel.tables import Id, metadata
 
 accounts = Table(
     "ledger_accounts",

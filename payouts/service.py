@@ -12,13 +12,13 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, insert
+from sqlalchemy import ColumnElement
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from economy.app import Economy
 from economy.events import PayoutStatusChanged, publish_payout_status
-from economy.tables import audit_log
 from economy.users import by_id
+from kernel.audit import write_audit_entry
 from kernel.clock import as_utc
 from kernel.errors import DomainError, NotFound
 from payouts.asking import ASKING
@@ -193,8 +193,4 @@ def transition_refused(exc: InvalidTransition | StaleStatus) -> DomainError:
 async def audit(
     conn: AsyncConnection, actor: str, action: str, payout_id: int, details: Mapping[str, Any]
 ) -> None:
-    await conn.execute(
-        insert(audit_log).values(
-            actor_subject=actor, action=action, target=f"payout:{payout_id}", details=dict(details)
-        )
-    )
+    await write_audit_entry(conn, actor, action, f"payout:{payout_id}", details)

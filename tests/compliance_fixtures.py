@@ -18,13 +18,14 @@ from compliance.methods_store import StoredMethod
 from compliance.payout_methods import PayeeContract
 from compliance.sanctions import load_list
 from compliance.screening import LoadResult
+from compliance.service import Compliance
 from compliance.tax import TaxFormKind
 from compliance.tin import TinType
 from compliance.verification import ReviewDecision
 from economy.app import Economy
 from economy.users import User
 from kernel.clock import utc_today
-from ledger.database import metadata
+from kernel.tables import metadata
 from providers.registry import ProviderRegistry
 
 from .conftest import _asyncpg_dsn, run_blocking
@@ -48,6 +49,11 @@ METHODS: dict[str, dict[str, str]] = {
 """Each built-in provider's payee fields for a valid method."""
 
 
+def compliance_of(eco: Economy) -> Compliance:
+    """Compliance's services on the economy's database and settings, as the shell builds them."""
+    return Compliance(eco.db, eco.settings)
+
+
 def contract(provider: str) -> PayeeContract:
     """What the registered provider declares about payees (its class, found by entry point)."""
     return ProviderRegistry({}).contract(provider)
@@ -58,7 +64,10 @@ async def add_method(
 ) -> StoredMethod:
     """`creator` adds a method for `provider` (the sample fields of METHODS by default)."""
     return await methods.add_payout_method(
-        eco, creator, contract(provider), METHODS[provider] if fields is None else fields
+        compliance_of(eco),
+        creator,
+        contract(provider),
+        METHODS[provider] if fields is None else fields,
     )
 
 
@@ -70,7 +79,7 @@ async def load_sample_sanctions(eco: Economy) -> LoadResult:
         (DATA / "add_sample.csv").read_bytes(),
     )
     return await screening.load_sanctions_list(
-        eco, loaded, source="sdn_sample.csv", actor="test:compliance"
+        compliance_of(eco), loaded, source="sdn_sample.csv", actor="test:compliance"
     )
 
 
@@ -93,10 +102,15 @@ async def make_payout_ready(
     reviewer = await eco.users.ensure(REVIEWER)
     await load_sample_sanctions(eco)
     await verification.start_manual(
-        eco, creator, legal_name=legal_name, birth_date=birth_date, country=country, today=today
+        compliance_of(eco),
+        creator,
+        legal_name=legal_name,
+        birth_date=birth_date,
+        country=country,
+        today=today,
     )
     await verification.review(
-        eco,
+        compliance_of(eco),
         reviewer,
         user_id=creator.id,
         decision=ReviewDecision.APPROVE,
@@ -105,7 +119,7 @@ async def make_payout_ready(
     )
     us = country == "US"
     await tax_forms.submit_tax_form(
-        eco,
+        compliance_of(eco),
         creator,
         kind=TaxFormKind.W9 if us else TaxFormKind.W8BEN,
         legal_name=legal_name,
@@ -119,7 +133,7 @@ async def make_payout_ready(
         return
     added = await add_method(eco, creator, provider, method)
     await methods.review_payout_method(
-        eco, reviewer, method_id=added.id, verify=True, note="test payment received"
+        compliance_of(eco), reviewer, method_id=added.id, verify=True, note="test payment received"
     )
 
 

@@ -36,6 +36,7 @@ from sqlalchemy.engine import make_url
 import compliance.tables as _compliance_tables  # noqa: F401
 import economy.purchases.tables as _purchase_tables  # noqa: F401
 import economy.tables as _economy_tables  # noqa: F401  (puts the economy's tables on the metadata)
+import kernel.audit as _audit_log  # noqa: F401
 import ledger.tables as _ledger_tables  # noqa: F401
 import payouts.tables as _payout_tables  # noqa: F401
 from diamonds.migrate import upgrade
@@ -44,8 +45,8 @@ from economy.catalog import Gift, list_gifts, put_gift
 from economy.grants import grant_coins
 from economy.streams import Stream, start_stream
 from economy.users import User
+from kernel.tables import metadata
 from ledger.accounts import read_balance
-from ledger.database import metadata
 from settings.service import Settings, normalize_database_url
 
 if TYPE_CHECKING:

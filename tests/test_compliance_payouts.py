@@ -29,6 +29,7 @@ from settings.service import Settings
 
 from .compliance_fixtures import (
     DATA,
+    compliance_of,
     fresh_compliance_tables,  # noqa: F401  (autouse)
     make_payout_ready,
 )
@@ -150,7 +151,9 @@ async def test_a_sanctions_hit_after_the_request_stops_the_payout_at_dispatch(
         b'"-0- ","-0- ","SAMPLE ENTRY FOR TESTS."\r\n'
     )
     newer = load_list(sdn + listed)
-    await screening.load_sanctions_list(economy, newer, source="next-day.csv", actor="test:ops")
+    await screening.load_sanctions_list(
+        compliance_of(economy), newer, source="next-day.csv", actor="test:ops"
+    )
     await worker(rig).run_once()
     held = await reload(rig, payout)
     assert (held.status, held.failure_code) == (PayoutStatus.ON_HOLD, "SANCTIONS_REVIEW")
@@ -159,7 +162,11 @@ async def test_a_sanctions_hit_after_the_request_stops_the_payout_at_dispatch(
     async with economy.db.read() as conn:
         [hit] = await sanctions_store.hits(conn, status="OPEN", after=None, limit=10)
     await screening.decide_hit(
-        economy, finance, hit_id=hit.id, confirm=False, note="different person: DOB differs"
+        compliance_of(economy),
+        finance,
+        hit_id=hit.id,
+        confirm=False,
+        note="different person: DOB differs",
     )
     await approve_payout(rig.svc, finance, payout.id)
     await worker(rig).run_once()

@@ -46,11 +46,11 @@ from compliance.tax import TaxFormKind
 from compliance.tin import TinType
 from compliance.verification import ReviewDecision
 from economy.app import Economy
-from economy.tables import audit_log
 from economy.users import User
+from kernel.audit import audit_log
 from kernel.clock import utc_today
 from kernel.errors import DomainError
-from ledger.database import metadata
+from kernel.tables import metadata
 from providers.base import Payee
 from settings.service import Settings
 
@@ -59,6 +59,7 @@ from .compliance_fixtures import (
     METHODS,
     VALID_SSN,
     add_method,
+    compliance_of,
     fresh_compliance_tables,  # noqa: F401  (autouse)
     load_sample_sanctions,
     make_payout_ready,
@@ -119,7 +120,7 @@ async def test_the_raw_database_never_holds_a_tin_or_account_number_in_clear(
 ) -> None:
     creator = await make_user()
     stored = await tax_forms.submit_tax_form(
-        economy,
+        compliance_of(economy),
         creator,
         kind=TaxFormKind.W9,
         legal_name="Jane Doe",
@@ -143,7 +144,7 @@ async def test_a_full_tin_is_revealed_only_with_a_reason_and_an_audit_entry(
 ) -> None:
     creator = await make_user()
     await tax_forms.submit_tax_form(
-        economy,
+        compliance_of(economy),
         creator,
         kind=TaxFormKind.W9,
         legal_name="Jane Doe",
@@ -154,11 +155,11 @@ async def test_a_full_tin_is_revealed_only_with_a_reason_and_an_audit_entry(
         today=TODAY,
     )
     with pytest.raises(DomainError) as no_reason:
-        await tax_forms.reveal_tin(economy, finance, user_id=creator.id, reason="  ")
+        await tax_forms.reveal_tin(compliance_of(economy), finance, user_id=creator.id, reason="  ")
     assert no_reason.value.code == "INVALID_NOTE"
     assert await audit_entries(economy, "COMPLIANCE_TIN_DECRYPTED") == []
     revealed = await tax_forms.reveal_tin(
-        economy, finance, user_id=creator.id, reason="1099 filing 2026"
+        compliance_of(economy), finance, user_id=creator.id, reason="1099 filing 2026"
     )
     assert (revealed.kind, revealed.value) == ("US_EIN", "042103594")
     assert "042103594" not in repr(revealed)
@@ -167,7 +168,9 @@ async def test_a_full_tin_is_revealed_only_with_a_reason_and_an_audit_entry(
     assert entry.details["reason"] == "1099 filing 2026"
     assert "042103594" not in repr(entry.details)
     with pytest.raises(DomainError) as nothing:
-        await tax_forms.reveal_tin(economy, finance, user_id=finance.id, reason="curious")
+        await tax_forms.reveal_tin(
+            compliance_of(economy), finance, user_id=finance.id, reason="curious"
+        )
     assert nothing.value.code == "NO_TAX_FORM"
 
 
@@ -179,7 +182,7 @@ async def test_a_new_form_supersedes_the_last_and_bad_forms_write_nothing(
     for bad in ("078-05-1120", "536-90-439"):
         with pytest.raises(DomainError) as refused:
             await tax_forms.submit_tax_form(
-                economy,
+                compliance_of(economy),
                 creator,
                 kind=TaxFormKind.W9,
                 legal_name="Jane",
@@ -192,7 +195,7 @@ async def test_a_new_form_supersedes_the_last_and_bad_forms_write_nothing(
         assert refused.value.code == "INVALID_TIN"
     assert await row_counts("compliance_tax_forms", "audit_log") == before
     await tax_forms.submit_tax_form(
-        economy,
+        compliance_of(economy),
         creator,
         kind=TaxFormKind.W8BEN,
         legal_name="Erika Muster",
@@ -203,7 +206,7 @@ async def test_a_new_form_supersedes_the_last_and_bad_forms_write_nothing(
         today=TODAY,
     )
     await tax_forms.submit_tax_form(
-        economy,
+        compliance_of(economy),
         creator,
         kind=TaxFormKind.W9,
         legal_name="Erika Muster",
@@ -240,12 +243,14 @@ async def test_rotating_keys_re_encrypts_everything_under_the_newest_key(
         before, creator, provider="sepa", country="DE", legal_name="Erika Muster"
     )
     both = await economy_with(new_key, old_key)
-    done = await tax_forms.rotate_keys(both, actor="test:rotation")
+    done = await tax_forms.rotate_keys(compliance_of(both), actor="test:rotation")
     assert (done.tax_forms, done.payout_methods) == (1, 1)
-    again = await tax_forms.rotate_keys(both, actor="test:rotation")
+    again = await tax_forms.rotate_keys(compliance_of(both), actor="test:rotation")
     assert (again.tax_forms, again.payout_methods) == (0, 0)
     only_new = await economy_with(new_key)
-    revealed = await tax_forms.reveal_tin(only_new, finance, user_id=creator.id, reason="check")
+    revealed = await tax_forms.reveal_tin(
+        compliance_of(only_new), finance, user_id=creator.id, reason="check"
+    )
     assert revealed.value == "36574261809"
     async with only_new.db.read() as conn:
         payee = await gate.payee_for(
@@ -268,7 +273,12 @@ async def test_a_manual_verification_is_approved_by_finance_and_every_step_is_au
 ) -> None:
     creator = await make_user()
     pending = await verification.start_manual(
-        economy, creator, legal_name="Jane Doe", birth_date=ADULT, country="us", today=TODAY
+        compliance_of(economy),
+        creator,
+        legal_name="Jane Doe",
+        birth_date=ADULT,
+        country="us",
+        today=TODAY,
     )
     assert (pending.identity.status, pending.identity.country) == (S.PENDING, "US")
     assert not pending.identity.birth_date_verified
@@ -276,7 +286,7 @@ async def test_a_manual_verification_is_approved_by_finance_and_every_step_is_au
         queue = await identity_store.review_queue(conn, after=None, limit=10)
     assert [r.user_id for r in queue] == [creator.id]
     approved = await verification.review(
-        economy,
+        compliance_of(economy),
         finance,
         user_id=creator.id,
         decision=ReviewDecision.APPROVE,
@@ -304,11 +314,16 @@ async def test_a_manual_verification_is_approved_by_finance_and_every_step_is_au
 
 async def test_nobody_reviews_their_own_identity(economy: Economy, finance: User) -> None:
     await verification.start_manual(
-        economy, finance, legal_name="Fay Finance", birth_date=ADULT, country="US", today=TODAY
+        compliance_of(economy),
+        finance,
+        legal_name="Fay Finance",
+        birth_date=ADULT,
+        country="US",
+        today=TODAY,
     )
     with pytest.raises(DomainError) as refused:
         await verification.review(
-            economy,
+            compliance_of(economy),
             finance,
             user_id=finance.id,
             decision=ReviewDecision.APPROVE,
@@ -327,13 +342,23 @@ async def test_requests_for_input_rejections_and_revocations_move_the_status(
 
     async def start() -> S:
         record = await verification.start_manual(
-            economy, creator, legal_name="Jane Doe", birth_date=ADULT, country="US", today=TODAY
+            compliance_of(economy),
+            creator,
+            legal_name="Jane Doe",
+            birth_date=ADULT,
+            country="US",
+            today=TODAY,
         )
         return record.identity.status
 
     async def decide(decision: ReviewDecision, note: str = "see note") -> S:
         record = await verification.review(
-            economy, finance, user_id=creator.id, decision=decision, note=note, today=TODAY
+            compliance_of(economy),
+            finance,
+            user_id=creator.id,
+            decision=decision,
+            note=note,
+            today=TODAY,
         )
         return record.identity.status
 
@@ -369,10 +394,15 @@ async def test_verifications_expire_after_the_configured_validity(
     )
     creator = await make_user()
     await verification.start_manual(
-        short, creator, legal_name="Jane", birth_date=ADULT, country="US", today=TODAY
+        compliance_of(short),
+        creator,
+        legal_name="Jane",
+        birth_date=ADULT,
+        country="US",
+        today=TODAY,
     )
     record = await verification.review(
-        short,
+        compliance_of(short),
         finance,
         user_id=creator.id,
         decision=ReviewDecision.APPROVE,
@@ -380,10 +410,13 @@ async def test_verifications_expire_after_the_configured_validity(
         today=TODAY,
     )
     assert record.identity.expires_on == TODAY + timedelta(days=10)
-    assert await verification.expire_verifications(short, TODAY + timedelta(days=10)) == []
-    assert await verification.expire_verifications(short, TODAY + timedelta(days=11)) == [
-        creator.id
-    ]
+    assert (
+        await verification.expire_verifications(compliance_of(short), TODAY + timedelta(days=10))
+        == []
+    )
+    assert await verification.expire_verifications(
+        compliance_of(short), TODAY + timedelta(days=11)
+    ) == [creator.id]
     async with short.db.read() as conn:
         assert (await identity_store.load(conn, creator.id)).identity.status is S.EXPIRED
 
@@ -400,7 +433,7 @@ async def test_bad_identity_input_is_refused_with_its_field(
     ]
     for values, code in cases:
         with pytest.raises(DomainError) as refused:
-            await verification.start_manual(economy, creator, today=TODAY, **values)
+            await verification.start_manual(compliance_of(economy), creator, today=TODAY, **values)
         assert refused.value.code == code
     async with economy.db.read() as conn:
         assert (await identity_store.load(conn, creator.id)).identity.status is S.NOT_STARTED
@@ -488,18 +521,18 @@ async def test_payout_methods_wait_for_finance_and_a_reviewer_cannot_verify_thei
     own = await add_method(economy, finance, "paypal", {"email": "f@x.io"})
     with pytest.raises(DomainError) as self_review:
         await methods.review_payout_method(
-            economy, finance, method_id=own.id, verify=True, note="mine"
+            compliance_of(economy), finance, method_id=own.id, verify=True, note="mine"
         )
     assert self_review.value.code == "SELF_REVIEW"
     rejected = await methods.review_payout_method(
-        economy, finance, method_id=newer.id, verify=False, note="name mismatch"
+        compliance_of(economy), finance, method_id=newer.id, verify=False, note="name mismatch"
     )
     assert rejected.status is PayoutMethodStatus.REJECTED
     found = await eligibility(economy, creator)
     assert "rejected" in found.requirements[0].message
     with pytest.raises(DomainError) as decided:
         await methods.review_payout_method(
-            economy, finance, method_id=newer.id, verify=True, note="changed my mind"
+            compliance_of(economy), finance, method_id=newer.id, verify=True, note="changed my mind"
         )
     assert decided.value.code == "NOT_PENDING"
 
@@ -525,7 +558,7 @@ async def test_the_gate_answers_anew_each_time_it_is_asked(
     await make_payout_ready(economy, creator)
     assert (await eligibility(economy, creator)).eligible  # at request time
     await verification.review(
-        economy,
+        compliance_of(economy),
         finance,
         user_id=creator.id,
         decision=ReviewDecision.REVOKE,
@@ -549,11 +582,15 @@ async def test_buying_coins_needs_a_declared_or_verified_adult_birth_date(
 
     assert not await may_buy()
     await verification.declare_birth_date(
-        economy, viewer, birth_date=date(TODAY.year - 16, 6, 1), country="US", today=TODAY
+        compliance_of(economy),
+        viewer,
+        birth_date=date(TODAY.year - 16, 6, 1),
+        country="US",
+        today=TODAY,
     )
     assert not await may_buy()
     await verification.declare_birth_date(
-        economy, viewer, birth_date=ADULT, country="US", today=TODAY
+        compliance_of(economy), viewer, birth_date=ADULT, country="US", today=TODAY
     )
     assert await may_buy()
     assert codes(await eligibility(economy, viewer))[:2] == [
@@ -581,15 +618,23 @@ async def test_a_possible_match_holds_payouts_until_finance_clears_it(
         True,
     )
     with pytest.raises(DomainError) as no_note:
-        await screening.decide_hit(economy, finance, hit_id=hit.id, confirm=False, note="")
+        await screening.decide_hit(
+            compliance_of(economy), finance, hit_id=hit.id, confirm=False, note=""
+        )
     assert no_note.value.code == "INVALID_NOTE"
     cleared = await screening.decide_hit(
-        economy, finance, hit_id=hit.id, confirm=False, note="different date of birth"
+        compliance_of(economy),
+        finance,
+        hit_id=hit.id,
+        confirm=False,
+        note="different date of birth",
     )
     assert (cleared.status, cleared.decided_by) == ("CLEARED", "finance:fay")
     assert (await eligibility(economy, creator)).eligible
     with pytest.raises(DomainError) as twice:
-        await screening.decide_hit(economy, finance, hit_id=hit.id, confirm=True, note="oops")
+        await screening.decide_hit(
+            compliance_of(economy), finance, hit_id=hit.id, confirm=True, note="oops"
+        )
     assert twice.value.code == "HIT_NOT_OPEN"
     [entry] = await audit_entries(economy, "COMPLIANCE_SANCTIONS_HIT_DECIDED")
     assert entry.details == {
@@ -607,17 +652,26 @@ async def test_a_confirmed_match_keeps_payouts_blocked_and_nobody_decides_their_
     await make_payout_ready(economy, creator, legal_name="Yelena Volkova", country="RU")
     async with economy.db.read() as conn:
         [hit] = await sanctions_store.hits(conn, status="OPEN", after=None, limit=10)
-    await screening.decide_hit(economy, finance, hit_id=hit.id, confirm=True, note="same person")
+    await screening.decide_hit(
+        compliance_of(economy), finance, hit_id=hit.id, confirm=True, note="same person"
+    )
     async with economy.db.read() as conn:
         assert await sanctions_store.state_of(conn, creator.id) is SanctionsState.CONFIRMED_MATCH
     assert codes(await eligibility(economy, creator)) == ["SANCTIONS_REVIEW"]
     await verification.start_manual(
-        economy, finance, legal_name="Omar Hassan", birth_date=ADULT, country="US", today=TODAY
+        compliance_of(economy),
+        finance,
+        legal_name="Omar Hassan",
+        birth_date=ADULT,
+        country="US",
+        today=TODAY,
     )
     async with economy.db.read() as conn:
         [own] = await sanctions_store.hits(conn, status="OPEN", after=None, limit=10)
     with pytest.raises(DomainError) as refused:
-        await screening.decide_hit(economy, finance, hit_id=own.id, confirm=False, note="not me")
+        await screening.decide_hit(
+            compliance_of(economy), finance, hit_id=own.id, confirm=False, note="not me"
+        )
     assert refused.value.code == "SELF_REVIEW"
 
 
@@ -628,7 +682,9 @@ async def test_a_new_list_version_re_screens_everyone_and_keeps_earlier_decision
     await make_payout_ready(economy, cleared, legal_name="Anvar Karimov", country="UZ")
     async with economy.db.read() as conn:
         [hit] = await sanctions_store.hits(conn, status="OPEN", after=None, limit=10)
-    await screening.decide_hit(economy, finance, hit_id=hit.id, confirm=False, note="other man")
+    await screening.decide_hit(
+        compliance_of(economy), finance, hit_id=hit.id, confirm=False, note="other man"
+    )
     innocent = await make_user()
     await make_payout_ready(economy, innocent, legal_name="Lena Brightwater")
     assert (await eligibility(economy, innocent)).eligible
@@ -640,7 +696,7 @@ async def test_a_new_list_version_re_screens_everyone_and_keeps_earlier_decision
     )
     newer = load_list(sdn + addition, (DATA / "alt_sample.csv").read_bytes())
     result = await screening.load_sanctions_list(
-        economy, newer, source="sdn-2026-11-24.csv", actor="test:ops"
+        compliance_of(economy), newer, source="sdn-2026-11-24.csv", actor="test:ops"
     )
     assert result.created
     assert result.version.entries == 11
@@ -650,7 +706,9 @@ async def test_a_new_list_version_re_screens_everyone_and_keeps_earlier_decision
     async with economy.db.read() as conn:
         carried = await sanctions_store.hits_of_user(conn, cleared.id)
     assert [(h.list_id, h.status) for h in carried] == [(1, "CLEARED"), (2, "CLEARED")]
-    same_again = await screening.load_sanctions_list(economy, newer, source="again", actor="t")
+    same_again = await screening.load_sanctions_list(
+        compliance_of(economy), newer, source="again", actor="t"
+    )
     assert (same_again.created, same_again.version.id, same_again.screened) == (False, 2, 0)
 
 
@@ -664,7 +722,7 @@ async def test_a_list_not_yet_screened_against_holds_payouts_until_the_re_screen
         await sanctions_store.insert_list(conn, newer, source="partial", loaded_by="test")
         assert await sanctions_store.state_of(conn, creator.id) is SanctionsState.OUTDATED
     assert codes(await eligibility(economy, creator)) == ["SANCTIONS_REVIEW"]
-    assert await screening.rescreen_all(economy, actor="test") == (1, 0)
+    assert await screening.rescreen_all(compliance_of(economy), actor="test") == (1, 0)
     assert (await eligibility(economy, creator)).eligible
 
 
@@ -673,10 +731,15 @@ async def test_without_any_list_nobody_is_paid_unless_configured_otherwise(
 ) -> None:
     creator = await make_user()
     await verification.start_manual(
-        economy, creator, legal_name="Jane Doe", birth_date=ADULT, country="US", today=TODAY
+        compliance_of(economy),
+        creator,
+        legal_name="Jane Doe",
+        birth_date=ADULT,
+        country="US",
+        today=TODAY,
     )
     await verification.review(
-        economy,
+        compliance_of(economy),
         finance,
         user_id=creator.id,
         decision=ReviewDecision.APPROVE,
@@ -684,7 +747,7 @@ async def test_without_any_list_nobody_is_paid_unless_configured_otherwise(
         today=TODAY,
     )
     await tax_forms.submit_tax_form(
-        economy,
+        compliance_of(economy),
         creator,
         kind=TaxFormKind.W9,
         legal_name="Jane Doe",
@@ -695,7 +758,9 @@ async def test_without_any_list_nobody_is_paid_unless_configured_otherwise(
         today=TODAY,
     )
     added = await add_method(economy, creator, "paypal")
-    await methods.review_payout_method(economy, finance, method_id=added.id, verify=True, note="ok")
+    await methods.review_payout_method(
+        compliance_of(economy), finance, method_id=added.id, verify=True, note="ok"
+    )
     assert codes(await eligibility(economy, creator)) == ["SANCTIONS_REVIEW"]
     assert (await eligibility(economy, creator, sanctions_list_required=False)).eligible
     loaded = await load_sample_sanctions(economy)
@@ -709,7 +774,7 @@ async def test_without_any_list_nobody_is_paid_unless_configured_otherwise(
 async def test_the_audit_log_is_append_only(economy: Economy, make_user: MakeUser) -> None:
     creator = await make_user()
     await verification.declare_birth_date(
-        economy, creator, birth_date=ADULT, country="US", today=TODAY
+        compliance_of(economy), creator, birth_date=ADULT, country="US", today=TODAY
     )
     for statement in ("UPDATE audit_log SET action = 'X'", "DELETE FROM audit_log"):
         with pytest.raises(DBAPIError, match="append-only"):
@@ -783,7 +848,7 @@ async def test_the_year_end_report_sums_paid_payouts_per_creator(
             ],
         )
     report = await year_end.year_end_report(
-        economy, year=2026, actor=finance.subject, source=paid_rows
+        compliance_of(economy), year=2026, actor=finance.subject, source=paid_rows
     )
     summary = [
         (

@@ -23,15 +23,16 @@ from compliance.identity import IdentityMethod, IdentityStatus
 from compliance.stripe_identity import StripeIdentity
 from compliance.tax import TaxFormKind
 from compliance.tin import TinType
-from compliance.webhooks import PATH, add_identity_webhook_route
 from economy.app import Economy
 from economy.users import User
+from graph.webhooks import IDENTITY_PATH, add_identity_webhook_route
 from kernel.clock import utc_today
 from kernel.errors import DomainError
 
 from .compliance_fixtures import (
     VALID_SSN,
     add_method,
+    compliance_of,
     fresh_compliance_tables,  # noqa: F401  (autouse)
     load_sample_sanctions,
 )
@@ -55,7 +56,7 @@ class Kyc:
     async def start(self, user: User) -> verification.StartedSession:
         verifier = self.verifier()
         try:
-            return await verification.start_stripe(self.eco, user, verifier)
+            return await verification.start_stripe(compliance_of(self.eco), user, verifier)
         finally:
             await verifier.close()
 
@@ -86,10 +87,10 @@ async def kyc(
             )
         )
         app = web.Application()
-        add_identity_webhook_route(app, eco)
+        add_identity_webhook_route(app, compliance_of(eco))
         server = TestServer(app)
         await server.start_server()
-        url = str(server.make_url(PATH))
+        url = str(server.make_url(IDENTITY_PATH))
         fake.webhook_urls.append(url)
         try:
             async with aiohttp.ClientSession() as http:
@@ -271,7 +272,7 @@ async def test_an_unreachable_stripe_is_a_typed_refusal_that_writes_nothing(
     assert verifier is not None
     try:
         with pytest.raises(DomainError) as refused:
-            await verification.start_stripe(eco, creator, verifier)
+            await verification.start_stripe(compliance_of(eco), creator, verifier)
     finally:
         await verifier.close()
     assert refused.value.code == "PROVIDER_UNAVAILABLE"
@@ -292,7 +293,7 @@ async def test_a_person_verified_by_stripe_passes_the_payout_gate(
     kyc.fake.set_verification_status(session_id, "verified")
     await kyc.settle()
     await tax_forms.submit_tax_form(
-        kyc.eco,
+        compliance_of(kyc.eco),
         creator,
         kind=TaxFormKind.W9,
         legal_name="Jenny Rosen",
@@ -303,7 +304,9 @@ async def test_a_person_verified_by_stripe_passes_the_payout_gate(
         today=TODAY,
     )
     added = await add_method(kyc.eco, creator, "paypal")
-    await methods.review_payout_method(kyc.eco, finance, method_id=added.id, verify=True, note="ok")
+    await methods.review_payout_method(
+        compliance_of(kyc.eco), finance, method_id=added.id, verify=True, note="ok"
+    )
     async with kyc.eco.db.read() as conn:
         found = await gate.check_payout(
             conn,

@@ -24,9 +24,10 @@ from economy.streams import (
     start_stream,
     stream_earnings,
 )
-from economy.tables import audit_log, users
+from economy.tables import users
 from economy.users import User
 from economy.wallets import wallet_entries
+from kernel.audit import audit_log
 from kernel.errors import DomainError
 from ledger import verify_ledger
 from ledger.accounts import read_balance

@@ -59,16 +59,7 @@ UPPER = {
 }
 """The rule for the domain and the GraphQL adapter; `diamonds/` (the shell) may import anything."""
 
-KNOWN_VIOLATIONS = {
-    # compliance still takes the Economy, its users and its tables (issue 11).
-    "compliance/audit.py": {"economy"},
-    "compliance/methods.py": {"economy"},
-    "compliance/screening.py": {"economy"},
-    "compliance/tax_forms.py": {"economy"},
-    "compliance/verification.py": {"economy"},
-    "compliance/webhooks.py": {"economy"},
-    "compliance/year_end.py": {"economy"},
-}
+KNOWN_VIOLATIONS: dict[str, set[str]] = {}
 
 
 def test_the_domain_and_graph_import_nothing_new_against_the_rule() -> None:

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 if TYPE_CHECKING:
-    from economy.app import Economy
+    from compliance.service import Compliance
 
 SAMPLE = Path(str(resources.files("compliance") / "data"))
 """The sample OFAC files shipped with the compliance package."""
@@ -79,18 +79,23 @@ def register(commands: Any) -> None:
     report.set_defaults(command=_report)
 
 
-def _run(args: argparse.Namespace, work: Callable[[Economy], Awaitable[T]]) -> T:
+def _run(args: argparse.Namespace, work: Callable[[Compliance], Awaitable[T]]) -> T:
+    from compliance.service import Compliance
     from diamonds.console import settings_for
-    from economy.app import Economy
+    from ledger.database import Database
 
     settings = settings_for(args.database_url)
 
     async def run() -> T:
-        eco = await Economy.start(settings)
+        db = Database(
+            settings.database_url,
+            pool_size=settings.db_pool_size,
+            max_overflow=settings.db_max_overflow,
+        )
         try:
-            return await work(eco)
+            return await work(Compliance(db, settings))
         finally:
-            await eco.close()
+            await db.dispose()
 
     return asyncio.run(run())
 
@@ -125,7 +130,7 @@ def _load(args: argparse.Namespace) -> int:
         raise CommandError(f"{sdn}: {exc}") from None
     source = args.source or (sdn.name if sdn else "sdn.csv")
     result = _run(
-        args, lambda eco: load_sanctions_list(eco, loaded, source=source, actor=args.actor)
+        args, lambda svc: load_sanctions_list(svc, loaded, source=source, actor=args.actor)
     )
     state = "loaded as" if result.created else "already loaded as"
     print(
@@ -139,7 +144,7 @@ def _load(args: argparse.Namespace) -> int:
 def _rescreen(args: argparse.Namespace) -> int:
     from compliance.screening import rescreen_all
 
-    screened, matched = _run(args, lambda eco: rescreen_all(eco, actor=args.actor))
+    screened, matched = _run(args, lambda svc: rescreen_all(svc, actor=args.actor))
     print(f"screened {screened} people, {matched} possible match(es) for review")
     return 0
 
@@ -147,7 +152,7 @@ def _rescreen(args: argparse.Namespace) -> int:
 def _rotate(args: argparse.Namespace) -> int:
     from compliance.tax_forms import rotate_keys
 
-    done = _run(args, lambda eco: rotate_keys(eco, actor=args.actor))
+    done = _run(args, lambda svc: rotate_keys(svc, actor=args.actor))
     print(
         f"re-encrypted {done.tax_forms} TIN(s) and {done.payout_methods} account number(s) "
         f"with key {done.key_id}; older keys may now be removed from DIAMONDS_TIN_KEYS"
@@ -159,7 +164,7 @@ def _expire(args: argparse.Namespace) -> int:
     from compliance.verification import expire_verifications
     from kernel.clock import utc_today
 
-    expired = _run(args, lambda eco: expire_verifications(eco, utc_today()))
+    expired = _run(args, lambda svc: expire_verifications(svc, utc_today()))
     print(f"{len(expired)} identity verification(s) expired")
     return 0
 
@@ -171,7 +176,7 @@ def _report(args: argparse.Namespace) -> int:
 
     if not 2000 <= args.year <= 2100:
         raise CommandError("--year must be between 2000 and 2100", EXIT_USAGE)
-    rows = _run(args, lambda eco: year_end_report(eco, year=args.year, actor=args.actor))
+    rows = _run(args, lambda svc: year_end_report(svc, year=args.year, actor=args.actor))
     text = to_csv(rows)
     if args.output is None:
         sys.stdout.write(text)

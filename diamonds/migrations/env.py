@@ -14,8 +14,9 @@ from sqlalchemy.ext.asyncio import create_async_engine
 import compliance.tables  # noqa: F401  (the compliance tables)
 import economy.purchases.tables
 import economy.tables  # noqa: F401  (registers the economy's tables on the metadata)
+import kernel.audit  # noqa: F401  (the audit log)
 import ledger.tables  # noqa: F401
-from ledger.database import metadata
+from kernel.tables import metadata
 
 config = context.config
 

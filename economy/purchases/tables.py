@@ -17,8 +17,7 @@ from sqlalchemy import (
     func,
 )
 
-from ledger.database import metadata
-from ledger.tables import Id
+from kernel.tables import Id, metadata
 
 coin_purchases = Table(
     "coin_purchases",

@@ -200,7 +200,9 @@ class ComplianceQueries:
         if not MIN_YEAR <= year <= MAX_YEAR:
             raise bad_input(f"year must be between {MIN_YEAR} and {MAX_YEAR}")
         actor = await info.context.user()
-        rows = await year_end.year_end_report(info.context.eco, year=year, actor=actor.subject)
+        rows = await year_end.year_end_report(
+            info.context.compliance, year=year, actor=actor.subject
+        )
         return YearEndReport(
             year=year, rows=[YearEndReportRow.of(r) for r in rows], csv=reporting.to_csv(rows)
         )

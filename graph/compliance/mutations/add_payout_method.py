@@ -133,7 +133,7 @@ async def add_payout_method(
     finally:
         await info.context.release_provider_registry(registry)
     try:
-        stored = await methods.add_payout_method(info.context.eco, user, contract, given)
+        stored = await methods.add_payout_method(info.context.compliance, user, contract, given)
     except PayeeRefused as exc:
         return _refused(*(_error(p.code, p.message, field_path(p.field)) for p in exc.problems))
     except DomainError as exc:

@@ -57,7 +57,7 @@ async def decide_sanctions_hit(
     reviewer = await info.context.user()
     try:
         decided = await screening.decide_hit(
-            info.context.eco,
+            info.context.compliance,
             reviewer,
             hit_id=id_argument(input.hit_id, "SanctionsHit", "hitId"),
             confirm=input.decision is SanctionsHitDecision.CONFIRM,

@@ -53,7 +53,11 @@ async def declare_date_of_birth(
     today = utc_today()
     try:
         await verification.declare_birth_date(
-            eco, user, birth_date=input.date_of_birth, country=input.country, today=today
+            info.context.compliance,
+            user,
+            birth_date=input.date_of_birth,
+            country=input.country,
+            today=today,
         )
     except DomainError as exc:
         return DeclareDateOfBirthPayload(

@@ -47,7 +47,7 @@ async def reveal_tax_id(info: Info[Context, None], input: RevealTaxIdInput) -> R
     actor = await info.context.user()
     try:
         revealed = await tax_forms.reveal_tin(
-            info.context.eco,
+            info.context.compliance,
             actor,
             user_id=id_argument(input.user_id, "User", "userId"),
             reason=input.reason,

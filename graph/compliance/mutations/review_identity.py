@@ -67,7 +67,7 @@ async def review_identity(
             if await users.by_id(conn, user_id) is None:
                 raise NotFound("USER_NOT_FOUND", "no user has this id", "userId")
         record = await verification.review(
-            eco,
+            info.context.compliance,
             reviewer,
             user_id=user_id,
             decision=ReviewDecision(input.decision),

@@ -57,7 +57,7 @@ async def review_payout_method(
     reviewer = await info.context.user()
     try:
         decided = await methods.review_payout_method(
-            info.context.eco,
+            info.context.compliance,
             reviewer,
             method_id=id_argument(input.payout_method_id, "PayoutMethod", "payoutMethodId"),
             verify=input.decision is PayoutMethodDecision.VERIFY,

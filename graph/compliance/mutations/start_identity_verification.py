@@ -87,7 +87,7 @@ async def start_identity_verification(
                     "MISSING_FIELD", f"{missing} is required for a manual verification", missing
                 )
             record = await verification.start_manual(
-                eco,
+                info.context.compliance,
                 user,
                 legal_name=name,
                 birth_date=born,
@@ -106,7 +106,7 @@ async def start_identity_verification(
                 "METHOD_UNAVAILABLE", "Stripe Identity is not configured here", "method"
             )
         try:
-            started = await verification.start_stripe(eco, user, verifier)
+            started = await verification.start_stripe(info.context.compliance, user, verifier)
         finally:
             await verifier.close()
     except DomainError as exc:

@@ -64,7 +64,7 @@ async def submit_tax_form(
     today = utc_today()
     try:
         stored = await tax_forms.submit_tax_form(
-            info.context.eco,
+            info.context.compliance,
             user,
             kind=kind,
             legal_name=input.legal_name,
