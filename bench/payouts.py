@@ -39,7 +39,7 @@ from sqlalchemy import func, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from compliance.policy import Eligibility
+from compliance.gate.rules import Eligibility
 from diamonds.migrate import upgrade
 from economy.app import Economy
 from economy.users import User

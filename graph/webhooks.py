@@ -10,9 +10,13 @@ import logging
 
 from aiohttp import web
 
+from compliance.identity.service import apply_stripe_event
+from compliance.identity.stripe_identity import (
+    IdentityProviderError,
+    StripeIdentity,
+    WebhookRejected,
+)
 from compliance.service import Compliance
-from compliance.stripe_identity import IdentityProviderError, StripeIdentity, WebhookRejected
-from compliance.verification import apply_stripe_event
 from economy.purchases.service import apply_payment_event
 from economy.purchases.setup import PurchaseService
 from payouts.service import PayoutService

@@ -9,8 +9,8 @@ from typing import Protocol
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from compliance import gate as compliance_gate
-from compliance.policy import Eligibility
+from compliance.gate import service as gate_service
+from compliance.gate.rules import Eligibility
 from providers.base import Payee
 from settings.service import Settings
 
@@ -48,7 +48,7 @@ class ComplianceGate:
         amount_minor: int,
         today: date,
     ) -> Eligibility:
-        return await compliance_gate.check_payout(
+        return await gate_service.check_payout(
             conn,
             user_id=user_id,
             provider=provider,
@@ -59,6 +59,6 @@ class ComplianceGate:
         )
 
     async def payee(self, conn: AsyncConnection, *, user_id: int, provider: str) -> Payee | None:
-        return await compliance_gate.payee_for(
+        return await gate_service.payee_for(
             conn, user_id=user_id, provider=provider, settings=self.settings
         )

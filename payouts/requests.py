@@ -11,7 +11,7 @@ from datetime import timedelta
 from sqlalchemy import func, insert, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from compliance.policy import Requirement
+from compliance.gate.rules import Requirement
 from economy.money import format_money
 from economy.users import User
 from economy.wallets import diamonds_available

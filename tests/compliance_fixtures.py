@@ -13,15 +13,18 @@ import asyncpg
 import pytest
 
 import compliance.tables  # noqa: F401  (registers the tables listed below)
-from compliance import methods, screening, tax_forms, verification
-from compliance.methods_store import StoredMethod
-from compliance.payout_methods import PayeeContract
-from compliance.sanctions import load_list
-from compliance.screening import LoadResult
+from compliance.identity import service as identity_service
+from compliance.identity.service import ReviewDecision
+from compliance.methods import service as methods_service
+from compliance.methods.rules import PayeeContract
+from compliance.methods.store import StoredMethod
+from compliance.sanctions import service as sanctions_service
+from compliance.sanctions.rules import load_list
+from compliance.sanctions.service import LoadResult
 from compliance.service import Compliance
-from compliance.tax import TaxFormKind
-from compliance.tin import TinType
-from compliance.verification import ReviewDecision
+from compliance.tax import service as tax_service
+from compliance.tax.rules import TaxFormKind
+from compliance.tax.tin import TinType
 from economy.app import Economy
 from economy.users import User
 from kernel.clock import utc_today
@@ -63,7 +66,7 @@ async def add_method(
     eco: Economy, creator: User, provider: str, fields: Mapping[str, str] | None = None
 ) -> StoredMethod:
     """`creator` adds a method for `provider` (the sample fields of METHODS by default)."""
-    return await methods.add_payout_method(
+    return await methods_service.add_payout_method(
         compliance_of(eco),
         creator,
         contract(provider),
@@ -78,7 +81,7 @@ async def load_sample_sanctions(eco: Economy) -> LoadResult:
         (DATA / "alt_sample.csv").read_bytes(),
         (DATA / "add_sample.csv").read_bytes(),
     )
-    return await screening.load_sanctions_list(
+    return await sanctions_service.load_sanctions_list(
         compliance_of(eco), loaded, source="sdn_sample.csv", actor="test:compliance"
     )
 
@@ -101,7 +104,7 @@ async def make_payout_ready(
     today = utc_today()
     reviewer = await eco.users.ensure(REVIEWER)
     await load_sample_sanctions(eco)
-    await verification.start_manual(
+    await identity_service.start_manual(
         compliance_of(eco),
         creator,
         legal_name=legal_name,
@@ -109,7 +112,7 @@ async def make_payout_ready(
         country=country,
         today=today,
     )
-    await verification.review(
+    await identity_service.review(
         compliance_of(eco),
         reviewer,
         user_id=creator.id,
@@ -118,7 +121,7 @@ async def make_payout_ready(
         today=today,
     )
     us = country == "US"
-    await tax_forms.submit_tax_form(
+    await tax_service.submit_tax_form(
         compliance_of(eco),
         creator,
         kind=TaxFormKind.W9 if us else TaxFormKind.W8BEN,
@@ -132,7 +135,7 @@ async def make_payout_ready(
     if not with_method:
         return
     added = await add_method(eco, creator, provider, method)
-    await methods.review_payout_method(
+    await methods_service.review_payout_method(
         compliance_of(eco), reviewer, method_id=added.id, verify=True, note="test payment received"
     )
 

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from compliance.policy import Eligibility, Requirement
+from compliance.gate.rules import Eligibility, Requirement
 from economy.app import Economy
 from economy.catalog import list_gifts, put_gift
 from economy.gifting import send_gift

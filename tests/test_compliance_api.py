@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from compliance import sanctions_store
+from compliance.sanctions import store as sanctions_store
 from economy.app import Economy
 from graph.relay import to_global_id
 

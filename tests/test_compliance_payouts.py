@@ -12,8 +12,9 @@ from typing import Any
 
 import pytest
 
-from compliance import sanctions_store, screening
-from compliance.sanctions import load_list
+from compliance.sanctions import service as sanctions_service
+from compliance.sanctions import store as sanctions_store
+from compliance.sanctions.rules import load_list
 from economy.app import Economy
 from economy.users import User
 from kernel.clock import utcnow
@@ -151,7 +152,7 @@ async def test_a_sanctions_hit_after_the_request_stops_the_payout_at_dispatch(
         b'"-0- ","-0- ","SAMPLE ENTRY FOR TESTS."\r\n'
     )
     newer = load_list(sdn + listed)
-    await screening.load_sanctions_list(
+    await sanctions_service.load_sanctions_list(
         compliance_of(economy), newer, source="next-day.csv", actor="test:ops"
     )
     await worker(rig).run_once()
@@ -161,7 +162,7 @@ async def test_a_sanctions_hit_after_the_request_stops_the_payout_at_dispatch(
 
     async with economy.db.read() as conn:
         [hit] = await sanctions_store.hits(conn, status="OPEN", after=None, limit=10)
-    await screening.decide_hit(
+    await sanctions_service.decide_hit(
         compliance_of(economy),
         finance,
         hit_id=hit.id,

@@ -13,32 +13,38 @@ from pathlib import Path
 import pytest
 from cryptography.fernet import Fernet
 
-from compliance.age import AgeRule, age_on
 from compliance.crypto import CannotDecrypt, Cipher, NoKeys
-from compliance.identity import (
-    STARTABLE,
-    TRANSITIONS,
-    Identity,
-    IdentityMethod,
-    IdentityStatus,
-    InvalidTransition,
-    check_move,
-    from_stripe,
-)
-from compliance.payout_methods import PayoutMethodStatus
-from compliance.policy import (
+from compliance.gate.rules import (
     Eligibility,
+    GatePolicy,
     MethodFacts,
     PayoutFacts,
-    Policy,
     RequirementCode,
     SanctionsState,
     decide,
     may_buy_coins,
 )
-from compliance.reporting import PaidPayout, Taxpayer, Thresholds, summarize, to_csv
-from compliance.sanctions import Screener, SdnFormatError, load_list, normalize_name, parse_sdn
-from compliance.tax import (
+from compliance.identity.age import AgeRule, age_on
+from compliance.identity.rules import (
+    STARTABLE,
+    TRANSITIONS,
+    Identity,
+    IdentityMethod,
+    IdentityStatus,
+    IdentityTransitionRefused,
+    check_move,
+    from_stripe,
+)
+from compliance.methods.rules import PayoutMethodStatus
+from compliance.reporting.rules import PaidPayout, Taxpayer, Thresholds, summarize, to_csv
+from compliance.sanctions.rules import (
+    Screener,
+    SdnFormatError,
+    load_list,
+    normalize_name,
+    parse_sdn,
+)
+from compliance.tax.rules import (
     MissingFormRule,
     TaxForm,
     TaxFormKind,
@@ -48,7 +54,7 @@ from compliance.tax import (
     w8ben_expires_on,
     withholding_minor,
 )
-from compliance.tin import TinType, validate_tin
+from compliance.tax.tin import TinType, validate_tin
 from kernel.errors import DomainError
 from settings.compliance import DEV_TIN_KEY, ComplianceSettings
 from settings.service import ConfigError, Settings
@@ -105,7 +111,7 @@ def test_every_allowed_identity_transition_is_accepted(
 def test_every_other_identity_transition_is_refused(
     current: IdentityStatus, new: IdentityStatus
 ) -> None:
-    with pytest.raises(InvalidTransition) as refused:
+    with pytest.raises(IdentityTransitionRefused) as refused:
         check_move(current, new)
     assert refused.value.code == "INVALID_TRANSITION"
 
@@ -384,7 +390,7 @@ def test_the_threshold_decides_what_is_a_possible_match() -> None:
 
 # --- the gate's policy -------------------------------------------------------------------------
 
-POLICY = Policy(
+POLICY = GatePolicy(
     ages=AgeRule(18, {"SG": 21}),
     missing_tax_form=MissingFormRule.BLOCK,
     backup_withholding_bps=2_400,
@@ -511,7 +517,7 @@ def test_blocked_unknown_and_unlisted_countries_are_not_supported() -> None:
     )
     cuban_account = facts(method=MethodFacts(PayoutMethodStatus.VERIFIED, "CU"))
     assert codes(decide(cuban_account, POLICY, TODAY)) == [R.COUNTRY_NOT_SUPPORTED]
-    only_eu = Policy(**{**POLICY.__dict__, "allowed_countries": frozenset({"DE", "FR"})})
+    only_eu = GatePolicy(**{**POLICY.__dict__, "allowed_countries": frozenset({"DE", "FR"})})
     assert codes(decide(facts(), only_eu, TODAY)) == [R.COUNTRY_NOT_SUPPORTED]
 
 
@@ -527,7 +533,7 @@ def test_missing_expired_and_wrong_tax_forms_block_by_default() -> None:
 
 
 def test_with_the_withhold_rule_payouts_go_with_backup_withholding() -> None:
-    withhold = Policy(**{**POLICY.__dict__, "missing_tax_form": MissingFormRule.WITHHOLD})
+    withhold = GatePolicy(**{**POLICY.__dict__, "missing_tax_form": MissingFormRule.WITHHOLD})
     assert decide(facts(tax_form=None), withhold, TODAY) == Eligibility(True, (), 2_400)
     german = Identity(S.VERIFIED, IdentityMethod.MANUAL, None, "Erika", ADULT, True, "DE")
     old_w8 = form(TaxFormKind.W8BEN, country="DE", signed=date(2022, 6, 1))
@@ -557,7 +563,7 @@ def test_anything_but_a_clear_screening_holds_payouts_with_a_neutral_message(
 
 
 def test_without_a_required_list_an_unloaded_list_does_not_block() -> None:
-    relaxed = Policy(**{**POLICY.__dict__, "sanctions_list_required": False})
+    relaxed = GatePolicy(**{**POLICY.__dict__, "sanctions_list_required": False})
     assert decide(facts(sanctions=SanctionsState.NO_LIST), relaxed, TODAY).eligible
     assert not decide(facts(sanctions=SanctionsState.POSSIBLE_MATCH), relaxed, TODAY).eligible
 

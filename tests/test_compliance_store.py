@@ -27,24 +27,22 @@ from sqlalchemy import (
 )
 from sqlalchemy.exc import DBAPIError
 
-from compliance import (
-    gate,
-    identity_store,
-    methods,
-    sanctions_store,
-    screening,
-    tax_forms,
-    verification,
-    year_end,
-)
-from compliance.identity import IdentityStatus
-from compliance.payout_methods import PayoutMethodStatus
-from compliance.policy import SanctionsState
-from compliance.reporting import to_csv
-from compliance.sanctions import load_list
-from compliance.tax import TaxFormKind
-from compliance.tin import TinType
-from compliance.verification import ReviewDecision
+from compliance.gate import service as gate_service
+from compliance.gate.rules import SanctionsState
+from compliance.identity import service as identity_service
+from compliance.identity import store as identity_store
+from compliance.identity.rules import IdentityStatus
+from compliance.identity.service import ReviewDecision
+from compliance.methods import service as methods_service
+from compliance.methods.rules import PayoutMethodStatus
+from compliance.reporting import service as reporting_service
+from compliance.reporting.rules import to_csv
+from compliance.sanctions import service as sanctions_service
+from compliance.sanctions import store as sanctions_store
+from compliance.sanctions.rules import load_list
+from compliance.tax import service as tax_service
+from compliance.tax.rules import TaxFormKind
+from compliance.tax.tin import TinType
 from economy.app import Economy
 from economy.users import User
 from kernel.audit import audit_log
@@ -79,7 +77,7 @@ async def finance(economy: Economy) -> User:
 async def eligibility(eco: Economy, user: User, provider: str = "paypal", **changes: Any) -> Any:
     settings = replace(eco.settings, compliance=replace(eco.settings.compliance, **changes))
     async with eco.db.read() as conn:
-        return await gate.check_payout(
+        return await gate_service.check_payout(
             conn,
             user_id=user.id,
             provider=provider,
@@ -119,7 +117,7 @@ async def test_the_raw_database_never_holds_a_tin_or_account_number_in_clear(
     economy: Economy, make_user: MakeUser
 ) -> None:
     creator = await make_user()
-    stored = await tax_forms.submit_tax_form(
+    stored = await tax_service.submit_tax_form(
         compliance_of(economy),
         creator,
         kind=TaxFormKind.W9,
@@ -143,7 +141,7 @@ async def test_a_full_tin_is_revealed_only_with_a_reason_and_an_audit_entry(
     economy: Economy, make_user: MakeUser, finance: User
 ) -> None:
     creator = await make_user()
-    await tax_forms.submit_tax_form(
+    await tax_service.submit_tax_form(
         compliance_of(economy),
         creator,
         kind=TaxFormKind.W9,
@@ -155,10 +153,12 @@ async def test_a_full_tin_is_revealed_only_with_a_reason_and_an_audit_entry(
         today=TODAY,
     )
     with pytest.raises(DomainError) as no_reason:
-        await tax_forms.reveal_tin(compliance_of(economy), finance, user_id=creator.id, reason="  ")
+        await tax_service.reveal_tin(
+            compliance_of(economy), finance, user_id=creator.id, reason="  "
+        )
     assert no_reason.value.code == "INVALID_NOTE"
     assert await audit_entries(economy, "COMPLIANCE_TIN_DECRYPTED") == []
-    revealed = await tax_forms.reveal_tin(
+    revealed = await tax_service.reveal_tin(
         compliance_of(economy), finance, user_id=creator.id, reason="1099 filing 2026"
     )
     assert (revealed.kind, revealed.value) == ("US_EIN", "042103594")
@@ -168,7 +168,7 @@ async def test_a_full_tin_is_revealed_only_with_a_reason_and_an_audit_entry(
     assert entry.details["reason"] == "1099 filing 2026"
     assert "042103594" not in repr(entry.details)
     with pytest.raises(DomainError) as nothing:
-        await tax_forms.reveal_tin(
+        await tax_service.reveal_tin(
             compliance_of(economy), finance, user_id=finance.id, reason="curious"
         )
     assert nothing.value.code == "NO_TAX_FORM"
@@ -181,7 +181,7 @@ async def test_a_new_form_supersedes_the_last_and_bad_forms_write_nothing(
     before = await row_counts("compliance_tax_forms", "audit_log")
     for bad in ("078-05-1120", "536-90-439"):
         with pytest.raises(DomainError) as refused:
-            await tax_forms.submit_tax_form(
+            await tax_service.submit_tax_form(
                 compliance_of(economy),
                 creator,
                 kind=TaxFormKind.W9,
@@ -194,7 +194,7 @@ async def test_a_new_form_supersedes_the_last_and_bad_forms_write_nothing(
             )
         assert refused.value.code == "INVALID_TIN"
     assert await row_counts("compliance_tax_forms", "audit_log") == before
-    await tax_forms.submit_tax_form(
+    await tax_service.submit_tax_form(
         compliance_of(economy),
         creator,
         kind=TaxFormKind.W8BEN,
@@ -205,7 +205,7 @@ async def test_a_new_form_supersedes_the_last_and_bad_forms_write_nothing(
         certified=True,
         today=TODAY,
     )
-    await tax_forms.submit_tax_form(
+    await tax_service.submit_tax_form(
         compliance_of(economy),
         creator,
         kind=TaxFormKind.W9,
@@ -217,7 +217,7 @@ async def test_a_new_form_supersedes_the_last_and_bad_forms_write_nothing(
         today=TODAY,
     )
     async with economy.db.read() as conn:
-        current = await tax_forms.tax_store.current(conn, creator.id)
+        current = await tax_service.tax_store.current(conn, creator.id)
     assert current is not None
     assert current.form.kind is TaxFormKind.W9
     assert (await row_counts("compliance_tax_forms"))["compliance_tax_forms"] == 2
@@ -243,17 +243,17 @@ async def test_rotating_keys_re_encrypts_everything_under_the_newest_key(
         before, creator, provider="sepa", country="DE", legal_name="Erika Muster"
     )
     both = await economy_with(new_key, old_key)
-    done = await tax_forms.rotate_keys(compliance_of(both), actor="test:rotation")
+    done = await tax_service.rotate_keys(compliance_of(both), actor="test:rotation")
     assert (done.tax_forms, done.payout_methods) == (1, 1)
-    again = await tax_forms.rotate_keys(compliance_of(both), actor="test:rotation")
+    again = await tax_service.rotate_keys(compliance_of(both), actor="test:rotation")
     assert (again.tax_forms, again.payout_methods) == (0, 0)
     only_new = await economy_with(new_key)
-    revealed = await tax_forms.reveal_tin(
+    revealed = await tax_service.reveal_tin(
         compliance_of(only_new), finance, user_id=creator.id, reason="check"
     )
     assert revealed.value == "36574261809"
     async with only_new.db.read() as conn:
-        payee = await gate.payee_for(
+        payee = await gate_service.payee_for(
             conn, user_id=creator.id, provider="sepa", settings=only_new.settings
         )
     assert payee is not None
@@ -272,7 +272,7 @@ async def test_a_manual_verification_is_approved_by_finance_and_every_step_is_au
     economy: Economy, make_user: MakeUser, finance: User
 ) -> None:
     creator = await make_user()
-    pending = await verification.start_manual(
+    pending = await identity_service.start_manual(
         compliance_of(economy),
         creator,
         legal_name="Jane Doe",
@@ -285,7 +285,7 @@ async def test_a_manual_verification_is_approved_by_finance_and_every_step_is_au
     async with economy.db.read() as conn:
         queue = await identity_store.review_queue(conn, after=None, limit=10)
     assert [r.user_id for r in queue] == [creator.id]
-    approved = await verification.review(
+    approved = await identity_service.review(
         compliance_of(economy),
         finance,
         user_id=creator.id,
@@ -313,7 +313,7 @@ async def test_a_manual_verification_is_approved_by_finance_and_every_step_is_au
 
 
 async def test_nobody_reviews_their_own_identity(economy: Economy, finance: User) -> None:
-    await verification.start_manual(
+    await identity_service.start_manual(
         compliance_of(economy),
         finance,
         legal_name="Fay Finance",
@@ -322,7 +322,7 @@ async def test_nobody_reviews_their_own_identity(economy: Economy, finance: User
         today=TODAY,
     )
     with pytest.raises(DomainError) as refused:
-        await verification.review(
+        await identity_service.review(
             compliance_of(economy),
             finance,
             user_id=finance.id,
@@ -341,7 +341,7 @@ async def test_requests_for_input_rejections_and_revocations_move_the_status(
     creator = await make_user()
 
     async def start() -> S:
-        record = await verification.start_manual(
+        record = await identity_service.start_manual(
             compliance_of(economy),
             creator,
             legal_name="Jane Doe",
@@ -352,7 +352,7 @@ async def test_requests_for_input_rejections_and_revocations_move_the_status(
         return record.identity.status
 
     async def decide(decision: ReviewDecision, note: str = "see note") -> S:
-        record = await verification.review(
+        record = await identity_service.review(
             compliance_of(economy),
             finance,
             user_id=creator.id,
@@ -393,7 +393,7 @@ async def test_verifications_expire_after_the_configured_validity(
         compliance=replace(economy.settings.compliance, identity_valid_days=10)
     )
     creator = await make_user()
-    await verification.start_manual(
+    await identity_service.start_manual(
         compliance_of(short),
         creator,
         legal_name="Jane",
@@ -401,7 +401,7 @@ async def test_verifications_expire_after_the_configured_validity(
         country="US",
         today=TODAY,
     )
-    record = await verification.review(
+    record = await identity_service.review(
         compliance_of(short),
         finance,
         user_id=creator.id,
@@ -411,10 +411,12 @@ async def test_verifications_expire_after_the_configured_validity(
     )
     assert record.identity.expires_on == TODAY + timedelta(days=10)
     assert (
-        await verification.expire_verifications(compliance_of(short), TODAY + timedelta(days=10))
+        await identity_service.expire_verifications(
+            compliance_of(short), TODAY + timedelta(days=10)
+        )
         == []
     )
-    assert await verification.expire_verifications(
+    assert await identity_service.expire_verifications(
         compliance_of(short), TODAY + timedelta(days=11)
     ) == [creator.id]
     async with short.db.read() as conn:
@@ -433,7 +435,9 @@ async def test_bad_identity_input_is_refused_with_its_field(
     ]
     for values, code in cases:
         with pytest.raises(DomainError) as refused:
-            await verification.start_manual(compliance_of(economy), creator, today=TODAY, **values)
+            await identity_service.start_manual(
+                compliance_of(economy), creator, today=TODAY, **values
+            )
         assert refused.value.code == code
     async with economy.db.read() as conn:
         assert (await identity_store.load(conn, creator.id)).identity.status is S.NOT_STARTED
@@ -462,14 +466,14 @@ async def test_a_fully_compliant_creator_is_eligible_and_gets_a_payee_for_each_p
         assert (found.eligible, found.requirements, found.withholding_bps) == (True, (), 0)
         async with economy.db.read() as conn:
             assert (
-                await gate.payee_for(
+                await gate_service.payee_for(
                     conn, user_id=creator.id, provider=provider, settings=economy.settings
                 )
                 == payee
             )
             other = "ach" if provider != "ach" else "paypal"
             assert (
-                await gate.payee_for(
+                await gate_service.payee_for(
                     conn, user_id=creator.id, provider=other, settings=economy.settings
                 )
                 is None
@@ -520,18 +524,18 @@ async def test_payout_methods_wait_for_finance_and_a_reviewer_cannot_verify_thei
     assert codes(await eligibility(economy, creator)) == ["PAYOUT_METHOD_UNVERIFIED"]
     own = await add_method(economy, finance, "paypal", {"email": "f@x.io"})
     with pytest.raises(DomainError) as self_review:
-        await methods.review_payout_method(
+        await methods_service.review_payout_method(
             compliance_of(economy), finance, method_id=own.id, verify=True, note="mine"
         )
     assert self_review.value.code == "SELF_REVIEW"
-    rejected = await methods.review_payout_method(
+    rejected = await methods_service.review_payout_method(
         compliance_of(economy), finance, method_id=newer.id, verify=False, note="name mismatch"
     )
     assert rejected.status is PayoutMethodStatus.REJECTED
     found = await eligibility(economy, creator)
     assert "rejected" in found.requirements[0].message
     with pytest.raises(DomainError) as decided:
-        await methods.review_payout_method(
+        await methods_service.review_payout_method(
             compliance_of(economy), finance, method_id=newer.id, verify=True, note="changed my mind"
         )
     assert decided.value.code == "NOT_PENDING"
@@ -557,7 +561,7 @@ async def test_the_gate_answers_anew_each_time_it_is_asked(
     creator = await make_user()
     await make_payout_ready(economy, creator)
     assert (await eligibility(economy, creator)).eligible  # at request time
-    await verification.review(
+    await identity_service.review(
         compliance_of(economy),
         finance,
         user_id=creator.id,
@@ -575,13 +579,13 @@ async def test_buying_coins_needs_a_declared_or_verified_adult_birth_date(
 
     async def may_buy() -> bool:
         async with economy.db.read() as conn:
-            found = await gate.check_coin_purchase(
+            found = await gate_service.check_coin_purchase(
                 conn, user_id=viewer.id, today=TODAY, settings=economy.settings
             )
         return found.eligible
 
     assert not await may_buy()
-    await verification.declare_birth_date(
+    await identity_service.declare_birth_date(
         compliance_of(economy),
         viewer,
         birth_date=date(TODAY.year - 16, 6, 1),
@@ -589,7 +593,7 @@ async def test_buying_coins_needs_a_declared_or_verified_adult_birth_date(
         today=TODAY,
     )
     assert not await may_buy()
-    await verification.declare_birth_date(
+    await identity_service.declare_birth_date(
         compliance_of(economy), viewer, birth_date=ADULT, country="US", today=TODAY
     )
     assert await may_buy()
@@ -618,11 +622,11 @@ async def test_a_possible_match_holds_payouts_until_finance_clears_it(
         True,
     )
     with pytest.raises(DomainError) as no_note:
-        await screening.decide_hit(
+        await sanctions_service.decide_hit(
             compliance_of(economy), finance, hit_id=hit.id, confirm=False, note=""
         )
     assert no_note.value.code == "INVALID_NOTE"
-    cleared = await screening.decide_hit(
+    cleared = await sanctions_service.decide_hit(
         compliance_of(economy),
         finance,
         hit_id=hit.id,
@@ -632,7 +636,7 @@ async def test_a_possible_match_holds_payouts_until_finance_clears_it(
     assert (cleared.status, cleared.decided_by) == ("CLEARED", "finance:fay")
     assert (await eligibility(economy, creator)).eligible
     with pytest.raises(DomainError) as twice:
-        await screening.decide_hit(
+        await sanctions_service.decide_hit(
             compliance_of(economy), finance, hit_id=hit.id, confirm=True, note="oops"
         )
     assert twice.value.code == "HIT_NOT_OPEN"
@@ -652,13 +656,13 @@ async def test_a_confirmed_match_keeps_payouts_blocked_and_nobody_decides_their_
     await make_payout_ready(economy, creator, legal_name="Yelena Volkova", country="RU")
     async with economy.db.read() as conn:
         [hit] = await sanctions_store.hits(conn, status="OPEN", after=None, limit=10)
-    await screening.decide_hit(
+    await sanctions_service.decide_hit(
         compliance_of(economy), finance, hit_id=hit.id, confirm=True, note="same person"
     )
     async with economy.db.read() as conn:
         assert await sanctions_store.state_of(conn, creator.id) is SanctionsState.CONFIRMED_MATCH
     assert codes(await eligibility(economy, creator)) == ["SANCTIONS_REVIEW"]
-    await verification.start_manual(
+    await identity_service.start_manual(
         compliance_of(economy),
         finance,
         legal_name="Omar Hassan",
@@ -669,7 +673,7 @@ async def test_a_confirmed_match_keeps_payouts_blocked_and_nobody_decides_their_
     async with economy.db.read() as conn:
         [own] = await sanctions_store.hits(conn, status="OPEN", after=None, limit=10)
     with pytest.raises(DomainError) as refused:
-        await screening.decide_hit(
+        await sanctions_service.decide_hit(
             compliance_of(economy), finance, hit_id=own.id, confirm=False, note="not me"
         )
     assert refused.value.code == "SELF_REVIEW"
@@ -682,7 +686,7 @@ async def test_a_new_list_version_re_screens_everyone_and_keeps_earlier_decision
     await make_payout_ready(economy, cleared, legal_name="Anvar Karimov", country="UZ")
     async with economy.db.read() as conn:
         [hit] = await sanctions_store.hits(conn, status="OPEN", after=None, limit=10)
-    await screening.decide_hit(
+    await sanctions_service.decide_hit(
         compliance_of(economy), finance, hit_id=hit.id, confirm=False, note="other man"
     )
     innocent = await make_user()
@@ -695,7 +699,7 @@ async def test_a_new_list_version_re_screens_everyone_and_keeps_earlier_decision
         b'"-0- ","-0- ","SAMPLE ENTRY FOR TESTS."\r\n'
     )
     newer = load_list(sdn + addition, (DATA / "alt_sample.csv").read_bytes())
-    result = await screening.load_sanctions_list(
+    result = await sanctions_service.load_sanctions_list(
         compliance_of(economy), newer, source="sdn-2026-11-24.csv", actor="test:ops"
     )
     assert result.created
@@ -706,7 +710,7 @@ async def test_a_new_list_version_re_screens_everyone_and_keeps_earlier_decision
     async with economy.db.read() as conn:
         carried = await sanctions_store.hits_of_user(conn, cleared.id)
     assert [(h.list_id, h.status) for h in carried] == [(1, "CLEARED"), (2, "CLEARED")]
-    same_again = await screening.load_sanctions_list(
+    same_again = await sanctions_service.load_sanctions_list(
         compliance_of(economy), newer, source="again", actor="t"
     )
     assert (same_again.created, same_again.version.id, same_again.screened) == (False, 2, 0)
@@ -722,7 +726,7 @@ async def test_a_list_not_yet_screened_against_holds_payouts_until_the_re_screen
         await sanctions_store.insert_list(conn, newer, source="partial", loaded_by="test")
         assert await sanctions_store.state_of(conn, creator.id) is SanctionsState.OUTDATED
     assert codes(await eligibility(economy, creator)) == ["SANCTIONS_REVIEW"]
-    assert await screening.rescreen_all(compliance_of(economy), actor="test") == (1, 0)
+    assert await sanctions_service.rescreen_all(compliance_of(economy), actor="test") == (1, 0)
     assert (await eligibility(economy, creator)).eligible
 
 
@@ -730,7 +734,7 @@ async def test_without_any_list_nobody_is_paid_unless_configured_otherwise(
     economy: Economy, make_user: MakeUser, finance: User
 ) -> None:
     creator = await make_user()
-    await verification.start_manual(
+    await identity_service.start_manual(
         compliance_of(economy),
         creator,
         legal_name="Jane Doe",
@@ -738,7 +742,7 @@ async def test_without_any_list_nobody_is_paid_unless_configured_otherwise(
         country="US",
         today=TODAY,
     )
-    await verification.review(
+    await identity_service.review(
         compliance_of(economy),
         finance,
         user_id=creator.id,
@@ -746,7 +750,7 @@ async def test_without_any_list_nobody_is_paid_unless_configured_otherwise(
         note="ok",
         today=TODAY,
     )
-    await tax_forms.submit_tax_form(
+    await tax_service.submit_tax_form(
         compliance_of(economy),
         creator,
         kind=TaxFormKind.W9,
@@ -758,7 +762,7 @@ async def test_without_any_list_nobody_is_paid_unless_configured_otherwise(
         today=TODAY,
     )
     added = await add_method(economy, creator, "paypal")
-    await methods.review_payout_method(
+    await methods_service.review_payout_method(
         compliance_of(economy), finance, method_id=added.id, verify=True, note="ok"
     )
     assert codes(await eligibility(economy, creator)) == ["SANCTIONS_REVIEW"]
@@ -773,7 +777,7 @@ async def test_without_any_list_nobody_is_paid_unless_configured_otherwise(
 
 async def test_the_audit_log_is_append_only(economy: Economy, make_user: MakeUser) -> None:
     creator = await make_user()
-    await verification.declare_birth_date(
+    await identity_service.declare_birth_date(
         compliance_of(economy), creator, birth_date=ADULT, country="US", today=TODAY
     )
     for statement in ("UPDATE audit_log SET action = 'X'", "DELETE FROM audit_log"):
@@ -847,7 +851,7 @@ async def test_the_year_end_report_sums_paid_payouts_per_creator(
                 for r in rows
             ],
         )
-    report = await year_end.year_end_report(
+    report = await reporting_service.year_end_report(
         compliance_of(economy), year=2026, actor=finance.subject, source=paid_rows
     )
     summary = [
@@ -878,12 +882,12 @@ async def test_the_year_end_report_sums_paid_payouts_per_creator(
 
 async def test_the_report_reads_the_payouts_tables_columns(economy: Economy) -> None:
     async with economy.db.read() as conn:
-        assert await year_end.paid_payouts(conn, 2026) == []
+        assert await reporting_service.paid_payouts(conn, 2026) == []
 
 
 def test_settings_reach_the_policy(settings: Settings) -> None:
-    from compliance.policy import Policy
+    from compliance.gate.rules import GatePolicy
 
-    policy = Policy.of(settings)
+    policy = GatePolicy.of(settings)
     assert policy.blocked_countries == frozenset({"CU", "IR", "KP", "SY"})
     assert policy.ages.default == 18

@@ -18,11 +18,15 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 from diamonds_fakes.stripe_server import FakeStripe
 
-from compliance import gate, identity_store, methods, tax_forms, verification
-from compliance.identity import IdentityMethod, IdentityStatus
-from compliance.stripe_identity import StripeIdentity
-from compliance.tax import TaxFormKind
-from compliance.tin import TinType
+from compliance.gate import service as gate_service
+from compliance.identity import service as identity_service
+from compliance.identity import store as identity_store
+from compliance.identity.rules import IdentityMethod, IdentityStatus
+from compliance.identity.stripe_identity import StripeIdentity
+from compliance.methods import service as methods_service
+from compliance.tax import service as tax_service
+from compliance.tax.rules import TaxFormKind
+from compliance.tax.tin import TinType
 from economy.app import Economy
 from economy.users import User
 from graph.webhooks import IDENTITY_PATH, add_identity_webhook_route
@@ -53,10 +57,10 @@ class Kyc:
         assert verifier is not None
         return verifier
 
-    async def start(self, user: User) -> verification.StartedSession:
+    async def start(self, user: User) -> identity_service.StartedSession:
         verifier = self.verifier()
         try:
-            return await verification.start_stripe(compliance_of(self.eco), user, verifier)
+            return await identity_service.start_stripe(compliance_of(self.eco), user, verifier)
         finally:
             await verifier.close()
 
@@ -177,7 +181,7 @@ async def test_a_verified_event_without_outputs_fetches_them_from_stripe(
     ident = (await kyc.record(creator)).identity
     assert (ident.status, ident.birth_date) == (S.VERIFIED, date(2010, 1, 1))
     async with kyc.eco.db.read() as conn:
-        found = await gate.check_payout(
+        found = await gate_service.check_payout(
             conn,
             user_id=creator.id,
             provider="paypal",
@@ -272,7 +276,7 @@ async def test_an_unreachable_stripe_is_a_typed_refusal_that_writes_nothing(
     assert verifier is not None
     try:
         with pytest.raises(DomainError) as refused:
-            await verification.start_stripe(compliance_of(eco), creator, verifier)
+            await identity_service.start_stripe(compliance_of(eco), creator, verifier)
     finally:
         await verifier.close()
     assert refused.value.code == "PROVIDER_UNAVAILABLE"
@@ -292,7 +296,7 @@ async def test_a_person_verified_by_stripe_passes_the_payout_gate(
     )
     kyc.fake.set_verification_status(session_id, "verified")
     await kyc.settle()
-    await tax_forms.submit_tax_form(
+    await tax_service.submit_tax_form(
         compliance_of(kyc.eco),
         creator,
         kind=TaxFormKind.W9,
@@ -304,11 +308,11 @@ async def test_a_person_verified_by_stripe_passes_the_payout_gate(
         today=TODAY,
     )
     added = await add_method(kyc.eco, creator, "paypal")
-    await methods.review_payout_method(
+    await methods_service.review_payout_method(
         compliance_of(kyc.eco), finance, method_id=added.id, verify=True, note="ok"
     )
     async with kyc.eco.db.read() as conn:
-        found = await gate.check_payout(
+        found = await gate_service.check_payout(
             conn,
             user_id=creator.id,
             provider="paypal",

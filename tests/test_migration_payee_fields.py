@@ -13,8 +13,9 @@ from typing import Any
 from alembic import command
 from sqlalchemy import text
 
-from compliance import gate, methods_store
 from compliance.crypto import cipher_for
+from compliance.gate import service as gate_service
+from compliance.methods import store as methods_store
 from diamonds.migrate import alembic_config
 from economy.app import Economy
 from economy.users import User
@@ -89,7 +90,9 @@ async def test_typed_columns_become_fields_and_come_back(
             for i, p in enumerate(["paypal", "stripe", "sepa", "ach"])
         }
         payees = {
-            p: await gate.payee_for(conn, user_id=users[i], provider=p, settings=economy.settings)
+            p: await gate_service.payee_for(
+                conn, user_id=users[i], provider=p, settings=economy.settings
+            )
             for i, p in enumerate(["paypal", "stripe", "sepa", "ach"])
         }
     assert {p: m.display for p, m in found.items() if m} == {

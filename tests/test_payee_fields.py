@@ -13,7 +13,7 @@ from collections.abc import Mapping
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
-from compliance.payout_methods import PayeeRefused, validate_method
+from compliance.methods.rules import PayeeRefused, validate_method
 from diamonds.app import create_service_app
 from economy.app import Economy
 from providers.bank.provider import AchProvider, SepaProvider

@@ -113,7 +113,7 @@ async def test_payout_errors_are_typed_payload_errors(
             "code": "INSUFFICIENT_DIAMONDS",
         }
     ]
-    from compliance.policy import Requirement
+    from compliance.gate.rules import Requirement
 
     rig.gate.blocked = [
         Requirement("TAX_FORM_MISSING", "submit a tax form"),

@@ -14,7 +14,7 @@ import pytest
 from diamonds_fakes.faults import Fault, FaultKind
 from diamonds_fakes.paypal_server import FakePayPal
 
-from compliance.policy import Requirement
+from compliance.gate.rules import Requirement
 from economy.app import Economy
 from economy.gifting import send_gift
 from economy.streams import start_stream
@@ -500,7 +500,7 @@ async def _reference(pp: PayPalRig, payout: Payout) -> str:
 async def test_the_year_end_report_counts_each_payment_the_provider_made(
     rig: Rig, rich_creator: MakeCreator, finance: User, economy: Economy
 ) -> None:
-    from compliance import year_end
+    from compliance.reporting import service as reporting_service
 
     creator = await rich_creator(60_000)
     payout = await _failed_then_retried(rig, creator, finance)
@@ -513,7 +513,7 @@ async def test_the_year_end_report_counts_each_payment_the_provider_made(
         rig.svc, rig.bank, _news(f"diamonds-payout-{payout.id}", "p1", PayoutState.PAID)
     )
     async with economy.db.read() as conn:
-        payments = await year_end.paid_payouts(conn, utcnow().year)
+        payments = await reporting_service.paid_payouts(conn, utcnow().year)
     assert [(p.user_id, p.gross_minor) for p in payments] == [(creator.id, payout.gross_minor)] * 2
 
 

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from sqlalchemy import update
 
-from compliance.policy import Requirement
+from compliance.gate.rules import Requirement
 from economy.app import Economy
 from economy.users import User
 from kernel.clock import utcnow

@@ -112,8 +112,8 @@ def _read(path: Path | None) -> bytes:
 
 
 def _load(args: argparse.Namespace) -> int:
-    from compliance.sanctions import SdnFormatError, load_list
-    from compliance.screening import load_sanctions_list
+    from compliance.sanctions.rules import SdnFormatError, load_list
+    from compliance.sanctions.service import load_sanctions_list
     from diamonds.console import EXIT_USAGE, CommandError
 
     if args.sample:
@@ -142,7 +142,7 @@ def _load(args: argparse.Namespace) -> int:
 
 
 def _rescreen(args: argparse.Namespace) -> int:
-    from compliance.screening import rescreen_all
+    from compliance.sanctions.service import rescreen_all
 
     screened, matched = _run(args, lambda svc: rescreen_all(svc, actor=args.actor))
     print(f"screened {screened} people, {matched} possible match(es) for review")
@@ -150,7 +150,7 @@ def _rescreen(args: argparse.Namespace) -> int:
 
 
 def _rotate(args: argparse.Namespace) -> int:
-    from compliance.tax_forms import rotate_keys
+    from compliance.tax.service import rotate_keys
 
     done = _run(args, lambda svc: rotate_keys(svc, actor=args.actor))
     print(
@@ -161,7 +161,7 @@ def _rotate(args: argparse.Namespace) -> int:
 
 
 def _expire(args: argparse.Namespace) -> int:
-    from compliance.verification import expire_verifications
+    from compliance.identity.service import expire_verifications
     from kernel.clock import utc_today
 
     expired = _run(args, lambda svc: expire_verifications(svc, utc_today()))
@@ -170,8 +170,8 @@ def _expire(args: argparse.Namespace) -> int:
 
 
 def _report(args: argparse.Namespace) -> int:
-    from compliance.reporting import to_csv
-    from compliance.year_end import year_end_report
+    from compliance.reporting.rules import to_csv
+    from compliance.reporting.service import year_end_report
     from diamonds.console import EXIT_USAGE, CommandError
 
     if not 2000 <= args.year <= 2100:

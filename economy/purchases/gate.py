@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from compliance.gate import check_coin_purchase
+from compliance.gate.service import check_coin_purchase
 from kernel.clock import utc_today
 from settings.service import Settings
 

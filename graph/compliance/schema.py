@@ -10,15 +10,13 @@ from typing import ClassVar
 import strawberry
 from strawberry.types import Info
 
-from compliance import (
-    gate,
-    identity_store,
-    methods_store,
-    reporting,
-    sanctions_store,
-    tax_store,
-    year_end,
-)
+from compliance.gate import service as gate_service
+from compliance.identity import store as identity_store
+from compliance.methods import store as methods_store
+from compliance.reporting import rules as reporting_rules
+from compliance.reporting import service as reporting_service
+from compliance.sanctions import store as sanctions_store
+from compliance.tax import store as tax_store
 from economy import users
 from graph.auth import Role
 from graph.compliance.mutations.add_payout_method import AddPayoutMethodPayload, add_payout_method
@@ -107,7 +105,7 @@ class ComplianceQueries:
         pk = await _subject(info, user_id)
         eco = info.context.eco
         async with eco.db.read() as conn:
-            found = await gate.check_payout(
+            found = await gate_service.check_payout(
                 conn,
                 user_id=pk,
                 provider=provider.strip().lower()[:32],
@@ -200,11 +198,11 @@ class ComplianceQueries:
         if not MIN_YEAR <= year <= MAX_YEAR:
             raise bad_input(f"year must be between {MIN_YEAR} and {MAX_YEAR}")
         actor = await info.context.user()
-        rows = await year_end.year_end_report(
+        rows = await reporting_service.year_end_report(
             info.context.compliance, year=year, actor=actor.subject
         )
         return YearEndReport(
-            year=year, rows=[YearEndReportRow.of(r) for r in rows], csv=reporting.to_csv(rows)
+            year=year, rows=[YearEndReportRow.of(r) for r in rows], csv=reporting_rules.to_csv(rows)
         )
 
 

@@ -12,15 +12,16 @@ from typing import TYPE_CHECKING, Annotated
 import strawberry
 from strawberry.types import Info
 
-from compliance import identity as identity_policy
-from compliance import payout_methods as method_policy
-from compliance import policy, tax
-from compliance.identity_store import IdentityRecord
-from compliance.methods_store import StoredMethod
-from compliance.reporting import ReportRow
-from compliance.sanctions_store import Hit
-from compliance.tax_store import StoredTaxForm
-from compliance.tin import masked
+from compliance.gate import rules as gate_rules
+from compliance.identity import rules as identity_rules
+from compliance.identity.store import IdentityRecord
+from compliance.methods import rules as methods_rules
+from compliance.methods.store import StoredMethod
+from compliance.reporting.rules import ReportRow
+from compliance.sanctions.store import Hit
+from compliance.tax import rules as tax_rules
+from compliance.tax.store import StoredTaxForm
+from compliance.tax.tin import masked
 from graph.context import Context
 from graph.relay import Node, to_global_id
 from graph.scalars import BigInt, utc
@@ -29,21 +30,21 @@ if TYPE_CHECKING:
     from graph.users.types import User
 
 PayoutRequirementCode = strawberry.enum(
-    policy.RequirementCode, description="A requirement a payout is still missing."
+    gate_rules.RequirementCode, description="A requirement a payout is still missing."
 )
 IdentityVerificationStatus = strawberry.enum(
-    identity_policy.IdentityStatus, description="Where an identity verification stands."
+    identity_rules.IdentityStatus, description="Where an identity verification stands."
 )
 IdentityVerificationMethod = strawberry.enum(
-    identity_policy.IdentityMethod, description="Who verifies: a FINANCE reviewer, or Stripe."
+    identity_rules.IdentityMethod, description="Who verifies: a FINANCE reviewer, or Stripe."
 )
-TaxFormKind = strawberry.enum(tax.TaxFormKind, description="W9 for US persons, W8BEN others.")
-TaxFormStatus = strawberry.enum(tax.TaxStatus, description="Whether a tax form holds today.")
+TaxFormKind = strawberry.enum(tax_rules.TaxFormKind, description="W9 for US persons, W8BEN others.")
+TaxFormStatus = strawberry.enum(tax_rules.TaxStatus, description="Whether a tax form holds today.")
 PayoutMethodStatus = strawberry.enum(
-    method_policy.PayoutMethodStatus, description="Whether a payout method may be paid to."
+    methods_rules.PayoutMethodStatus, description="Whether a payout method may be paid to."
 )
 SanctionsStatus = strawberry.enum(
-    policy.SanctionsState, description="Where a person stands against the sanctions list."
+    gate_rules.SanctionsState, description="Where a person stands against the sanctions list."
 )
 
 
@@ -71,11 +72,11 @@ class PayoutEligibility:
     )
 
     @classmethod
-    def of(cls, found: policy.Eligibility) -> PayoutEligibility:
+    def of(cls, found: gate_rules.Eligibility) -> PayoutEligibility:
         return cls(
             eligible=found.eligible,
             requirements=[
-                PayoutRequirement(code=policy.RequirementCode(r.code), message=r.message)
+                PayoutRequirement(code=gate_rules.RequirementCode(r.code), message=r.message)
                 for r in found.requirements
             ],
             withholding_bps=found.withholding_bps,
@@ -157,7 +158,7 @@ class TaxProfile:
         form = stored.form
         return cls(
             form=form.kind,
-            status=tax.tax_status(form, residence or form.country, today),
+            status=tax_rules.tax_status(form, residence or form.country, today),
             legal_name=form.legal_name,
             country=form.country,
             tin_type=form.tin_kind,

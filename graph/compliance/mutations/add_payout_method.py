@@ -8,8 +8,8 @@ import enum
 import strawberry
 from strawberry.types import Info
 
-from compliance import methods
-from compliance.payout_methods import PayeeRefused, field_path
+from compliance.methods import service as methods_service
+from compliance.methods.rules import PayeeRefused, field_path
 from graph.compliance.types import PayoutMethod
 from graph.context import Context
 from kernel.errors import DomainError
@@ -133,7 +133,9 @@ async def add_payout_method(
     finally:
         await info.context.release_provider_registry(registry)
     try:
-        stored = await methods.add_payout_method(info.context.compliance, user, contract, given)
+        stored = await methods_service.add_payout_method(
+            info.context.compliance, user, contract, given
+        )
     except PayeeRefused as exc:
         return _refused(*(_error(p.code, p.message, field_path(p.field)) for p in exc.problems))
     except DomainError as exc:

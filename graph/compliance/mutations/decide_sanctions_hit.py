@@ -8,7 +8,7 @@ import enum
 import strawberry
 from strawberry.types import Info
 
-from compliance import screening
+from compliance.sanctions import service as sanctions_service
 from graph.compliance.types import SanctionsHit
 from graph.context import Context
 from graph.errors import payload_errors
@@ -56,7 +56,7 @@ async def decide_sanctions_hit(
 ) -> DecideSanctionsHitPayload:
     reviewer = await info.context.user()
     try:
-        decided = await screening.decide_hit(
+        decided = await sanctions_service.decide_hit(
             info.context.compliance,
             reviewer,
             hit_id=id_argument(input.hit_id, "SanctionsHit", "hitId"),

@@ -9,8 +9,9 @@ from datetime import date
 import strawberry
 from strawberry.types import Info
 
-from compliance import gate, verification
-from compliance.policy import RequirementCode
+from compliance.gate import service as gate_service
+from compliance.gate.rules import RequirementCode
+from compliance.identity import service as identity_service
 from graph.compliance.types import PayoutRequirement
 from graph.context import Context
 from graph.errors import payload_errors
@@ -52,7 +53,7 @@ async def declare_date_of_birth(
     eco = info.context.eco
     today = utc_today()
     try:
-        await verification.declare_birth_date(
+        await identity_service.declare_birth_date(
             info.context.compliance,
             user,
             birth_date=input.date_of_birth,
@@ -66,7 +67,7 @@ async def declare_date_of_birth(
             errors=payload_errors(DeclareDateOfBirthError, DeclareDateOfBirthErrorCode, exc),
         )
     async with eco.db.read() as conn:
-        decision = await gate.check_coin_purchase(
+        decision = await gate_service.check_coin_purchase(
             conn, user_id=user.id, today=today, settings=eco.settings
         )
     return DeclareDateOfBirthPayload(

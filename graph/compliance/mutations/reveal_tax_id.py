@@ -8,7 +8,7 @@ import enum
 import strawberry
 from strawberry.types import Info
 
-from compliance import tax_forms
+from compliance.tax import service as tax_service
 from graph.context import Context
 from graph.errors import payload_errors
 from graph.relay import id_argument
@@ -46,7 +46,7 @@ class RevealTaxIdPayload:
 async def reveal_tax_id(info: Info[Context, None], input: RevealTaxIdInput) -> RevealTaxIdPayload:
     actor = await info.context.user()
     try:
-        revealed = await tax_forms.reveal_tin(
+        revealed = await tax_service.reveal_tin(
             info.context.compliance,
             actor,
             user_id=id_argument(input.user_id, "User", "userId"),

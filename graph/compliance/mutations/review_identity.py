@@ -9,8 +9,8 @@ from datetime import date
 import strawberry
 from strawberry.types import Info
 
-from compliance import verification
-from compliance.verification import ReviewDecision
+from compliance.identity import service as identity_service
+from compliance.identity.service import ReviewDecision
 from economy import users
 from graph.compliance.types import IdentityVerification
 from graph.context import Context
@@ -66,7 +66,7 @@ async def review_identity(
         async with eco.db.read() as conn:
             if await users.by_id(conn, user_id) is None:
                 raise NotFound("USER_NOT_FOUND", "no user has this id", "userId")
-        record = await verification.review(
+        record = await identity_service.review(
             info.context.compliance,
             reviewer,
             user_id=user_id,

@@ -8,7 +8,7 @@ import enum
 import strawberry
 from strawberry.types import Info
 
-from compliance import methods
+from compliance.methods import service as methods_service
 from graph.compliance.types import PayoutMethod
 from graph.context import Context
 from graph.errors import payload_errors
@@ -56,7 +56,7 @@ async def review_payout_method(
 ) -> ReviewPayoutMethodPayload:
     reviewer = await info.context.user()
     try:
-        decided = await methods.review_payout_method(
+        decided = await methods_service.review_payout_method(
             info.context.compliance,
             reviewer,
             method_id=id_argument(input.payout_method_id, "PayoutMethod", "payoutMethodId"),

@@ -9,9 +9,9 @@ from datetime import date
 import strawberry
 from strawberry.types import Info
 
-from compliance import verification
-from compliance.identity import IdentityMethod
-from compliance.stripe_identity import StripeIdentity
+from compliance.identity import service as identity_service
+from compliance.identity.rules import IdentityMethod
+from compliance.identity.stripe_identity import StripeIdentity
 from graph.compliance.types import IdentityVerification, IdentityVerificationMethod
 from graph.context import Context
 from graph.errors import payload_errors
@@ -86,7 +86,7 @@ async def start_identity_verification(
                 raise DomainError(
                     "MISSING_FIELD", f"{missing} is required for a manual verification", missing
                 )
-            record = await verification.start_manual(
+            record = await identity_service.start_manual(
                 info.context.compliance,
                 user,
                 legal_name=name,
@@ -106,7 +106,7 @@ async def start_identity_verification(
                 "METHOD_UNAVAILABLE", "Stripe Identity is not configured here", "method"
             )
         try:
-            started = await verification.start_stripe(info.context.compliance, user, verifier)
+            started = await identity_service.start_stripe(info.context.compliance, user, verifier)
         finally:
             await verifier.close()
     except DomainError as exc:

@@ -8,9 +8,10 @@ import enum
 import strawberry
 from strawberry.types import Info
 
-from compliance import identity_store, tax_forms
-from compliance import tax as tax_policy
-from compliance.tin import TinType as TinTypeValue
+from compliance.identity import store as identity_store
+from compliance.tax import rules as tax_rules
+from compliance.tax import service as tax_service
+from compliance.tax.tin import TinType as TinTypeValue
 from graph.compliance.types import TaxFormKind, TaxProfile
 from graph.context import Context
 from graph.errors import payload_errors
@@ -60,15 +61,15 @@ async def submit_tax_form(
     info: Info[Context, None], input: SubmitTaxFormInput
 ) -> SubmitTaxFormPayload:
     user = await info.context.user()
-    kind = tax_policy.TaxFormKind(input.form)
+    kind = tax_rules.TaxFormKind(input.form)
     today = utc_today()
     try:
-        stored = await tax_forms.submit_tax_form(
+        stored = await tax_service.submit_tax_form(
             info.context.compliance,
             user,
             kind=kind,
             legal_name=input.legal_name,
-            country=input.country or ("US" if kind is tax_policy.TaxFormKind.W9 else ""),
+            country=input.country or ("US" if kind is tax_rules.TaxFormKind.W9 else ""),
             tin_type=TinTypeValue(input.tin_type),
             tin=input.tin,
             certified=input.certify,

@@ -9,7 +9,7 @@ import enum
 from dataclasses import dataclass
 from datetime import date
 
-from compliance.tin import TinType, ValidTin, validate_tin
+from compliance.tax.tin import TinType, ValidTin, validate_tin
 from kernel.errors import DomainError
 
 US = "US"

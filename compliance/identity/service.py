@@ -14,24 +14,25 @@ from typing import Any
 from sqlalchemy import func
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from compliance import audit, identity_store, inputs
+from compliance import audit, inputs
 from compliance.audit import Action
-from compliance.identity import (
+from compliance.identity import store as identity_store
+from compliance.identity.rules import (
     STARTABLE,
     IdentityMethod,
     IdentityStatus,
     from_stripe,
     may_move,
 )
-from compliance.identity_store import IdentityRecord
-from compliance.screening import screen_user
-from compliance.service import Compliance
-from compliance.stripe_identity import (
+from compliance.identity.store import IdentityRecord
+from compliance.identity.stripe_identity import (
     IdentityProviderError,
     SessionEvent,
     SessionState,
     StripeIdentity,
 )
+from compliance.sanctions.service import screen_user
+from compliance.service import Compliance
 from kernel.actor import Actor
 from kernel.audit import write_audit_entry
 from kernel.clock import utc_today

@@ -13,10 +13,11 @@ from datetime import UTC, datetime
 from sqlalchemy import FromClause, column, select, table
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from compliance import identity_store, tax_store
 from compliance.audit import Action
-from compliance.reporting import PaidPayout, ReportRow, Taxpayer, Thresholds, summarize
+from compliance.identity import store as identity_store
+from compliance.reporting.rules import PaidPayout, ReportRow, Taxpayer, Thresholds, summarize
 from compliance.service import Compliance
+from compliance.tax import store as tax_store
 from kernel.audit import write_audit_entry
 from settings.service import Settings
 

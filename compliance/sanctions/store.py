@@ -11,8 +11,8 @@ from datetime import datetime
 from sqlalchemy import RowMapping, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from compliance.policy import SanctionsState
-from compliance.sanctions import Match, Screener, SdnEntry, SdnList
+from compliance.gate.rules import SanctionsState
+from compliance.sanctions.rules import Match, Screener, SdnEntry, SdnList
 from compliance.tables import sanctions_entries, sanctions_hits, sanctions_lists, screenings
 
 BATCH = 500

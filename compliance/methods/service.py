@@ -6,10 +6,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from compliance import audit, inputs, methods_store
+from compliance import audit, inputs
 from compliance.audit import Action
 from compliance.crypto import cipher_for
-from compliance.payout_methods import PayeeContract, PayoutMethodStatus, validate_method
+from compliance.methods import store as methods_store
+from compliance.methods.rules import PayeeContract, PayoutMethodStatus, validate_method
 from compliance.service import Compliance
 from kernel.actor import Actor
 from kernel.audit import write_audit_entry

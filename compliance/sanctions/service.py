@@ -10,13 +10,16 @@ from dataclasses import dataclass
 from sqlalchemy import select, union
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from compliance import audit, identity_store, sanctions_store, tax_store
+from compliance import audit
 from compliance.audit import Action
+from compliance.gate.rules import SanctionsState
+from compliance.identity import store as identity_store
 from compliance.inputs import note as clean_note
-from compliance.policy import SanctionsState
-from compliance.sanctions import SdnList
+from compliance.sanctions import store as sanctions_store
+from compliance.sanctions.rules import SdnList
 from compliance.service import Compliance
 from compliance.tables import identities, screenings, tax_forms
+from compliance.tax import store as tax_store
 from kernel.actor import Actor
 from kernel.audit import write_audit_entry
 from kernel.errors import DomainError, NotFound

@@ -55,7 +55,7 @@ STARTABLE = frozenset({S.NOT_STARTED, S.REQUIRES_INPUT, S.EXPIRED, S.CANCELED})
 """Statuses from which the person may start (again)."""
 
 
-class InvalidTransition(DomainError):
+class IdentityTransitionRefused(DomainError):
     def __init__(self, current: IdentityStatus, new: IdentityStatus) -> None:
         super().__init__(
             "INVALID_TRANSITION",
@@ -71,7 +71,7 @@ def may_move(current: IdentityStatus, new: IdentityStatus) -> bool:
 
 def check_move(current: IdentityStatus, new: IdentityStatus) -> None:
     if not may_move(current, new):
-        raise InvalidTransition(current, new)
+        raise IdentityTransitionRefused(current, new)
 
 
 @dataclass(frozen=True)

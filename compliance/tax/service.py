@@ -8,13 +8,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
-from compliance import audit, inputs, methods_store, tax_store
+from compliance import audit, inputs
 from compliance.audit import Action
 from compliance.crypto import CannotDecrypt, Cipher, cipher_for
-from compliance.screening import screen_user
+from compliance.methods import store as methods_store
+from compliance.sanctions.service import screen_user
 from compliance.service import Compliance
-from compliance.tax import TaxFormKind, check_submission
-from compliance.tin import TinType
+from compliance.tax import store as tax_store
+from compliance.tax.rules import TaxFormKind, check_submission
+from compliance.tax.tin import TinType
 from kernel.actor import Actor
 from kernel.audit import write_audit_entry
 from kernel.errors import DomainError

@@ -10,10 +10,10 @@ import enum
 from dataclasses import dataclass
 from datetime import date
 
-from compliance.age import AgeRule
-from compliance.identity import Identity, IdentityStatus
-from compliance.payout_methods import PayoutMethodStatus
-from compliance.tax import (
+from compliance.identity.age import AgeRule
+from compliance.identity.rules import Identity, IdentityStatus
+from compliance.methods.rules import PayoutMethodStatus
+from compliance.tax.rules import (
     MissingFormRule,
     TaxForm,
     TaxStatus,
@@ -68,7 +68,7 @@ class MethodFacts:
 
 @dataclass(frozen=True)
 class PayoutFacts:
-    """Everything the gate looks at, gathered by `compliance.gate` from the stores."""
+    """Everything the gate looks at, gathered by `compliance.gate.service` from the stores."""
 
     identity: Identity
     tax_form: TaxForm | None
@@ -88,7 +88,7 @@ class PayoutFacts:
 
 
 @dataclass(frozen=True)
-class Policy:
+class GatePolicy:
     ages: AgeRule
     missing_tax_form: MissingFormRule
     backup_withholding_bps: int
@@ -99,7 +99,7 @@ class Policy:
     sanctions_list_required: bool
 
     @classmethod
-    def of(cls, settings: Settings) -> Policy:
+    def of(cls, settings: Settings) -> GatePolicy:
         c = settings.compliance
         return cls(
             ages=AgeRule(c.age_of_majority, dict(c.age_of_majority_by_country)),
@@ -139,7 +139,7 @@ _SANCTIONS_MESSAGES = {
 """Deliberately neutral: a screening result is never disclosed to the person screened."""
 
 
-def decide(facts: PayoutFacts, policy: Policy, today: date) -> Eligibility:
+def decide(facts: PayoutFacts, policy: GatePolicy, today: date) -> Eligibility:
     """May this payout go? Every missing requirement is listed, not only the first."""
     found: list[Requirement] = []
     identity = facts.identity
@@ -176,7 +176,7 @@ def decide(facts: PayoutFacts, policy: Policy, today: date) -> Eligibility:
 
 
 def _age(
-    identity: Identity, verified: bool, country: str | None, policy: Policy, today: date
+    identity: Identity, verified: bool, country: str | None, policy: GatePolicy, today: date
 ) -> list[Requirement]:
     majority = policy.ages.majority_in(country)
     if not verified or identity.birth_date is None or not identity.birth_date_verified:
@@ -196,7 +196,7 @@ def _age(
     return []
 
 
-def _country(country: str | None, facts: PayoutFacts, policy: Policy) -> list[Requirement]:
+def _country(country: str | None, facts: PayoutFacts, policy: GatePolicy) -> list[Requirement]:
     if country is None:
         return [
             Requirement(
@@ -244,7 +244,7 @@ def _method(facts: PayoutFacts) -> list[Requirement]:
 
 
 def may_buy_coins(
-    birth_date: date | None, country: str | None, policy: Policy, today: date
+    birth_date: date | None, country: str | None, policy: GatePolicy, today: date
 ) -> Eligibility:
     """The age gate on buying coins: the buyer's birth date (declared or verified) must show
     them of age where they live."""

@@ -9,20 +9,24 @@ from datetime import date
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from compliance import audit, identity_store, methods_store, sanctions_store, tax_store
+from compliance import audit
 from compliance.audit import Action
 from compliance.crypto import cipher_for
-from compliance.payout_methods import PayoutMethodStatus
-from compliance.policy import (
+from compliance.gate.rules import (
     Eligibility,
+    GatePolicy,
     MethodFacts,
     PayoutFacts,
-    Policy,
     Requirement,
     RequirementCode,
     decide,
     may_buy_coins,
 )
+from compliance.identity import store as identity_store
+from compliance.methods import store as methods_store
+from compliance.methods.rules import PayoutMethodStatus
+from compliance.sanctions import store as sanctions_store
+from compliance.tax import store as tax_store
 from kernel.audit import write_audit_entry
 from providers.base import Payee
 from settings.service import Settings
@@ -73,7 +77,7 @@ async def check_payout(
     facts = await facts_for(
         conn, user_id=user_id, provider=provider, currency=currency, amount_minor=amount_minor
     )
-    return decide(facts, Policy.of(settings), today)
+    return decide(facts, GatePolicy.of(settings), today)
 
 
 async def check_coin_purchase(
@@ -82,7 +86,7 @@ async def check_coin_purchase(
     """May `user_id` buy coins? Their date of birth (verified, or declared) must show them of
     age where they live."""
     ident = (await identity_store.load(conn, user_id)).identity
-    return may_buy_coins(ident.birth_date, ident.country, Policy.of(settings), today)
+    return may_buy_coins(ident.birth_date, ident.country, GatePolicy.of(settings), today)
 
 
 async def payee_for(

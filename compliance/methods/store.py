@@ -13,7 +13,7 @@ from sqlalchemy import RowMapping, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from compliance.crypto import Sealed
-from compliance.payout_methods import Method, PayoutMethodStatus, describe, masked
+from compliance.methods.rules import Method, PayoutMethodStatus, describe, masked
 from compliance.tables import payout_method_fields, payout_methods
 
 

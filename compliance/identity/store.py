@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import RowMapping, func, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from compliance.identity import Identity, IdentityMethod, IdentityStatus
+from compliance.identity.rules import Identity, IdentityMethod, IdentityStatus
 from compliance.tables import identities, identity_events
 from ledger.database import insert_ignoring_conflicts
 

@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from compliance.crypto import Sealed
 from compliance.tables import tax_forms
-from compliance.tax import TaxForm, TaxFormKind, TaxFormSubmission
+from compliance.tax.rules import TaxForm, TaxFormKind, TaxFormSubmission
 
 
 @dataclass(frozen=True)
