@@ -1,3 +1,3 @@
-"""The shared kernel at the bottom of the tree: reading settings from the environment and the
-clock. It imports no other package of ours, and every package may import it.
+"""The shared kernel at the bottom of the tree: errors, input checks, the environment, the clock,
+the table metadata, the audit log and who acts. It imports no other package of ours; all may.
 """
