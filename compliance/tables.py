@@ -1,6 +1,6 @@
 """The compliance tables: identity verifications, tax forms (TINs encrypted), payout methods and
 their fields (secret ones encrypted), sanctions lists with their entries, screenings and hits,
-and the identity webhook events already applied. Decisions are also written to `audit_log`.
+and the identity webhook events already applied. Decisions also go to the kernel's `audit_log`.
 """
 
 from __future__ import annotations

@@ -2,8 +2,9 @@
 provider paid), who the creators are for tax purposes, and the report rows and CSV; audited.
 
 Reads `payout_attempts` (payout_id, outcome, paid_at) joined to `payouts` (id, user_id, currency,
-gross_minor, withholding_minor). A payment counts when its attempt is PAID and was paid within the
-(UTC) year: a payout paid twice by its provider (two attempts) counts twice.
+gross_minor, withholding_minor), and `users` (id, subject), by table name: compliance imports
+nothing of the economy or payouts. A payment counts when its attempt is PAID and was paid within
+the (UTC) year: a payout paid twice by its provider (two attempts) counts twice.
 """
 
 from __future__ import annotations
@@ -29,8 +30,6 @@ _PAYOUTS = table(
     column("gross_minor"),
     column("withholding_minor"),
 )
-_USERS = table("users", column("id"), column("subject"))
-"""The people's subjects, as far as the report reads them."""
 _ATTEMPTS = table("payout_attempts", column("payout_id"), column("outcome"), column("paid_at"))
 PAYMENTS = (
     select(
@@ -45,6 +44,8 @@ PAYMENTS = (
     .subquery("payments")
 )
 """One row per payment: the payouts pipeline's tables, as far as the report reads them."""
+_USERS = table("users", column("id"), column("subject"))
+"""The economy's users, as far as the report reads them (a creator's subject)."""
 PAID = "PAID"
 
 
