@@ -17,7 +17,7 @@ import re
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from email.utils import parsedate_to_datetime
@@ -48,7 +48,9 @@ from providers.errors import (
     UnknownOutcome,
     WebhookVerificationError,
 )
+from providers.paypal_records import records_from_batch
 from providers.paypal_signature import PRODUCTION_CERT_HOSTS, WebhookVerifier
+from providers.records import ProviderRecord
 
 log = logging.getLogger(__name__)
 
@@ -512,7 +514,7 @@ class PayPalProvider(PayoutProvider):
     slug: ClassVar[str] = PROVIDER
     currencies: ClassVar[frozenset[str]] = frozenset(_CURRENCIES)
     capabilities: ClassVar[frozenset[Capability]] = frozenset(
-        {Capability.LOOKUP, Capability.CANCEL, Capability.WEBHOOKS}
+        {Capability.LOOKUP, Capability.CANCEL, Capability.WEBHOOKS, Capability.RECONCILE}
     )
     idempotency_window: ClassVar[timedelta | None] = timedelta(days=30)
     """PayPal refuses a reused sender_batch_id for 30 days; after that it would pay again."""
@@ -658,6 +660,53 @@ class PayPalProvider(PayoutProvider):
             raise WebhookVerificationError(PROVIDER, "the body is not a JSON object")
         return updates_from_event(event, sent_at)
 
+    RECORDS_PAGE_SIZE: ClassVar[int] = 1000
+    """Items per page when reading a batch (PayPal's largest page)."""
+
+    async def settled_records(
+        self, since: datetime, until: datetime, *, references: Sequence[str] = ()
+    ) -> AsyncIterator[ProviderRecord]:
+        """Every item of the batches named by `references` (the payout_batch_ids our payouts of
+        the period recorded), read with GET /v1/payments/payouts/{id}?page=&page_size=
+        &total_required=true, page after page. PayPal's Payouts API lists no batches by date, so
+        the caller names them; each batch is read whole, whatever its dates (`since` and `until`
+        only bound the period the caller chose them for). A batch PayPal does not know
+        (`INVALID_RESOURCE_ID`) gives no record: to the caller, that payout is missing."""
+        if since.tzinfo is None or until.tzinfo is None or not since < until:
+            raise ValueError("the period needs time-zone-aware bounds, since before until")
+        for batch_id in dict.fromkeys(references):
+            page = 1
+            while True:
+                try:
+                    batch = await self._fetch_batch_page(batch_id, page)
+                except PermanentProviderError as error:
+                    if error.code == "INVALID_RESOURCE_ID":
+                        log.warning("paypal: batch %s is not known to PayPal", batch_id)
+                        break
+                    raise
+                for record in records_from_batch(batch):
+                    yield record
+                if page >= int(batch.get("total_pages") or 1):
+                    break
+                page += 1
+
+    async def _fetch_batch_page(self, batch_id: str, page: int) -> dict[str, Any]:
+        if not _REFERENCE.match(batch_id):
+            raise PermanentProviderError(
+                PROVIDER, "INVALID_REFERENCE", f"{batch_id!r} is not a PayPal batch id"
+            )
+        path = (
+            f"v1/payments/payouts/{batch_id}?page={page}&page_size={self.RECORDS_PAGE_SIZE}"
+            "&total_required=true"
+        )
+        answer = await self._run(
+            partial(self._get_path, path), effectful=False, what=f"get batch {batch_id} p{page}"
+        )
+        if "error" in answer:
+            raise _permanent(answer["error"])
+        found: dict[str, Any] = answer["batch"]
+        return found
+
     async def close(self) -> None:
         self._closed = True
         self._executor.shutdown(wait=False, cancel_futures=True)
@@ -749,6 +798,12 @@ class PayPalProvider(PayoutProvider):
 
     def _get_batch(self, batch_id: str) -> dict[str, Any]:
         answer = self._api.get(f"v1/payments/payouts/{batch_id}")
+        if isinstance(answer, Mapping) and "error" in answer:
+            return {"error": _json_object(answer["error"])}
+        return {"batch": dict(answer)}
+
+    def _get_path(self, path: str) -> dict[str, Any]:
+        answer = self._api.get(path)
         if isinstance(answer, Mapping) and "error" in answer:
             return {"error": _json_object(answer["error"])}
         return {"batch": dict(answer)}
