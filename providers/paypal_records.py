@@ -1,6 +1,7 @@
 """PayPal payout batches read as reconciliation records: each item of a batch (as GET
 /v1/payments/payouts/{id} pages them) becomes one `ProviderRecord`, its decimal amounts and fee
-converted to minor units exactly."""
+converted to minor units exactly; so does each payout PayPal's transaction search shows that no
+batch of ours holds (money we have no payout for)."""
 
 from __future__ import annotations
 
@@ -123,3 +124,77 @@ def records_from_batch(batch: Mapping[str, Any]) -> list[ProviderRecord]:
             )
         )
     return found
+
+
+PAYOUT_EVENT_CODES = frozenset({"T0001"})
+"""Transaction search's event code for a payout (MassPay) payment."""
+
+TRANSACTION_STATES: Mapping[str, PayoutState] = {
+    "S": PayoutState.PAID,
+    "P": PayoutState.PENDING,
+    "V": PayoutState.RETURNED,
+    "D": PayoutState.FAILED,
+}
+
+
+def records_from_transactions(
+    page: Mapping[str, Any], since: datetime, until: datetime
+) -> list[ProviderRecord]:
+    """The payouts (event code T0001, money out) on one page of GET /v1/reporting/transactions
+    initiated in [since, until), as records with no payout id of ours, named by transaction
+    id. The caller leaves out those a batch of ours already accounts for."""
+    found: list[ProviderRecord] = []
+    for detail in page.get("transaction_details") or []:
+        info = detail.get("transaction_info") if isinstance(detail, Mapping) else None
+        if not isinstance(info, Mapping):
+            continue
+        if info.get("transaction_event_code") not in PAYOUT_EVENT_CODES:
+            continue
+        when = _moment(_iso(info.get("transaction_initiation_date")))
+        if when is None or not since <= when < until:
+            continue
+        money = _money(_value(info.get("transaction_amount")))
+        if money is None:
+            continue
+        fee = _money(_value(info.get("fee_amount")))
+        status = str(info.get("transaction_status") or "")
+        found.append(
+            ProviderRecord(
+                provider=PROVIDER,
+                provider_reference=str(info.get("transaction_id")),
+                payout_id=None,
+                amount_minor=abs(money[0]),
+                currency=money[1],
+                state=TRANSACTION_STATES.get(status, PayoutState.UNKNOWN),
+                raw_status=status,
+                occurred_at=when,
+                fee_minor=abs(fee[0]) if fee is not None else None,
+                source="transaction-search",
+                raw={
+                    k: info.get(k)
+                    for k in (
+                        "transaction_id",
+                        "paypal_reference_id",
+                        "transaction_event_code",
+                        "transaction_status",
+                        "transaction_amount",
+                        "fee_amount",
+                    )
+                },
+            )
+        )
+    return found
+
+
+def _value(field: object) -> dict[str, Any] | None:
+    """Transaction search's `{"currency_code", "value"}` as the batches' `{"currency", "value"}`."""
+    if not isinstance(field, Mapping):
+        return None
+    return {"currency": field.get("currency_code"), "value": field.get("value")}
+
+
+def _iso(raw: object) -> object:
+    """`2014-07-11T04:03:52+0000` (PayPal's reporting format) as ISO 8601 with a colon."""
+    if isinstance(raw, str) and len(raw) > 5 and raw[-5] in "+-" and raw[-4:].isdigit():
+        return f"{raw[:-2]}:{raw[-2:]}"
+    return raw

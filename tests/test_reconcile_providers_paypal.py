@@ -221,3 +221,53 @@ async def post_batch(fake: FakePayPal, sender_batch_id: str, count: int) -> str:
         ) as answer:
             assert answer.status == 201, await answer.text()
             return str((await answer.json())["batch_header"]["payout_batch_id"])
+
+
+async def test_transaction_search_finds_payouts_no_batch_of_ours_holds(
+    fake: FakePayPal, paypal: PayPalProvider
+) -> None:
+    ours = await send(paypal, fake, "pp-ours", 1_000)
+    await send(paypal, fake, "pp-not-named", 3_000)
+    await send(paypal, fake, "pp-long-ago", 5_000)
+    fake.item_of("pp-long-ago").time_processed = "2020-01-01T00:00:00Z"
+    found = await records(paypal, [ours])
+    assert [r.payout_id for r in found if r.source == "batch"] == ["pp-ours"]
+    (stranger,) = [r for r in found if r.source == "transaction-search"]
+    assert stranger.payout_id is None
+    assert stranger.amount_minor == 3_000, "money out is negative at PayPal, positive here"
+    assert stranger.fee_minor == 60
+    assert stranger.state is PayoutState.PAID
+    assert stranger.provider_reference == fake.item_of("pp-not-named").transaction_id
+
+
+async def test_without_the_reporting_permission_the_batches_still_count(
+    fake: FakePayPal, paypal: PayPalProvider
+) -> None:
+    from diamonds_fakes.paypal_server import ErrorRule
+
+    ours = await send(paypal, fake, "pp-ours", 1_000)
+    fake.add_error(
+        ErrorRule(
+            status=403,
+            name="NOT_AUTHORIZED",
+            message="Authorization failed due to insufficient permissions.",
+            method="GET",
+            path="/v1/reporting/transactions",
+        )
+    )
+    found = await records(paypal, [ours])
+    assert [r.payout_id for r in found] == ["pp-ours"]
+
+
+async def test_the_fake_refuses_a_search_over_more_than_31_days(fake: FakePayPal) -> None:
+    async with aiohttp.ClientSession() as http:
+        token = await token_of(http, fake)
+        async with http.get(
+            f"{fake.url}/v1/reporting/transactions",
+            params={
+                "start_date": "2025-01-01T00:00:00+00:00",
+                "end_date": "2025-03-01T00:00:00+00:00",
+            },
+            headers={"Authorization": f"Bearer {token}"},
+        ) as answer:
+            assert answer.status == 400

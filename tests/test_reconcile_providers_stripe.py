@@ -205,3 +205,44 @@ async def _list_both_ways(client: stripe.StripeClient, payee: Payee) -> None:
     assert all(t.amount == -2_500 and t.net == -2_500 for t in txns.data)
     with pytest.raises(stripe.InvalidRequestError):
         await client.v1.transfers.list_async({"starting_after": newest, "ending_before": second})
+
+
+def test_a_balance_transaction_in_another_currency_is_the_converted_amount() -> None:
+    from providers.stripe_records import payout_record, transfer_record
+
+    payout = {
+        "id": "po_1",
+        "amount": 1_000,
+        "currency": "eur",
+        "status": "paid",
+        "created": 1_700_000_000,
+        "arrival_date": 1_700_086_400,
+        "metadata": {"payout_id": "po-fx"},
+        "failure_code": None,
+        "balance_transaction": {
+            "id": "txn_1",
+            "amount": -1_085,
+            "fee": 0,
+            "net": -1_085,
+            "currency": "usd",
+            "exchange_rate": 1.085,
+        },
+    }
+    record = payout_record(payout, None, "acct_1")
+    assert record.payout_id == "po-fx"
+    assert (record.converted_amount_minor, record.converted_currency) == (1_085, "USD")
+    assert record.exchange_rate == "1.085"
+    assert record.occurred_at == datetime.fromtimestamp(1_700_086_400, UTC), "paid: arrival"
+    reversed_transfer = {
+        "id": "tr_1",
+        "amount": 500,
+        "amount_reversed": 500,
+        "currency": "usd",
+        "created": 1_700_000_000,
+        "transfer_group": "po-gone",
+        "balance_transaction": "txn_2",
+    }
+    lone = transfer_record(reversed_transfer)
+    assert lone.state is PayoutState.CANCELED
+    assert lone.raw_status == "transfer_reversed"
+    assert lone.fee_minor is None, "a balance transaction not expanded tells no fee"

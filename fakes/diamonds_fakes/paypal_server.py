@@ -669,6 +669,7 @@ class FakePayPal:
             r.add_post(path, self._create_batch)
         r.add_get("/v1/payments/payouts/{payout_batch_id}", self._get_batch)
         r.add_get("/v1/payments/payouts-item/{payout_item_id}", self._get_item)
+        r.add_get("/v1/reporting/transactions", self._search_transactions)
         r.add_post("/v1/payments/payouts-item/{payout_item_id}/cancel", self._cancel_item)
         r.add_get("/v1/notifications/certs/{name}", self._certificate)
         a = ADMIN_PREFIX
@@ -859,6 +860,57 @@ class FakePayPal:
                     }
                 )
         return whole
+
+    async def _search_transactions(self, request: web.Request) -> web.Response:
+        """Transaction search (GET /v1/reporting/transactions): the payout items that moved
+        money (they have a transaction id), processed from `start_date` to `end_date` (at most
+        31 days apart), as `T0001` (MassPay) transactions with negative amounts and fees, after
+        the disagreements; `page` and `page_size` (1 to 500, default 100)."""
+        if (denied := self._unauthorized(request)) is not None:
+            return denied
+        try:
+            start = datetime.fromisoformat(request.query["start_date"])
+            end = datetime.fromisoformat(request.query["end_date"])
+            page = _query_int(request, "page", 1, 1, 10_000)
+            page_size = _query_int(request, "page_size", 100, 1, 500)
+        except (KeyError, ValueError) as error:
+            return error_response(
+                400,
+                error_body(
+                    "INVALID_REQUEST",
+                    "Request is not well-formed, syntactically incorrect, or violates schema.",
+                    [{"field": str(error), "location": "query", "issue": "INVALID_PARAMETER"}],
+                ),
+            )
+        if start.tzinfo is None or end.tzinfo is None or not start < end:
+            return error_response(400, error_body("INVALID_REQUEST", "Invalid date range."))
+        if end - start > timedelta(days=31):
+            return error_response(
+                400, error_body("INVALID_REQUEST", "Date range is greater than 31 days")
+            )
+        found = []
+        for item in self.items.values():
+            moment = _paypal_moment(item.time_processed)
+            if item.transaction_id is None or moment is None or not start <= moment <= end:
+                continue
+            if self._dropped(item):
+                continue
+            view = self._restated(item, self._item_json(item))
+            found.append(_transaction(view, moment))
+        pages = max(1, -(-len(found) // page_size))
+        return web.json_response(
+            {
+                "transaction_details": found[(page - 1) * page_size : page * page_size],
+                "account_number": "FAKE0ACCOUNT0",
+                "start_date": paypal_time(start),
+                "end_date": paypal_time(end),
+                "last_refreshed_datetime": paypal_time(),
+                "page": page,
+                "total_items": len(found),
+                "total_pages": pages,
+                "links": [],
+            }
+        )
 
     async def _get_item(self, request: web.Request) -> web.Response:
         if (denied := self._unauthorized(request)) is not None:
@@ -1231,6 +1283,40 @@ class FakePayPal:
     async def _admin_clear_disagreements(self, _request: web.Request) -> web.Response:
         self.disagreements.clear()
         return web.json_response({"disagreements": []})
+
+
+_TRANSACTION_STATUS = {"SUCCESS": "S", "RETURNED": "V", "REFUNDED": "V", "REVERSED": "V"}
+
+
+def _paypal_moment(raw: str | None) -> datetime | None:
+    return datetime.fromisoformat(raw.replace("Z", "+00:00")) if raw else None
+
+
+def _transaction(view: JSON, moment: datetime) -> JSON:
+    """A payout item as transaction search shows it: money out is negative."""
+    amount = view["payout_item"]["amount"]
+    fee = view["payout_item_fee"]
+    status = _TRANSACTION_STATUS.get(view["transaction_status"], "P")
+    stamp = moment.strftime("%Y-%m-%dT%H:%M:%S+0000")
+    return {
+        "transaction_info": {
+            "paypal_account_id": "FAKESENDER000",
+            "transaction_id": view["transaction_id"],
+            "paypal_reference_id": view["payout_batch_id"],
+            "paypal_reference_id_type": "PAP",
+            "transaction_event_code": "T0001",
+            "transaction_initiation_date": stamp,
+            "transaction_updated_date": stamp,
+            "transaction_amount": {
+                "currency_code": amount["currency"],
+                "value": f"-{amount['value']}",
+            },
+            "fee_amount": {"currency_code": fee["currency"], "value": f"-{fee['value']}"},
+            "transaction_status": status,
+        },
+        "payer_info": {"account_id": "FAKESENDER000"},
+        "payer_item": {"receiver": view["payout_item"].get("receiver")},
+    }
 
 
 def _minor_money(minor: int, currency: str) -> str:
