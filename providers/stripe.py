@@ -8,6 +8,7 @@ multiply (3 x 3 attempts), and every wait is logged and bounded in one place.
 
 from __future__ import annotations
 
+import asyncio
 import email.utils
 import hashlib
 import hmac
@@ -479,41 +480,67 @@ class StripeProvider(PayoutProvider):
             destination = transfer.get("destination")
             if isinstance(destination, str):
                 by_account.setdefault(destination, []).append(transfer)
+        accounts = sorted(by_account)
+        for first in range(0, len(accounts), self.RECONCILE_CONCURRENCY):
+            chunk = accounts[first : first + self.RECONCILE_CONCURRENCY]
+            listed = await asyncio.gather(
+                *(self._payouts_of(account, start, end) for account in chunk)
+            )
+            for account, payouts in zip(chunk, listed, strict=True):
+                for record in self._joined(account, by_account[account], payouts, end):
+                    yield record
+
+    RECONCILE_CONCURRENCY = 8
+    """Connected accounts whose payouts are listed at once (one list per account)."""
+
+    async def _payouts_of(self, account: str, start: int, end: int) -> list[dict[str, Any]]:
+        """The account's payouts created from `start` to `end` plus the lookahead."""
         lookahead = int(self.PAYOUT_LOOKAHEAD.total_seconds())
-        for account in sorted(by_account):
-            payout_params: PayoutListParams = {
-                "created": {"gte": start, "lt": end + lookahead},
-                "limit": 100,
-                "expand": ["data.balance_transaction"],
-            }
-            payouts = [
-                payout
-                async for payout in self._listed(
-                    f"list payouts of {account}",
-                    partial(
-                        self._client.v1.payouts.list_async,
-                        payout_params,
-                        {"stripe_account": account},
-                    ),
-                )
-            ]
-            by_transfer = {(p.get("metadata") or {}).get("transfer"): p for p in payouts}
-            by_payout_id = {(p.get("metadata") or {}).get("payout_id"): p for p in payouts}
-            by_transfer.pop(None, None)
-            by_payout_id.pop(None, None)
-            used: set[str] = set()
-            for transfer in by_account[account]:
-                payout = by_transfer.get(transfer["id"]) or by_payout_id.get(
-                    transfer.get("transfer_group")
-                )
-                if payout is None:
-                    yield transfer_record(transfer)
-                    continue
-                used.add(payout["id"])
-                yield payout_record(payout, transfer, account)
-            for payout in payouts:
-                if payout["id"] not in used and int(payout["created"]) < end:
-                    yield payout_record(payout, None, account)
+        payout_params: PayoutListParams = {
+            "created": {"gte": start, "lt": end + lookahead},
+            "limit": 100,
+            "expand": ["data.balance_transaction"],
+        }
+        return [
+            payout
+            async for payout in self._listed(
+                f"list payouts of {account}",
+                partial(
+                    self._client.v1.payouts.list_async,
+                    payout_params,
+                    {"stripe_account": account},
+                ),
+            )
+        ]
+
+    @staticmethod
+    def _joined(
+        account: str,
+        transfers: list[dict[str, Any]],
+        payouts: list[dict[str, Any]],
+        end: int,
+    ) -> list[ProviderRecord]:
+        """One record per transfer (its payout's, or its own), then the account's payouts of
+        the period that no transfer accounts for."""
+        records: list[ProviderRecord] = []
+        by_transfer = {(p.get("metadata") or {}).get("transfer"): p for p in payouts}
+        by_payout_id = {(p.get("metadata") or {}).get("payout_id"): p for p in payouts}
+        by_transfer.pop(None, None)
+        by_payout_id.pop(None, None)
+        used: set[str] = set()
+        for transfer in transfers:
+            payout = by_transfer.get(transfer["id"]) or by_payout_id.get(
+                transfer.get("transfer_group")
+            )
+            if payout is None:
+                records.append(transfer_record(transfer))
+                continue
+            used.add(payout["id"])
+            records.append(payout_record(payout, transfer, account))
+        for payout in payouts:
+            if payout["id"] not in used and int(payout["created"]) < end:
+                records.append(payout_record(payout, None, account))
+        return records
 
     async def _listed(
         self, what: str, first_page: Callable[[], Awaitable[stripe.ListObject[Listed]]]

@@ -246,3 +246,16 @@ def test_a_balance_transaction_in_another_currency_is_the_converted_amount() -> 
     assert lone.state is PayoutState.CANCELED
     assert lone.raw_status == "transfer_reversed"
     assert lone.fee_minor is None, "a balance transaction not expanded tells no fee"
+
+
+async def test_payouts_on_many_accounts_are_listed_a_few_accounts_at_a_time(
+    fake: FakeStripe, provider: StripeProvider
+) -> None:
+    payees = [Payee(f"C{n}", "US", {"account_id": fake.create_account()}) for n in range(20)]
+    for n, payee in enumerate(payees):
+        await provider.submit(instruction(payee, f"many-{n}", 100 + n))
+    found = await records(provider, *day_around(fake))
+    assert sorted(r.payout_id or "" for r in found) == sorted(f"many-{n}" for n in range(20))
+    assert all(r.source == "transfer+payout" for r in found)
+    accounts = {r.raw["account"] for r in found}
+    assert accounts == {p.stripe_account for p in payees}
