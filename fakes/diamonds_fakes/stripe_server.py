@@ -336,6 +336,8 @@ class FakeStripe:
         self.clock_offset_seconds = 0
         """Added to the real time for every `created`: tests move the fake's clock with it."""
         self.payout_accounts: dict[str, str] = {}
+        self.account_payouts: dict[str, list[str]] = {}
+        """The payout ids of each account (or PLATFORM), oldest first: lists read only these."""
         self.events: list[JSON] = []
         self.payment_intents: dict[str, JSON] = {}
         self.verification_sessions: dict[str, JSON] = {}
@@ -672,6 +674,7 @@ class FakeStripe:
             payout.update(status="paid", reconciliation_status="completed")
             self.payouts[id_] = payout
             self.payout_accounts[id_] = acct.id
+            self.account_payouts.setdefault(acct.id, []).append(id_)
             self._book(
                 acct.id, payout["balance_transaction"], "payout", payout, -disagreement.amount, 0
             )
@@ -1215,6 +1218,7 @@ class FakeStripe:
         )
         self.payouts[id_] = payout
         self.payout_accounts[id_] = acct.id
+        self.account_payouts.setdefault(acct.id, []).append(id_)
         fee = -(-amount * acct.payout_fee_bps // 10_000)
         self._book(acct.id, payout["balance_transaction"], "payout", payout, -amount, fee)
         account_id = None if acct is self.platform else acct.id
@@ -1259,14 +1263,8 @@ class FakeStripe:
     async def _list_payouts(self, request: web.Request, params: JSON) -> tuple[int, JSON]:
         scope = self._scope(request).id
         status = params.get("status")
-        views = [self.payout_view(p) for p in self.payouts.values()]
-        found = [
-            p
-            for p in views
-            if p is not None
-            and self.payout_accounts[p["id"]] == scope
-            and status in (None, p["status"])
-        ]
+        views = [self.payout_view(self.payouts[i]) for i in self.account_payouts.get(scope, [])]
+        found = [p for p in views if p is not None and status in (None, p["status"])]
         return 200, self._expanded(_page("/v1/payouts", found, params), params)
 
     async def _cancel_payout(self, request: web.Request, params: JSON) -> tuple[int, JSON]:
