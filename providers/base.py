@@ -6,12 +6,15 @@ from __future__ import annotations
 import enum
 import re
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from providers.errors import FieldProblem, InvalidFieldValue, InvalidPayee
+
+if TYPE_CHECKING:
+    from providers.records import ProviderRecord
 
 
 class PayoutState(enum.StrEnum):
@@ -38,6 +41,8 @@ class Capability(enum.StrEnum):
     """Pushes signed status updates."""
     BATCH_FILES = "BATCH_FILES"
     """Settles through files exchanged with a bank rather than an API call per payout."""
+    RECONCILE = "RECONCILE"
+    """Can list what it paid in a period from its own records (`settled_records`)."""
 
 
 @dataclass(frozen=True)
@@ -213,6 +218,20 @@ class PayoutProvider(ABC):
         `WebhookVerificationError` when the signature does not hold. Providers with
         `Capability.WEBHOOKS` override this."""
         raise NotImplementedError(f"{self.slug} does not send webhooks")
+
+    async def settled_records(
+        self, since: datetime, until: datetime, *, references: Sequence[str] = ()
+    ) -> AsyncIterator[ProviderRecord]:
+        """The provider's own records of the payouts it made from `since` (included) to `until`
+        (excluded), both time-zone aware, one `ProviderRecord` each, fetched page by page as the
+        caller iterates. `references` are the provider references we hold for payouts of the
+        period (from our records): a provider that cannot list by date (PayPal) reads those;
+        the others may ignore them. Providers with `Capability.RECONCILE` override this.
+
+        Raises `TransientProviderError` (try the run again), `ProviderConfigError` or
+        `ProviderError` (an answer it cannot read exactly, e.g. a fraction of a cent)."""
+        raise NotImplementedError(f"{self.slug} cannot list its records for reconciliation")
+        yield  # pragma: no cover - makes this an async generator, as overrides are
 
     def fee_minor(self, amount_minor: int, currency: str) -> int:
         """The provider's fee for a payout, passed through to the creator. None by default."""

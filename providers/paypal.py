@@ -16,8 +16,9 @@ import logging
 import re
 import threading
 import time
+import urllib.parse
 from collections import OrderedDict
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from email.utils import parsedate_to_datetime
@@ -48,7 +49,9 @@ from providers.errors import (
     UnknownOutcome,
     WebhookVerificationError,
 )
+from providers.paypal_records import records_from_batch, records_from_transactions
 from providers.paypal_signature import PRODUCTION_CERT_HOSTS, WebhookVerifier
+from providers.records import ProviderRecord
 
 log = logging.getLogger(__name__)
 
@@ -111,6 +114,12 @@ ITEM_EVENT_STATES: Mapping[str, PayoutState] = {
     "REFUNDED": PayoutState.RETURNED,
     "CANCELED": PayoutState.CANCELED,
 }
+
+SEARCH_UNAVAILABLE = frozenset(
+    {"NOT_AUTHORIZED", "PERMISSION_DENIED", "INVALID_RESOURCE_ID", "RESOURCE_NOT_FOUND",
+     "HTTP_403", "HTTP_404"}
+)  # fmt: skip
+"""Answers that say this account cannot use transaction search (no reporting permission)."""
 
 _ENDED_BADLY = frozenset({PayoutState.FAILED, PayoutState.RETURNED, PayoutState.CANCELED})
 _BATCH_LINK = re.compile(r"/v1/payments/payouts/([A-Za-z0-9_-]{1,64})(?:[/?#]|$)")
@@ -512,7 +521,7 @@ class PayPalProvider(PayoutProvider):
     slug: ClassVar[str] = PROVIDER
     currencies: ClassVar[frozenset[str]] = frozenset(_CURRENCIES)
     capabilities: ClassVar[frozenset[Capability]] = frozenset(
-        {Capability.LOOKUP, Capability.CANCEL, Capability.WEBHOOKS}
+        {Capability.LOOKUP, Capability.CANCEL, Capability.WEBHOOKS, Capability.RECONCILE}
     )
     idempotency_window: ClassVar[timedelta | None] = timedelta(days=30)
     """PayPal refuses a reused sender_batch_id for 30 days; after that it would pay again."""
@@ -658,6 +667,110 @@ class PayPalProvider(PayoutProvider):
             raise WebhookVerificationError(PROVIDER, "the body is not a JSON object")
         return updates_from_event(event, sent_at)
 
+    RECORDS_PAGE_SIZE: ClassVar[int] = 1000
+    """Items per page when reading a batch (PayPal's largest page)."""
+
+    async def settled_records(
+        self, since: datetime, until: datetime, *, references: Sequence[str] = ()
+    ) -> AsyncIterator[ProviderRecord]:
+        """Every item of the batches named by `references` (the payout_batch_ids our payouts of
+        the period recorded), read with GET /v1/payments/payouts/{id}?page=&page_size=
+        &total_required=true, page after page. PayPal's Payouts API lists no batches by date, so
+        the caller names them; each batch is read whole, whatever its dates (`since` and `until`
+        only bound the period the caller chose them for). A batch PayPal does not know
+        (`INVALID_RESOURCE_ID`) gives no record: to the caller, that payout is missing.
+
+        Then transaction search (GET /v1/reporting/transactions, 31 days a request, 500 a
+        page) for payouts initiated in the period that none of those batches holds: money that
+        left without a payout of ours. An account without the reporting permission (403, 404)
+        skips this part, with a warning."""
+        if since.tzinfo is None or until.tzinfo is None or not since < until:
+            raise ValueError("the period needs time-zone-aware bounds, since before until")
+        seen: set[str] = set()
+        async for record in self._batch_records(references):
+            transaction = record.raw.get("transaction_id")
+            if isinstance(transaction, str):
+                seen.add(transaction)
+            yield record
+        async for record in self._searched_records(since, until):
+            if record.provider_reference not in seen:
+                yield record
+
+    SEARCH_WINDOW: ClassVar[timedelta] = timedelta(days=31)
+    SEARCH_PAGE_SIZE: ClassVar[int] = 500
+
+    async def _searched_records(
+        self, since: datetime, until: datetime
+    ) -> AsyncIterator[ProviderRecord]:
+        start = since
+        while start < until:
+            end = min(until, start + self.SEARCH_WINDOW)
+            page = 1
+            while True:
+                query = urllib.parse.urlencode(
+                    {
+                        "start_date": start.strftime("%Y-%m-%dT%H:%M:%S%z"),
+                        "end_date": end.strftime("%Y-%m-%dT%H:%M:%S%z"),
+                        "fields": "transaction_info",
+                        "page_size": self.SEARCH_PAGE_SIZE,
+                        "page": page,
+                    }
+                )
+                try:
+                    answer = await self._run(
+                        partial(self._get_path, f"v1/reporting/transactions?{query}"),
+                        effectful=False,
+                        what=f"search transactions p{page}",
+                    )
+                    if "error" in answer:
+                        raise _permanent(answer["error"])
+                except PermanentProviderError as error:
+                    if error.code in SEARCH_UNAVAILABLE:
+                        log.warning("paypal: transaction search is not available: %s", error)
+                        return
+                    raise
+                found = answer["body"]
+                for record in records_from_transactions(found, since, until):
+                    yield record
+                if page >= int(found.get("total_pages") or 1):
+                    break
+                page += 1
+            start = end
+
+    async def _batch_records(self, references: Sequence[str]) -> AsyncIterator[ProviderRecord]:
+        for batch_id in dict.fromkeys(references):
+            page = 1
+            while True:
+                try:
+                    batch = await self._fetch_batch_page(batch_id, page)
+                except PermanentProviderError as error:
+                    if error.code == "INVALID_RESOURCE_ID":
+                        log.warning("paypal: batch %s is not known to PayPal", batch_id)
+                        break
+                    raise
+                for record in records_from_batch(batch):
+                    yield record
+                if page >= int(batch.get("total_pages") or 1):
+                    break
+                page += 1
+
+    async def _fetch_batch_page(self, batch_id: str, page: int) -> dict[str, Any]:
+        if not _REFERENCE.match(batch_id):
+            raise PermanentProviderError(
+                PROVIDER, "INVALID_REFERENCE", f"{batch_id!r} is not a PayPal batch id"
+            )
+        path = (
+            f"v1/payments/payouts/{batch_id}?page={page}&page_size={self.RECORDS_PAGE_SIZE}"
+            "&total_required=true"
+        )
+        answer = await self._run(
+            partial(self._get_path, path), effectful=False, what=f"get batch {batch_id} p{page}"
+        )
+        if "error" in answer:
+            raise _permanent(answer["error"])
+        found: dict[str, Any] = answer["body"]
+        return found
+
     async def close(self) -> None:
         self._closed = True
         self._executor.shutdown(wait=False, cancel_futures=True)
@@ -752,6 +865,13 @@ class PayPalProvider(PayoutProvider):
         if isinstance(answer, Mapping) and "error" in answer:
             return {"error": _json_object(answer["error"])}
         return {"batch": dict(answer)}
+
+    def _get_path(self, path: str) -> dict[str, Any]:
+        """GET a path of ours: `{"body": ...}`, or `{"error": ...}`."""
+        answer = self._api.get(path)
+        if isinstance(answer, Mapping) and "error" in answer:
+            return {"error": _json_object(answer["error"])}
+        return {"body": dict(answer)}
 
     def _cancel_item(self, item_id: str) -> dict[str, Any]:
         answer = self._api.post(f"v1/payments/payouts-item/{item_id}/cancel", {})

@@ -8,6 +8,7 @@ multiply (3 x 3 attempts), and every wait is logged and bounded in one place.
 
 from __future__ import annotations
 
+import asyncio
 import email.utils
 import hashlib
 import hmac
@@ -16,14 +17,14 @@ import logging
 import math
 import re
 import time
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import Any, ClassVar, Literal, TypeVar
 
 import aiohttp
 import stripe
-from stripe.params import PayoutListParams
+from stripe.params import PayoutListParams, TransferListParams
 
 from providers.base import (
     Capability,
@@ -44,10 +45,13 @@ from providers.errors import (
     UnknownOutcome,
     WebhookVerificationError,
 )
+from providers.records import ProviderRecord
+from providers.stripe_records import payout_record, transfer_record
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
+Listed = TypeVar("Listed", bound=stripe.StripeObject)
 
 SLUG = "stripe"
 MAX_IDEMPOTENCY_KEY = 255
@@ -194,7 +198,9 @@ class StripeProvider(PayoutProvider):
 
     slug = SLUG
     currencies = frozenset({"USD", "EUR", "GBP", "CAD", "AUD", "CHF", "SEK", "DKK", "NOK", "PLN"})
-    capabilities = frozenset({Capability.LOOKUP, Capability.CANCEL, Capability.WEBHOOKS})
+    capabilities = frozenset(
+        {Capability.LOOKUP, Capability.CANCEL, Capability.WEBHOOKS, Capability.RECONCILE}
+    )
     idempotency_window = timedelta(hours=24)
     """Stripe keeps idempotency keys at least 24 hours."""
     payee_fields: ClassVar[Sequence[PayeeField]] = (
@@ -442,6 +448,114 @@ class StripeProvider(PayoutProvider):
             ) from exc
         log.info("stripe: transfer %s reversed (%s)", transfer_id, because)
 
+    # --- reconciliation --------------------------------------------------------------------------
+
+    PAYOUT_LOOKAHEAD = timedelta(hours=1)
+    """How long after the end of the period a payout made from one of its transfers is looked
+    for (a payout follows its transfer within seconds)."""
+
+    async def settled_records(
+        self, since: datetime, until: datetime, *, references: Sequence[str] = ()
+    ) -> AsyncIterator[ProviderRecord]:
+        """The platform's transfers created in the period, each with the payout made from it on
+        the connected account (matched by the payout's `metadata.transfer`, else its
+        `metadata.payout_id`): one record per transfer, the payout's (`po_...`, the reference
+        `submit` gave), or the transfer's own when no payout was made. Then the payouts on
+        those accounts created in the period that no transfer of the period accounts for (money
+        we never sent, or a payout whose transfer fell in an earlier period). Every list goes
+        through stripe-python's auto-pagination (100 a page) with `created[gte]`/`created[lt]`
+        and the balance transactions expanded, for fees and conversions. `references` is not
+        needed: Stripe lists by date."""
+        del references
+        start, end = _period(since, until)
+        transfer_params: TransferListParams = {
+            "created": {"gte": start, "lt": end},
+            "limit": 100,
+            "expand": ["data.balance_transaction"],
+        }
+        by_account: dict[str, list[dict[str, Any]]] = {}
+        async for transfer in self._listed(
+            "list transfers", partial(self._client.v1.transfers.list_async, transfer_params)
+        ):
+            destination = transfer.get("destination")
+            if isinstance(destination, str):
+                by_account.setdefault(destination, []).append(transfer)
+        accounts = sorted(by_account)
+        for first in range(0, len(accounts), self.RECONCILE_CONCURRENCY):
+            chunk = accounts[first : first + self.RECONCILE_CONCURRENCY]
+            listed = await asyncio.gather(
+                *(self._payouts_of(account, start, end) for account in chunk)
+            )
+            for account, payouts in zip(chunk, listed, strict=True):
+                for record in self._joined(account, by_account[account], payouts, end):
+                    yield record
+
+    RECONCILE_CONCURRENCY = 8
+    """Connected accounts whose payouts are listed at once (one list per account)."""
+
+    async def _payouts_of(self, account: str, start: int, end: int) -> list[dict[str, Any]]:
+        """The account's payouts created from `start` to `end` plus the lookahead."""
+        lookahead = int(self.PAYOUT_LOOKAHEAD.total_seconds())
+        payout_params: PayoutListParams = {
+            "created": {"gte": start, "lt": end + lookahead},
+            "limit": 100,
+            "expand": ["data.balance_transaction"],
+        }
+        return [
+            payout
+            async for payout in self._listed(
+                f"list payouts of {account}",
+                partial(
+                    self._client.v1.payouts.list_async,
+                    payout_params,
+                    {"stripe_account": account},
+                ),
+            )
+        ]
+
+    @staticmethod
+    def _joined(
+        account: str,
+        transfers: list[dict[str, Any]],
+        payouts: list[dict[str, Any]],
+        end: int,
+    ) -> list[ProviderRecord]:
+        """One record per transfer (its payout's, or its own), then the account's payouts of
+        the period that no transfer accounts for."""
+        records: list[ProviderRecord] = []
+        by_transfer = {(p.get("metadata") or {}).get("transfer"): p for p in payouts}
+        by_payout_id = {(p.get("metadata") or {}).get("payout_id"): p for p in payouts}
+        by_transfer.pop(None, None)
+        by_payout_id.pop(None, None)
+        used: set[str] = set()
+        for transfer in transfers:
+            payout = by_transfer.get(transfer["id"]) or by_payout_id.get(
+                transfer.get("transfer_group")
+            )
+            if payout is None:
+                records.append(transfer_record(transfer))
+                continue
+            used.add(payout["id"])
+            records.append(payout_record(payout, transfer, account))
+        for payout in payouts:
+            if payout["id"] not in used and int(payout["created"]) < end:
+                records.append(payout_record(payout, None, account))
+        return records
+
+    async def _listed(
+        self, what: str, first_page: Callable[[], Awaitable[stripe.ListObject[Listed]]]
+    ) -> AsyncIterator[dict[str, Any]]:
+        """Every object of a list as plain JSON, page after page (stripe-python's
+        `auto_paging_iter`), each request's failures typed as reads."""
+        page = await self._call("read", what, first_page)
+        objects = page.auto_paging_iter()
+        while True:
+            try:
+                found = await self._call("read", what, objects.__anext__)
+            except StopAsyncIteration:
+                return
+            yield found.to_dict()
+
     # --- webhooks --------------------------------------------------------------------------------
 
     def verify_event(self, headers: Mapping[str, str], body: bytes) -> dict[str, Any]:
@@ -564,6 +678,16 @@ class StripeProvider(PayoutProvider):
         ):
             return TransientProviderError(SLUG, f"{what}: {reason}")
         return UnknownOutcome(SLUG, f"{what}: no answer ({reason}); look the payout up")
+
+
+def _period(since: datetime, until: datetime) -> tuple[int, int]:
+    """The period as whole Unix seconds for `created[gte]` and `created[lt]`: an object created
+    at whole second t is in [since, until) exactly when start <= t < end."""
+    if since.tzinfo is None or until.tzinfo is None:
+        raise ValueError("the period's bounds must carry a time zone")
+    if not since < until:
+        raise ValueError(f"the period is empty: {since.isoformat()} to {until.isoformat()}")
+    return math.ceil(since.timestamp()), math.ceil(until.timestamp())
 
 
 def retry_after(headers: Mapping[str, str] | None) -> float | None:

@@ -14,8 +14,9 @@ subclassing `ProviderConformance` and supplying its fixtures (the provider, a pa
 It checks: the payee fields (well formed; the sample payee accepted; missing required fields and
 undeclared ones refused with `InvalidPayee`), idempotent submit, status mapping (paid, failed
 with the provider's code, returned), unknown outcomes resolved by lookup, webhook verification,
-and bad credentials. Tests that need a capability the provider does not declare (LOOKUP,
-WEBHOOKS) are skipped.
+bad credentials, and the records a RECONCILE provider lists (what was paid is there, under the
+reference `submit` gave, amounts in integer minor units). Tests that need a capability the
+provider does not declare (LOOKUP, WEBHOOKS, RECONCILE) are skipped.
 
 The module imports without pytest (it ships with the provider SDK): the suite's own fixtures and
 marks are made pytest's when a test module first subclasses `ProviderConformance`, and the tests
@@ -30,6 +31,7 @@ import re
 import uuid
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
 from providers.base import (
@@ -51,6 +53,7 @@ from providers.errors import (
     UnknownOutcome,
     WebhookVerificationError,
 )
+from providers.records import ProviderRecord
 
 Function = TypeVar("Function", bound=Callable[..., Any])
 
@@ -207,6 +210,13 @@ class ProviderConformance:
     @_fixture
     def amount_minor(self) -> int:
         return 1_234
+
+    @_fixture
+    def reconcile_period(self) -> tuple[datetime, datetime]:
+        """The period the RECONCILE tests read (`since`, `until`): from a day ago to a day
+        ahead. Override it for a sandbox with a clock of its own."""
+        now = datetime.now(UTC)
+        return now - timedelta(days=1), now + timedelta(days=1)
 
     @_fixture
     def new_instruction(
@@ -509,6 +519,48 @@ class ProviderConformance:
         with pytest.raises(WebhookVerificationError):
             await provider.parse_webhook({"Content-Type": "application/json"}, body)
 
+    # --- reconciliation --------------------------------------------------------------------------
+
+    async def test_records_cover_what_was_paid_under_the_submitted_reference(
+        self,
+        provider: PayoutProvider,
+        sandbox: ProviderSandbox,
+        new_instruction: Callable[[], PayoutInstruction],
+        reconcile_period: tuple[datetime, datetime],
+    ) -> None:
+        _require(provider, Capability.RECONCILE)
+        paid, failed = new_instruction(), new_instruction()
+        paid_result = await self._settled(provider, sandbox, paid, Outcome.PAID)
+        failed_result = await self._settled(provider, sandbox, failed, Outcome.FAILED)
+        since, until = reconcile_period
+        references = [
+            r.provider_reference for r in (paid_result, failed_result) if r.provider_reference
+        ]
+        records = [r async for r in provider.settled_records(since, until, references=references)]
+        for record in records:
+            assert isinstance(record, ProviderRecord), "settled_records yields ProviderRecords"
+            assert record.provider == provider.slug
+            assert type(record.amount_minor) is int, "amounts are integer minor units"
+            assert record.fee_minor is None or type(record.fee_minor) is int
+            assert record.occurred_at.tzinfo is not None
+            assert record.currency == record.currency.upper()
+            assert record.raw_status, "a record keeps the provider's own status word"
+        ours = {r.payout_id: r for r in records if r.payout_id is not None}
+        assert paid.payout_id in ours, "the paid payout is in the provider's records"
+        record = ours[paid.payout_id]
+        assert record.provider_reference == paid_result.provider_reference, (
+            "a record carries the reference submit returned, so the two sides join"
+        )
+        assert record.amount_minor == paid.amount_minor
+        assert record.currency == paid.currency
+        assert record.state is PayoutState.PAID
+        if failed.payout_id in ours:
+            assert ours[failed.payout_id].state is not PayoutState.PAID
+        again = [r async for r in provider.settled_records(since, until, references=references)]
+        assert sorted(map(_identity, again)) == sorted(map(_identity, records)), (
+            "reading the same period twice gives the same records"
+        )
+
     # --- bad credentials -------------------------------------------------------------------------
 
     async def test_bad_credentials_are_a_typed_error_and_pay_nothing(
@@ -526,6 +578,10 @@ class ProviderConformance:
         if Capability.LOOKUP in bad_credentials_provider.capabilities:
             with pytest.raises((PermanentProviderError, ProviderConfigError)):
                 await bad_credentials_provider.lookup(instruction.payout_id, None)
+
+
+def _identity(record: ProviderRecord) -> tuple[str, str, int, str]:
+    return (record.provider_reference, record.payout_id or "", record.amount_minor, record.state)
 
 
 def _require(provider: PayoutProvider, capability: Capability) -> None:

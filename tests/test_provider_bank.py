@@ -962,6 +962,11 @@ class _BankConformance(ProviderConformance):
         yield sandbox
         await sandbox.restore()
 
+    @pytest.fixture
+    def reconcile_period(self) -> tuple[datetime, datetime]:
+        """The sandbox's clock starts on MONDAY and moves on by days."""
+        return MONDAY - timedelta(days=7), MONDAY + timedelta(days=60)
+
 
 class TestSepaConformance(_BankConformance):
     @pytest_asyncio.fixture

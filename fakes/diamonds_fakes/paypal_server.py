@@ -35,6 +35,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.x509.oid import NameOID
 
+from diamonds_fakes.disagreements import Disagreement, DisagreementKind, Disagreements
 from diamonds_fakes.faults import (
     ADMIN_PREFIX,
     Fault,
@@ -355,6 +356,9 @@ class FakePayPalSettings:
     """Deliveries in flight at once; 1 keeps them in order (PayPal itself does not promise to)."""
     kept_deliveries: int = 10_000
     """The most recent deliveries kept for inspection."""
+    item_fee_bps: int = 0
+    """Each item's `payout_item_fee`, in basis points of its amount (rounded up to a minor
+    unit); 0 by default."""
     seed: int | None = None
 
 
@@ -370,6 +374,7 @@ class FakePayPal:
             )
         self.faults = FaultInjector(self.settings.seed)
         self.error_rules: list[ErrorRule] = []
+        self.disagreements = Disagreements()
         self.batches: dict[str, FakeBatch] = {}
         self.items: dict[str, FakeItem] = {}
         self.by_sender_batch_id: dict[str, str] = {}
@@ -504,11 +509,45 @@ class FakePayPal:
         self._tokens.clear()
         self.faults.clear()
         self.error_rules.clear()
+        self.disagreements.clear()
 
     # -- control (also reachable through the admin API) ----------------------------------------
 
     def add_fault(self, fault: Fault) -> Fault:
         return self.faults.add(fault)
+
+    def add_disagreement(self, disagreement: Disagreement) -> Disagreement:
+        """Make GET /v1/payments/payouts/{id} disagree with what happened. `target` is our payout
+        id (the batch's sender_batch_id): `drop` leaves its item out, `amount` (minor units) and
+        `status` restate it, `extra` adds an item of `amount` to its batch that we never sent (to
+        a receiver of PayPal's, with no sender_item_id of ours), paid."""
+        if disagreement.kind is DisagreementKind.EXTRA:
+            batch = self.batch_of(disagreement.target)
+            if batch is None:
+                raise KeyError(f"no batch with sender_batch_id {disagreement.target!r}")
+            first = self.items[batch.item_ids[0]]
+            currency = str(first.item["amount"]["currency"])
+            assert disagreement.amount is not None
+            item = FakeItem(
+                payout_item_id=new_id(),
+                payout_batch_id=batch.payout_batch_id,
+                sender_batch_id=batch.sender_batch_id,
+                item={
+                    "recipient_type": "EMAIL",
+                    "amount": {
+                        "value": _minor_money(disagreement.amount, currency),
+                        "currency": currency,
+                    },
+                    "receiver": "stranger@example.com",
+                    "note": "not sent by Diamonds",
+                },
+                status="SUCCESS",
+                transaction_id=new_id(17),
+                time_processed=paypal_time(),
+            )
+            self.items[item.payout_item_id] = item
+            batch.item_ids.append(item.payout_item_id)
+        return self.disagreements.add(disagreement)
 
     def add_error(self, rule: ErrorRule) -> ErrorRule:
         self.error_rules.append(rule)
@@ -630,6 +669,7 @@ class FakePayPal:
             r.add_post(path, self._create_batch)
         r.add_get("/v1/payments/payouts/{payout_batch_id}", self._get_batch)
         r.add_get("/v1/payments/payouts-item/{payout_item_id}", self._get_item)
+        r.add_get("/v1/reporting/transactions", self._search_transactions)
         r.add_post("/v1/payments/payouts-item/{payout_item_id}/cancel", self._cancel_item)
         r.add_get("/v1/notifications/certs/{name}", self._certificate)
         a = ADMIN_PREFIX
@@ -642,6 +682,9 @@ class FakePayPal:
         r.add_post(f"{a}/errors", self._admin_add_error)
         r.add_delete(f"{a}/errors", self._admin_clear_errors)
         r.add_get(f"{a}/webhooks", self._admin_webhooks)
+        r.add_get(f"{a}/disagreements", self._admin_disagreements)
+        r.add_post(f"{a}/disagreements", self._admin_add_disagreement)
+        r.add_delete(f"{a}/disagreements", self._admin_clear_disagreements)
         r.add_post(f"{a}/webhooks/sign", self._admin_sign)
 
     async def _token(self, request: web.Request) -> web.Response:
@@ -775,7 +818,99 @@ class FakePayPal:
         batch = self.batches.get(request.match_info["payout_batch_id"])
         if batch is None:
             return _not_found()
-        return web.json_response(self._batch_json(batch))
+        try:
+            page = _query_int(request, "page", 1, 1, 1000)
+            page_size = _query_int(request, "page_size", 1000, 1, 1000)
+        except ValueError as error:
+            return error_response(
+                400,
+                error_body(
+                    "VALIDATION_ERROR",
+                    "Invalid request - see details",
+                    [{"field": str(error), "location": "query", "issue": "Invalid value"}],
+                ),
+            )
+        total_required = request.query.get("total_required", "false").lower() == "true"
+        return web.json_response(
+            self._batch_page(batch, page, page_size, total_required=total_required)
+        )
+
+    def _batch_page(
+        self, batch: FakeBatch, page: int, page_size: int, *, total_required: bool
+    ) -> JSON:
+        """A batch as GET /v1/payments/payouts/{id}?page=&page_size=&total_required= shows it:
+        the header, one page of items (after the disagreements), `total_items` and
+        `total_pages` when asked, and `next`/`previous` links while there are pages."""
+        whole = self._batch_json(batch, reported=True)
+        items = whole["items"]
+        pages = max(1, -(-len(items) // page_size))
+        whole["items"] = items[(page - 1) * page_size : page * page_size]
+        if total_required:
+            whole["total_items"] = len(items)
+            whole["total_pages"] = pages
+        base = f"{self.url}/v1/payments/payouts/{batch.payout_batch_id}"
+        for rel, number in (("next", page + 1), ("previous", page - 1)):
+            if 1 <= number <= pages:
+                whole["links"].append(
+                    {
+                        "href": f"{base}?page={number}&page_size={page_size}"
+                        f"&total_required={str(total_required).lower()}",
+                        "rel": rel,
+                        "method": "GET",
+                    }
+                )
+        return whole
+
+    async def _search_transactions(self, request: web.Request) -> web.Response:
+        """Transaction search (GET /v1/reporting/transactions): the payout items that moved
+        money (they have a transaction id), processed from `start_date` to `end_date` (at most
+        31 days apart), as `T0001` (MassPay) transactions with negative amounts and fees, after
+        the disagreements; `page` and `page_size` (1 to 500, default 100)."""
+        if (denied := self._unauthorized(request)) is not None:
+            return denied
+        try:
+            start = datetime.fromisoformat(request.query["start_date"])
+            end = datetime.fromisoformat(request.query["end_date"])
+            page = _query_int(request, "page", 1, 1, 10_000)
+            page_size = _query_int(request, "page_size", 100, 1, 500)
+        except (KeyError, ValueError) as error:
+            return error_response(
+                400,
+                error_body(
+                    "INVALID_REQUEST",
+                    "Request is not well-formed, syntactically incorrect, or violates schema.",
+                    [{"field": str(error), "location": "query", "issue": "INVALID_PARAMETER"}],
+                ),
+            )
+        if start.tzinfo is None or end.tzinfo is None or not start < end:
+            return error_response(400, error_body("INVALID_REQUEST", "Invalid date range."))
+        if end - start > timedelta(days=31):
+            return error_response(
+                400, error_body("INVALID_REQUEST", "Date range is greater than 31 days")
+            )
+        found = []
+        for item in self.items.values():
+            moment = _paypal_moment(item.time_processed)
+            if item.transaction_id is None or moment is None or not start <= moment <= end:
+                continue
+            if self._dropped(item):
+                continue
+            view = self._restated(item, self._item_json(item))
+            found.append(_transaction(view, moment))
+        pages = max(1, -(-len(found) // page_size))
+        return web.json_response(
+            {
+                "transaction_details": found[(page - 1) * page_size : page * page_size],
+                "account_number": "FAKE0ACCOUNT0",
+                "start_date": paypal_time(start),
+                "end_date": paypal_time(end),
+                "last_refreshed_datetime": paypal_time(),
+                "page": page,
+                "total_items": len(found),
+                "total_pages": pages,
+                "links": [],
+            }
+        )
 
     async def _get_item(self, request: web.Request) -> web.Response:
         if (denied := self._unauthorized(request)) is not None:
@@ -1042,10 +1177,19 @@ class FakePayPal:
             "encType": "application/json",
         }
 
-    def _batch_json(self, batch: FakeBatch) -> JSON:
+    def _batch_json(self, batch: FakeBatch, *, reported: bool = False) -> JSON:
+        """The batch; `reported` applies the disagreements (what GET answers)."""
         items = [self.items[i] for i in batch.item_ids]
+        views = [self._item_json(i) for i in items]
+        if reported:
+            views = [
+                self._restated(i, v)
+                for i, v in zip(items, views, strict=True)
+                if not self._dropped(i)
+            ]
         currency = str(items[0].item["amount"]["currency"]) if items else "USD"
-        total = sum((Decimal(str(i.item["amount"]["value"])) for i in items), Decimal(0))
+        total = sum((Decimal(str(v["payout_item"]["amount"]["value"])) for v in views), Decimal(0))
+        fees = sum((Decimal(str(v["payout_item_fee"]["value"])) for v in views), Decimal(0))
         header: JSON = {
             "payout_batch_id": batch.payout_batch_id,
             "batch_status": batch.status,
@@ -1053,25 +1197,25 @@ class FakePayPal:
             "sender_batch_header": batch.sender_batch_header,
             "funding_source": "BALANCE",
             "amount": {"currency": currency, "value": _money(total, currency)},
-            "fees": {"currency": currency, "value": _money(Decimal(0), currency)},
+            "fees": {"currency": currency, "value": _money(fees, currency)},
         }
         if batch.time_completed:
             header["time_completed"] = batch.time_completed
         return {
             "batch_header": header,
-            "items": [
-                {k: v for k, v in self._item_json(i).items() if k != "sender_batch_id"}
-                for i in items
-            ],
+            "items": [{k: v for k, v in view.items() if k != "sender_batch_id"} for view in views],
             "links": [self._batch_link(batch.payout_batch_id)],
         }
 
     def _item_json(self, item: FakeItem) -> JSON:
         currency = str(item.item["amount"]["currency"])
+        value = Decimal(str(item.item["amount"]["value"]))
+        exponent = 0 if currency in _ZERO_DECIMAL else 2
+        fee_minor = -(-int(value.scaleb(exponent)) * self.settings.item_fee_bps // 10_000)
         view: JSON = {
             "payout_item_id": item.payout_item_id,
             "transaction_status": item.status,
-            "payout_item_fee": {"currency": currency, "value": _money(Decimal(0), currency)},
+            "payout_item_fee": {"currency": currency, "value": _minor_money(fee_minor, currency)},
             "payout_batch_id": item.payout_batch_id,
             "payout_item": item.item,
             "links": [
@@ -1091,6 +1235,103 @@ class FakePayPal:
         if item.error:
             view["errors"] = item.error
         return view
+
+    def _payout_id_of(self, item: FakeItem) -> str | None:
+        """Our payout id for an item: its sender_item_id, else the batch's sender_batch_id for
+        the batch's first item (the one the client sent)."""
+        sender_item_id = item.item.get("sender_item_id")
+        if sender_item_id:
+            return str(sender_item_id)
+        first = self.batches[item.payout_batch_id].item_ids[0] == item.payout_item_id
+        return item.sender_batch_id if first else None
+
+    def _dropped(self, item: FakeItem) -> bool:
+        return self.disagreements.dropped(self._payout_id_of(item))
+
+    def _restated(self, item: FakeItem, view: JSON) -> JSON:
+        """An item with the amount and status disagreements on our payout applied."""
+        payout_id = self._payout_id_of(item)
+        if payout_id is None:
+            return view
+        amount = view["payout_item"]["amount"]
+        currency = str(amount["currency"])
+        exponent = 0 if currency in _ZERO_DECIMAL else 2
+        sent = int(Decimal(str(amount["value"])).scaleb(exponent))
+        reported = self.disagreements.amount(payout_id, sent)
+        status = self.disagreements.status(payout_id, view["transaction_status"])
+        if reported == sent and status == view["transaction_status"]:
+            return view
+        restated = {**amount, "value": _minor_money(reported, currency)}
+        return {
+            **view,
+            "transaction_status": status,
+            "payout_item": {**view["payout_item"], "amount": restated},
+        }
+
+    async def _admin_disagreements(self, _request: web.Request) -> web.Response:
+        return web.json_response({"disagreements": [d.to_json() for d in self.disagreements.items]})
+
+    async def _admin_add_disagreement(self, request: web.Request) -> web.Response:
+        try:
+            added = self.add_disagreement(Disagreement.from_json(await _admin_json(request)))
+        except KeyError as error:
+            return admin_error(str(error), status=404)
+        except ValueError as error:
+            return admin_error(str(error))
+        return web.json_response(added.to_json(), status=201)
+
+    async def _admin_clear_disagreements(self, _request: web.Request) -> web.Response:
+        self.disagreements.clear()
+        return web.json_response({"disagreements": []})
+
+
+_TRANSACTION_STATUS = {"SUCCESS": "S", "RETURNED": "V", "REFUNDED": "V", "REVERSED": "V"}
+
+
+def _paypal_moment(raw: str | None) -> datetime | None:
+    return datetime.fromisoformat(raw.replace("Z", "+00:00")) if raw else None
+
+
+def _transaction(view: JSON, moment: datetime) -> JSON:
+    """A payout item as transaction search shows it: money out is negative."""
+    amount = view["payout_item"]["amount"]
+    fee = view["payout_item_fee"]
+    status = _TRANSACTION_STATUS.get(view["transaction_status"], "P")
+    stamp = moment.strftime("%Y-%m-%dT%H:%M:%S+0000")
+    return {
+        "transaction_info": {
+            "paypal_account_id": "FAKESENDER000",
+            "transaction_id": view["transaction_id"],
+            "paypal_reference_id": view["payout_batch_id"],
+            "paypal_reference_id_type": "PAP",
+            "transaction_event_code": "T0001",
+            "transaction_initiation_date": stamp,
+            "transaction_updated_date": stamp,
+            "transaction_amount": {
+                "currency_code": amount["currency"],
+                "value": f"-{amount['value']}",
+            },
+            "fee_amount": {"currency_code": fee["currency"], "value": f"-{fee['value']}"},
+            "transaction_status": status,
+        },
+        "payer_info": {"account_id": "FAKESENDER000"},
+        "payer_item": {"receiver": view["payout_item"].get("receiver")},
+    }
+
+
+def _minor_money(minor: int, currency: str) -> str:
+    """Minor units as PayPal's decimal string (1234 USD is "12.34", 500 JPY is "500")."""
+    exponent = 0 if currency in _ZERO_DECIMAL else 2
+    return _money(Decimal(minor).scaleb(-exponent), currency)
+
+
+def _query_int(request: web.Request, name: str, default: int, low: int, high: int) -> int:
+    raw = request.query.get(name)
+    if raw is None:
+        return default
+    if not raw.isdigit() or not low <= int(raw) <= high:
+        raise ValueError(name)
+    return int(raw)
 
 
 def _money(value: Decimal, currency: str) -> str:

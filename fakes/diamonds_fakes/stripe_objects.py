@@ -68,6 +68,46 @@ def transfer(
     }
 
 
+def balance_transaction(
+    *,
+    id_: str,
+    amount: int,
+    fee: int,
+    currency: str,
+    created: int,
+    available_on: int,
+    source: str,
+    type_: str,
+    description: str | None,
+) -> JSON:
+    """A balance transaction: `amount` signed (negative for money out), `fee` kept by Stripe,
+    `net` = amount - fee, as in Stripe's fixtures."""
+    fee_details = (
+        [{"amount": fee, "application": None, "currency": currency, "description": "Stripe "
+          "processing fees", "type": "stripe_fee"}]
+        if fee
+        else []
+    )  # fmt: skip
+    return {
+        "amount": amount,
+        "available_on": available_on,
+        "created": created,
+        "currency": currency,
+        "description": description,
+        "exchange_rate": None,
+        "fee": fee,
+        "fee_details": fee_details,
+        "id": id_,
+        "net": amount - fee,
+        "object": "balance_transaction",
+        "reporting_category": type_,
+        "source": source,
+        "status": "available",
+        "type": type_,
+        "balance_type": "payments",
+    }
+
+
 def transfer_reversal(
     *, transfer_id: str, amount: int, currency: str, created: int, metadata: Mapping[str, str]
 ) -> JSON:

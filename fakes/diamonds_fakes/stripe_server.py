@@ -30,6 +30,7 @@ import aiohttp
 from aiohttp import web
 
 from diamonds_fakes import stripe_objects as objects
+from diamonds_fakes.disagreements import Disagreement, DisagreementKind, Disagreements
 from diamonds_fakes.faults import (
     ADMIN_PREFIX,
     Fault,
@@ -242,6 +243,9 @@ class Account:
     """Every payout on this account fails with this code when it advances on its own."""
     fail_after_paid: bool = False
     """Every payout on this account turns failed after it is paid (advancing on its own)."""
+    payout_fee_bps: int = 0
+    """The fee on each payout from this account, in basis points of its amount (rounded up),
+    booked on the payout's balance transaction; 0 like Stripe's standard payouts."""
 
 
 @dataclass
@@ -325,7 +329,15 @@ class FakeStripe:
         self.accounts: dict[str, Account] = {}
         self.transfers: dict[str, JSON] = {}
         self.payouts: dict[str, JSON] = {}
+        self.balance_transactions: dict[str, JSON] = {}
+        self.balance_accounts: dict[str, str] = {}
+        """The account (or PLATFORM) each balance transaction belongs to."""
+        self.disagreements = Disagreements()
+        self.clock_offset_seconds = 0
+        """Added to the real time for every `created`: tests move the fake's clock with it."""
         self.payout_accounts: dict[str, str] = {}
+        self.account_payouts: dict[str, list[str]] = {}
+        """The payout ids of each account (or PLATFORM), oldest first: lists read only these."""
         self.events: list[JSON] = []
         self.payment_intents: dict[str, JSON] = {}
         self.verification_sessions: dict[str, JSON] = {}
@@ -413,6 +425,7 @@ class FakeStripe:
         fail_after_paid: bool = False,
         metadata: Mapping[str, str] | None = None,
         type_: str = "express",
+        payout_fee_bps: int = 0,
     ) -> str:
         """A connected account able to receive transfers; returns its `acct_...` id."""
         if payout_failure_code is not None and payout_failure_code not in PAYOUT_FAILURE_MESSAGES:
@@ -423,7 +436,7 @@ class FakeStripe:
             id_=id_,
             country=country.upper(),
             email=email,
-            created=_now(),
+            created=self.now(),
             default_currency=currency,
             external_account=new_id("ba"),
             payouts_enabled=payouts_enabled,
@@ -437,6 +450,7 @@ class FakeStripe:
             {currency: balance},
             payout_failure_code=payout_failure_code,
             fail_after_paid=fail_after_paid,
+            payout_fee_bps=payout_fee_bps,
         )
         return id_
 
@@ -524,6 +538,14 @@ class FakeStripe:
             payout["failure_code"] = code
             payout["failure_message"] = PAYOUT_FAILURE_MESSAGES[code]
             payout["failure_balance_transaction"] = new_id("txn")
+            self._book(
+                acct.id,
+                payout["failure_balance_transaction"],
+                "payout_failure",
+                payout,
+                payout["amount"],
+                0,
+            )
             self._credit(acct, payout["currency"], payout["amount"])
         if status == "canceled":
             self._credit(acct, payout["currency"], payout["amount"])
@@ -622,6 +644,89 @@ class FakeStripe:
                 return event
         raise KeyError(f"no event {event_id}")
 
+    def now(self) -> int:
+        """The fake's clock, in Unix seconds: the real time plus `clock_offset_seconds`."""
+        return int(time.time()) + self.clock_offset_seconds
+
+    def add_disagreement(self, disagreement: Disagreement) -> Disagreement:
+        """Make the lists disagree with what happened. `drop`, `amount` and `status` name our
+        payout id (a transfer's `transfer_group`, a payout's `metadata.payout_id`); `extra`
+        makes a paid payout of `amount` on the connected account `target` that we never asked
+        for (no metadata), now."""
+        if disagreement.kind is DisagreementKind.EXTRA:
+            acct = self._account(disagreement.target)
+            assert disagreement.amount is not None
+            currency = acct.body["default_currency"]
+            id_ = new_id("po")
+            created = self.now()
+            payout = objects.payout(
+                id_=id_,
+                amount=disagreement.amount,
+                currency=currency,
+                destination=acct.body["external_accounts"]["data"][0]["id"],
+                created=created,
+                arrival_date=created,
+                description="STRIPE PAYOUT",
+                metadata={},
+                statement_descriptor=None,
+                method="standard",
+            )
+            payout.update(status="paid", reconciliation_status="completed")
+            self.payouts[id_] = payout
+            self.payout_accounts[id_] = acct.id
+            self.account_payouts.setdefault(acct.id, []).append(id_)
+            self._book(
+                acct.id, payout["balance_transaction"], "payout", payout, -disagreement.amount, 0
+            )
+        return self.disagreements.add(disagreement)
+
+    def payout_view(self, payout: JSON) -> JSON | None:
+        """A payout as the lists show it, after the disagreements (None: dropped)."""
+        payout_id = payout["metadata"].get("payout_id")
+        if self.disagreements.dropped(payout_id):
+            return None
+        amount = self.disagreements.amount(payout_id, payout["amount"])
+        status = self.disagreements.status(payout_id, payout["status"])
+        if amount == payout["amount"] and status == payout["status"]:
+            return payout
+        return {**payout, "amount": amount, "status": status}
+
+    def _book(
+        self, account_id: str, id_: str, type_: str, source: JSON, amount: int, fee: int
+    ) -> JSON:
+        """A balance transaction on `account_id` (PLATFORM or acct_...): `amount` is signed (a
+        payout is negative), `fee` is what Stripe kept on top, `net` = amount - fee."""
+        created = int(source["created"])
+        booked = objects.balance_transaction(
+            id_=id_,
+            amount=amount,
+            fee=fee,
+            currency=source["currency"],
+            created=created,
+            available_on=int(source.get("arrival_date") or created),
+            source=source["id"],
+            type_=type_,
+            description=source.get("description"),
+        )
+        self.balance_transactions[id_] = booked
+        self.balance_accounts[id_] = account_id
+        return booked
+
+    def _expanded(self, page: JSON, params: JSON) -> JSON:
+        """A list page with `expand[]=data.balance_transaction` applied (copies, never the
+        stored objects)."""
+        expand = params.get("expand") or []
+        if "data.balance_transaction" not in (expand if isinstance(expand, list) else [expand]):
+            return page
+        data = [
+            {**item, "balance_transaction": self.balance_transactions[bt]}
+            if isinstance(bt := item.get("balance_transaction"), str)
+            and bt in self.balance_transactions
+            else item
+            for item in page["data"]
+        ]
+        return {**page, "data": data}
+
     # --- internals -------------------------------------------------------------------------------
 
     def _account(self, account_id: str) -> Account:
@@ -668,7 +773,7 @@ class FakeStripe:
         event = objects.event(
             type_=type_,
             obj=json.loads(json.dumps(obj)),
-            created=_now(),
+            created=self.now(),
             account_id=account_id,
             previous_attributes=previous_attributes,
             request_id=None if request is None else request.get(REQUEST_ID),
@@ -762,6 +867,8 @@ class FakeStripe:
             ("GET", "/v1/payouts", self._list_payouts),
             ("GET", "/v1/payouts/{id}", self._get_payout),
             ("POST", "/v1/payouts/{id}/cancel", self._cancel_payout),
+            ("GET", "/v1/balance_transactions", self._list_balance_transactions),
+            ("GET", "/v1/balance_transactions/{id}", self._get_balance_transaction),
             ("GET", "/v1/events", self._list_events),
             ("GET", "/v1/events/{id}", self._get_event),
             ("POST", "/v1/payment_intents", self._create_payment_intent),
@@ -787,6 +894,9 @@ class FakeStripe:
             ("DELETE", "/webhooks", self._admin_clear_webhooks),
             ("POST", "/events/{id}/resend", self._admin_resend),
             ("POST", "/clock", self._admin_clock),
+            ("GET", "/disagreements", self._admin_disagreements),
+            ("POST", "/disagreements", self._admin_add_disagreement),
+            ("DELETE", "/disagreements", self._admin_clear_disagreements),
         ]
         for method, path, admin_handler in admin:
             app.router.add_route(method, ADMIN_PREFIX + path, admin_handler)
@@ -999,12 +1109,13 @@ class FakeStripe:
             amount=amount,
             currency=currency,
             destination=destination,
-            created=_now(),
+            created=self.now(),
             description=_param_str(params, "description"),
             metadata=metadata,
             transfer_group=_param_str(params, "transfer_group"),
         )
         self.transfers[id_] = transfer
+        self._book(PLATFORM, transfer["balance_transaction"], "transfer", transfer, -amount, 0)
         self._emit("transfer.created", transfer, None, request=request)
         return 200, transfer
 
@@ -1021,7 +1132,8 @@ class FakeStripe:
             if params.get("destination") in (None, t["destination"])
             and params.get("transfer_group") in (None, t["transfer_group"])
         ]
-        return 200, _page("/v1/transfers", found, params)
+        shown = [t for t in found if not self.disagreements.dropped(t["transfer_group"])]
+        return 200, self._expanded(_page("/v1/transfers", shown, params), params)
 
     async def _create_reversal(self, request: web.Request, params: JSON) -> tuple[int, JSON]:
         transfer = self.transfers.get(request.match_info["id"])
@@ -1051,7 +1163,7 @@ class FakeStripe:
             transfer_id=transfer["id"],
             amount=amount,
             currency=transfer["currency"],
-            created=_now(),
+            created=self.now(),
             metadata=_param_metadata(params),
         )
         reversals = transfer["reversals"]["data"]
@@ -1091,7 +1203,7 @@ class FakeStripe:
             destination = "ba_platform_bank_account"
         self._debit(acct, currency, amount)
         id_ = new_id("po")
-        created = _now()
+        created = self.now()
         payout = objects.payout(
             id_=id_,
             amount=amount,
@@ -1106,6 +1218,9 @@ class FakeStripe:
         )
         self.payouts[id_] = payout
         self.payout_accounts[id_] = acct.id
+        self.account_payouts.setdefault(acct.id, []).append(id_)
+        fee = -(-amount * acct.payout_fee_bps // 10_000)
+        self._book(acct.id, payout["balance_transaction"], "payout", payout, -amount, fee)
         account_id = None if acct is self.platform else acct.id
         self._emit("payout.created", payout, account_id, request=request)
         self._schedule(id_)
@@ -1121,15 +1236,36 @@ class FakeStripe:
     async def _get_payout(self, request: web.Request, params: JSON) -> tuple[int, JSON]:
         return 200, self._payout_in_scope(request)
 
+    async def _list_balance_transactions(
+        self, request: web.Request, params: JSON
+    ) -> tuple[int, JSON]:
+        scope = self._scope(request).id
+        type_ = params.get("type")
+        source = params.get("source")
+        found = [
+            t
+            for t in self.balance_transactions.values()
+            if self.balance_accounts[t["id"]] == scope
+            and type_ in (None, t["type"])
+            and source in (None, t["source"])
+        ]
+        return 200, _page("/v1/balance_transactions", found, params)
+
+    async def _get_balance_transaction(
+        self, request: web.Request, params: JSON
+    ) -> tuple[int, JSON]:
+        id_ = request.match_info["id"]
+        found = self.balance_transactions.get(id_)
+        if found is None or self.balance_accounts[id_] != self._scope(request).id:
+            raise _missing("balance_transaction", id_)
+        return 200, found
+
     async def _list_payouts(self, request: web.Request, params: JSON) -> tuple[int, JSON]:
         scope = self._scope(request).id
         status = params.get("status")
-        found = [
-            p
-            for p in self.payouts.values()
-            if self.payout_accounts[p["id"]] == scope and status in (None, p["status"])
-        ]
-        return 200, _page("/v1/payouts", found, params)
+        views = [self.payout_view(self.payouts[i]) for i in self.account_payouts.get(scope, [])]
+        found = [p for p in views if p is not None and status in (None, p["status"])]
+        return 200, self._expanded(_page("/v1/payouts", found, params), params)
 
     async def _cancel_payout(self, request: web.Request, params: JSON) -> tuple[int, JSON]:
         payout = self._payout_in_scope(request)
@@ -1162,7 +1298,7 @@ class FakeStripe:
             id_=id_,
             amount=amount,
             currency=currency,
-            created=_now(),
+            created=self.now(),
             description=_param_str(params, "description"),
             metadata=_param_metadata(params),
             customer=_param_str(params, "customer"),
@@ -1189,7 +1325,7 @@ class FakeStripe:
         session = objects.verification_session(
             id_=id_,
             type_=type_,
-            created=_now(),
+            created=self.now(),
             client_reference_id=_param_str(params, "client_reference_id"),
             metadata=_param_metadata(params),
             require_matching_selfie=selfie,
@@ -1251,6 +1387,7 @@ class FakeStripe:
                 payout_failure_code=data.get("payout_failure_code"),
                 fail_after_paid=bool(data.get("fail_after_paid", False)),
                 metadata={str(k): str(v) for k, v in dict(data.get("metadata", {})).items()},
+                payout_fee_bps=int(data.get("payout_fee_bps", 0)),
             )
         except (TypeError, ValueError) as exc:
             return admin_error(str(exc))
@@ -1336,6 +1473,13 @@ class FakeStripe:
         data = await _admin_json(request)
         if isinstance(data, web.Response):
             return data
+        offset = data.pop("offset_seconds", None)
+        if offset is not None:
+            if not isinstance(offset, int) or isinstance(offset, bool):
+                return admin_error("offset_seconds must be a whole number of seconds")
+            self.clock_offset_seconds = offset
+            if "auto_advance_seconds" not in data:
+                return web.json_response({"offset_seconds": offset})
         seconds = data.get("auto_advance_seconds")
         if seconds is not None and not (
             isinstance(seconds, int | float) and math.isfinite(seconds) and seconds > 0
@@ -1351,6 +1495,25 @@ class FakeStripe:
                 if payout_id not in self._timers:
                     self._schedule(payout_id)
         return web.json_response({"auto_advance_seconds": self.auto_advance_seconds})
+
+    async def _admin_disagreements(self, _request: web.Request) -> web.Response:
+        return web.json_response({"disagreements": [d.to_json() for d in self.disagreements.items]})
+
+    async def _admin_add_disagreement(self, request: web.Request) -> web.Response:
+        data = await _admin_json(request)
+        if isinstance(data, web.Response):
+            return data
+        try:
+            added = self.add_disagreement(Disagreement.from_json(data))
+        except KeyError as exc:
+            return admin_error(str(exc.args[0]), 404)
+        except ValueError as exc:
+            return admin_error(str(exc))
+        return web.json_response(added.to_json(), status=201)
+
+    async def _admin_clear_disagreements(self, _request: web.Request) -> web.Response:
+        self.disagreements.clear()
+        return web.json_response({"disagreements": []})
 
 
 def build_for_runner(options: FakeOptions) -> FakeStripe:
@@ -1404,18 +1567,27 @@ def _page(url: str, items: list[JSON], params: JSON, *, newest_first: bool = Tru
             if compare is None:
                 raise StripeApiError(400, f"Invalid created filter: {op}", param="created")
             ordered = [item for item in ordered if compare(int(item["created"]), int(raw))]
-    after = params.get("starting_after")
-    if after is not None:
-        ids = [item["id"] for item in ordered]
-        if after not in ids:
-            raise StripeApiError(
-                400, f"No such object: '{after}'", code="resource_missing", param="starting_after"
-            )
-        ordered = ordered[ids.index(after) + 1 :]
     limit = int(params.get("limit", 10))
     if not 1 <= limit <= 100:
         raise StripeApiError(400, "Limit must be between 1 and 100.", param="limit")
-    return stripe_list(url, ordered[:limit], has_more=len(ordered) > limit)
+    after, before = params.get("starting_after"), params.get("ending_before")
+    if after is not None and before is not None:
+        raise StripeApiError(
+            400, "You may only specify one of these parameters: ending_before, starting_after."
+        )
+    cursor, name = (after, "starting_after") if after is not None else (before, "ending_before")
+    if cursor is None:
+        return stripe_list(url, ordered[:limit], has_more=len(ordered) > limit)
+    ids = [item["id"] for item in ordered]
+    if cursor not in ids:
+        raise StripeApiError(
+            400, f"No such object: '{cursor}'", code="resource_missing", param=name
+        )
+    if after is not None:
+        rest = ordered[ids.index(cursor) + 1 :]
+        return stripe_list(url, rest[:limit], has_more=len(rest) > limit)
+    earlier = ordered[: ids.index(cursor)]  # newer than the cursor: the page nearest to it
+    return stripe_list(url, earlier[-limit:], has_more=len(earlier) > limit)
 
 
 def _render_fault(fault: Fault) -> web.Response:

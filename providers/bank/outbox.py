@@ -201,6 +201,11 @@ class Outbox:
         with self._locked():
             return self._by_key.get(key)
 
+    def entries(self) -> list[QueuedEntry]:
+        """Every entry the outbox ever queued, in the order they were queued."""
+        with self._locked():
+            return list(self._entries.values())
+
     def entries_of(self, batch_id: str) -> list[QueuedEntry]:
         with self._locked():
             batch = self._batches.get(batch_id)

@@ -8,7 +8,7 @@ import asyncio
 import hashlib
 import json
 from abc import abstractmethod
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import ClassVar, ParamSpec, TypeVar
 
@@ -28,6 +28,8 @@ from providers.bank.outbox import (
     UncertainWrite,
     WrittenBatch,
 )
+from providers.bank.records import ach_records, sepa_records
+from providers.bank.status import latest_status
 from providers.base import (
     Capability,
     PayeeField,
@@ -35,7 +37,6 @@ from providers.base import (
     PayoutProvider,
     PayoutResult,
     PayoutState,
-    StatusUpdate,
 )
 from providers.errors import (
     FieldProblem,
@@ -47,6 +48,7 @@ from providers.errors import (
     TransientProviderError,
     UnknownOutcome,
 )
+from providers.records import ProviderRecord
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -58,15 +60,13 @@ WRITTEN = "WRITTEN"
 SETTLED = "SETTLED"
 """raw_status (ACH): written, past its effective date and the return window, no return read."""
 
-_TERMINAL = {PayoutState.PAID, PayoutState.FAILED, PayoutState.RETURNED, PayoutState.CANCELED}
-
 
 class BankProvider(PayoutProvider):
     """What SEPA and ACH share: the outbox, idempotent queuing, flushing and lookups from the
     manifest. Every file operation runs in a thread, off the event loop."""
 
     capabilities: ClassVar[frozenset[Capability]] = frozenset(
-        {Capability.BATCH_FILES, Capability.LOOKUP}
+        {Capability.BATCH_FILES, Capability.LOOKUP, Capability.RECONCILE}
     )
     max_amount_minor: ClassVar[int]
 
@@ -118,6 +118,21 @@ class BankProvider(PayoutProvider):
         if written is None:
             return PayoutResult(payout_id, PayoutState.PENDING, entry.reference, QUEUED)
         return self._written_result(payout_id, entry.reference, written)
+
+    async def settled_records(
+        self, since: datetime, until: datetime, *, references: Sequence[str] = ()
+    ) -> AsyncIterator[ProviderRecord]:
+        """What the bank's files say about the period (see `providers.bank.records`); read from
+        the outbox folder in a thread. `references` is not needed: the outbox knows ours."""
+        del references
+        if since.tzinfo is None or until.tzinfo is None or not since < until:
+            raise ValueError("the period needs time-zone-aware bounds, since before until")
+        for record in await self._in_thread(self._records, since, until):
+            yield record
+
+    @abstractmethod
+    def _records(self, since: datetime, until: datetime) -> list[ProviderRecord]:
+        """The rail's records for the period (blocking file IO)."""
 
     def _written_result(
         self, payout_id: str, reference: str, written: WrittenBatch
@@ -297,6 +312,10 @@ class SepaProvider(BankProvider):
             draft=draft,
         )
 
+    def _records(self, since: datetime, until: datetime) -> list[ProviderRecord]:
+        """camt.053/054 files in `<outbox>/sepa/statements/`, then pain.002 statuses."""
+        return sepa_records(self.outbox, since, until)
+
     def _render(self, batch: BatchToWrite) -> RenderedFile:
         execution_date = batch.written_at.date()
         credits = [
@@ -419,6 +438,16 @@ class AchProvider(BankProvider):
             draft=draft,
         )
 
+    def _records(self, since: datetime, until: datetime) -> list[ProviderRecord]:
+        """Returns read back, and the settled-after rule."""
+        return ach_records(
+            self.outbox,
+            since,
+            until,
+            settled_after_days=self.config.settled_after_days,
+            now=self._clock(),
+        )
+
     def _render(self, batch: BatchToWrite) -> RenderedFile:
         effective = ach.effective_entry_date(batch.written_at.date())
         credits = [
@@ -453,14 +482,3 @@ class AchProvider(BankProvider):
         if self._clock().date() >= settled_on:
             return PayoutResult(payout_id, PayoutState.PAID, reference, SETTLED)
         return PayoutResult(payout_id, PayoutState.PENDING, reference, WRITTEN)
-
-
-def latest_status(statuses: list[StatusUpdate]) -> StatusUpdate | None:
-    """The status that stands: the latest by time; at the same time, a final one over news
-    that it is still pending; then the one recorded last."""
-    if not statuses:
-        return None
-    return max(
-        enumerate(statuses),
-        key=lambda pair: (pair[1].occurred_at, pair[1].state in _TERMINAL, pair[0]),
-    )[1]

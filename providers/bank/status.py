@@ -19,6 +19,8 @@ from providers.bank import ach
 from providers.bank.outbox import MANIFEST, Outbox
 from providers.base import PayoutState, StatusUpdate
 
+_TERMINAL = {PayoutState.PAID, PayoutState.FAILED, PayoutState.RETURNED, PayoutState.CANCELED}
+
 
 class StatusFileError(ValueError):
     """A file that is not a bank status report we can read."""
@@ -374,3 +376,14 @@ def _read_ach_returns(content: bytes, digest: str, outbox: Outbox | None) -> lis
                 )
             )
     return updates
+
+
+def latest_status(statuses: list[StatusUpdate]) -> StatusUpdate | None:
+    """The status that stands: the latest by time; at the same time, a final one over news
+    that it is still pending; then the one recorded last."""
+    if not statuses:
+        return None
+    return max(
+        enumerate(statuses),
+        key=lambda pair: (pair[1].occurred_at, pair[1].state in _TERMINAL, pair[0]),
+    )[1]

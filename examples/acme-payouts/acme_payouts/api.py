@@ -42,7 +42,14 @@ class AcmeApi:
             raise ConnectionRefusedError("503: try again")
         payment = self.payments.setdefault(
             key,
-            {"id": f"acp_{uuid.uuid4().hex[:12]}", "status": "processing", "failure": None, **body},
+            {
+                "id": f"acp_{uuid.uuid4().hex[:12]}",
+                "status": "processing",
+                "failure": None,
+                "created": int(time.time()),
+                "fee": 0,
+                **body,
+            },
         )
         if self.lose_next_answer is not None:  # acted on it, then the answer got lost
             lost, self.lose_next_answer = self.lose_next_answer, None
@@ -56,6 +63,18 @@ class AcmeApi:
             if payment["payout_id"] == payout_id:
                 return dict(payment)
         return None
+
+    async def list_payments(
+        self, api_key: str, created_gte: int, created_lt: int, cursor: int = 0, limit: int = 100
+    ) -> tuple[list[dict[str, Any]], int | None]:
+        """GET /v1/payments?created_gte=&created_lt=&cursor=&limit=: one page of payments,
+        oldest first, and the cursor of the next page (None on the last)."""
+        self._authorize(api_key)
+        found = [
+            dict(p) for p in self.payments.values() if created_gte <= p["created"] < created_lt
+        ]
+        page = found[cursor : cursor + limit]
+        return page, cursor + limit if cursor + limit < len(found) else None
 
     # --- Acme's test side ------------------------------------------------------------------------
 

@@ -7,8 +7,9 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import math
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
 
@@ -32,6 +33,7 @@ from providers.errors import (
     UnknownOutcome,
     WebhookVerificationError,
 )
+from providers.records import ProviderRecord
 
 SLUG = "acme"
 STATES = {
@@ -64,7 +66,7 @@ class AcmeProvider(PayoutProvider):
     slug: ClassVar[str] = SLUG
     currencies: ClassVar[frozenset[str]] = frozenset({"EUR", "USD"})
     capabilities: ClassVar[frozenset[Capability]] = frozenset(
-        {Capability.LOOKUP, Capability.WEBHOOKS}
+        {Capability.LOOKUP, Capability.WEBHOOKS, Capability.RECONCILE}
     )
     idempotency_window: ClassVar[timedelta | None] = timedelta(days=7)
     payee_fields: ClassVar[Sequence[PayeeField]] = (
@@ -142,6 +144,36 @@ class AcmeProvider(PayoutProvider):
         if payment is None:
             raise PayoutNotFound(SLUG, f"no payment for payout {payout_id}")
         return self._result(payment)
+
+    async def settled_records(
+        self, since: datetime, until: datetime, *, references: Sequence[str] = ()
+    ) -> AsyncIterator[ProviderRecord]:
+        """Acme's payments created in the period, page by page. Acme lists by date, so
+        `references` is not needed; its amounts are integer minor units already (a provider
+        whose API sends decimal strings converts them with `providers.records.decimal_to_minor`)."""
+        del references
+        start, end = math.ceil(since.timestamp()), math.ceil(until.timestamp())
+        cursor: int | None = 0
+        while cursor is not None:
+            try:
+                page, cursor = await self.api.list_payments(self.api_key, start, end, cursor)
+            except PermissionError as exc:
+                raise ProviderConfigError(SLUG, str(exc)) from exc
+            for payment in page:
+                yield ProviderRecord(
+                    provider=SLUG,
+                    provider_reference=payment["id"],
+                    payout_id=payment["payout_id"],
+                    amount_minor=int(payment["amount"]),
+                    currency=payment["currency"],
+                    state=STATES.get(payment["status"], PayoutState.UNKNOWN),
+                    raw_status=payment["status"],
+                    occurred_at=datetime.fromtimestamp(payment["created"], UTC),
+                    fee_minor=int(payment["fee"]),
+                    failure_code=payment["failure"],
+                    source="payments",
+                    raw={k: payment[k] for k in ("id", "status", "amount", "currency", "created")},
+                )
 
     async def parse_webhook(self, headers: Mapping[str, str], body: bytes) -> list[StatusUpdate]:
         lowered = {name.lower(): value for name, value in headers.items()}
