@@ -91,9 +91,11 @@ def cpu_probe_ms() -> float:
     return round(best * 1000, 1)
 
 
-def write_results(name: str, figures: dict[str, Any]) -> Path:
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    path = RESULTS / f"{name}.json"
+def write_results(name: str, figures: dict[str, Any], path: Path | None = None) -> Path:
+    """`figures` with when, on which Python and at which commit, as `results/<name>.json` (or
+    `path`)."""
+    path = path or RESULTS / f"{name}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
     figures = {
         **figures,
         "measured_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
@@ -136,8 +138,11 @@ def raise_open_files_limit() -> None:
 
 
 @contextlib.contextmanager
-def scratch_database(kind: str, folder: Path | None = None) -> Iterator[str]:
-    """A new, migrated database for one run (`postgres` or `sqlite`), dropped afterwards."""
+def scratch_database(
+    kind: str, folder: Path | None = None, admin_url: str | None = None
+) -> Iterator[str]:
+    """A new, migrated database for one run (`postgres` or `sqlite`), dropped afterwards; on
+    PostgreSQL it is made on the server of `admin_url` (default `BENCH_POSTGRES_URL`)."""
     if kind == "sqlite":
         directory = folder or Path(os.environ.get("TMPDIR", "/tmp"))  # noqa: S108
         path = directory / f"diamonds_bench_{os.getpid()}_{secrets.token_hex(3)}.db"
@@ -150,7 +155,9 @@ def scratch_database(kind: str, folder: Path | None = None) -> Iterator[str]:
                 with contextlib.suppress(FileNotFoundError):
                     Path(f"{path}{suffix}").unlink()
         return
-    admin = normalize_database_url(POSTGRES_ADMIN_URL)
+    admin = normalize_database_url(admin_url or POSTGRES_ADMIN_URL)
+    if not admin.startswith("postgresql+asyncpg://"):
+        raise SystemExit(f"not a postgresql:// URL: {admin_url or POSTGRES_ADMIN_URL!r}")
     name = f"diamonds_bench_{os.getpid()}_{secrets.token_hex(3)}"
     dsn = make_url(admin).set(drivername="postgresql", database="postgres")
     plain = dsn.render_as_string(hide_password=False)

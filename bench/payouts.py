@@ -10,37 +10,29 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import json
 import logging
-import os
-import platform
 import random
 import re
 import resource
-import shutil
-import subprocess
 import sys
-import tempfile
 import time
 from collections import Counter, defaultdict
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import UTC, date, datetime
+from datetime import date
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import aiohttp
-import asyncpg  # type: ignore[import-untyped]
 from diamonds_fakes.faults import Fault, FaultKind
 from diamonds_fakes.paypal_server import FakePayPal, FakePayPalSettings
 from diamonds_fakes.stripe_server import FakeStripe
 from sqlalchemy import func, select
-from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from bench._common import RESULTS, machine_load, scratch_database, settings_for, write_results
 from compliance.gate.rules import Eligibility
-from diamonds.migrate import upgrade
 from economy.app import Economy
 from economy.users import User
 from kernel.errors import DomainError
@@ -60,12 +52,10 @@ from providers.registry import ProviderRegistry
 from providers.retry import RetryPolicy, submit_with_retries
 from providers.stripe import StripeProvider
 from settings.payouts import PayoutPolicy
-from settings.service import Settings, normalize_database_url
 
 log = logging.getLogger("bench.payouts")
 
-RESULTS = Path(__file__).resolve().parent / "results" / "payouts.json"
-JWT_SECRET = "diamonds-bench-secret-0123456789abcdefghijklmnopqrstuvwxyz"  # noqa: S105
+RESULTS_FILE = RESULTS / "payouts.json"
 PROVIDERS = ("stripe", "paypal")
 CURRENCY = "USD"
 SEED_SLACK = 1_000
@@ -175,46 +165,6 @@ class AlwaysEligible:
 
     async def payee(self, conn: AsyncConnection, *, user_id: int, provider: str) -> Payee | None:
         return self.payees.get((user_id, provider))
-
-
-# --- the database --------------------------------------------------------------------------------
-
-
-def _asyncpg_dsn(url: str) -> str:
-    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
-
-
-async def _postgres_admin(admin_url: str, statement: str) -> None:
-    conn = await asyncpg.connect(_asyncpg_dsn(admin_url), timeout=10)
-    try:
-        await conn.execute(statement)
-    finally:
-        await conn.close()
-
-
-@contextlib.asynccontextmanager
-async def scratch_database(postgres: str | None) -> AsyncIterator[str]:
-    """A migrated, empty database: an SQLite file in a temporary folder, or `diamonds_bench_<pid>`
-    on the PostgreSQL server of `postgres` (created here, dropped at the end)."""
-    if postgres is None:
-        with tempfile.TemporaryDirectory(prefix="diamonds-bench-") as folder:
-            url = f"sqlite+aiosqlite:///{folder}/payouts.db"
-            await asyncio.to_thread(upgrade, url)
-            yield url
-        return
-    admin_url = normalize_database_url(postgres)
-    if not admin_url.startswith("postgresql+asyncpg://"):
-        raise SystemExit(f"--postgres must be a postgresql:// URL, got {postgres!r}")
-    name = f"diamonds_bench_{os.getpid()}"
-    drop = f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'
-    await _postgres_admin(admin_url, drop)
-    await _postgres_admin(admin_url, f'CREATE DATABASE "{name}"')
-    try:
-        url = make_url(admin_url).set(database=name).render_as_string(hide_password=False)
-        await asyncio.to_thread(upgrade, url)
-        yield url
-    finally:
-        await _postgres_admin(admin_url, drop)
 
 
 # --- the fakes and the providers -----------------------------------------------------------------
@@ -651,6 +601,52 @@ def by_payout(items: Iterable[JSON], reference: Callable[[JSON], Any]) -> dict[i
     return grouped
 
 
+def tally_settlement(
+    payout: Payout,
+    hold: str | None,
+    tally: Tally,
+    *,
+    paid_mismatch: str | None,
+    voided_mismatch: str | None,
+) -> None:
+    """Count one payout as paid, failed or lost: our status against what the fake holds (its
+    mismatch, if any, for each way the payout settled) and against the ledger hold."""
+    if payout.status is PayoutStatus.PAID:
+        wanted, problem = "POSTED", paid_mismatch
+    elif payout.status in VOIDING:
+        wanted, problem = "VOIDED", voided_mismatch
+    else:
+        tally.lose(payout, f"unsettled: {payout.status}")
+        return
+    if problem is not None:
+        tally.lose(payout, f"{payout.status} here, {problem}")
+    elif hold != wanted:
+        tally.lose(payout, f"{payout.status} here, hold {hold}")
+    elif payout.status is PayoutStatus.PAID:
+        tally.paid += 1
+    else:
+        tally.failed += 1
+
+
+def stripe_paid_mismatch(
+    payout: Payout, creator: Creator, paid_at_fake: list[JSON], transfers: list[JSON]
+) -> str | None:
+    """What is wrong at the Stripe fake with a payout we hold PAID, or None."""
+    unreversed = sum(t["amount"] - t["amount_reversed"] for t in transfers)
+    if len(paid_at_fake) != 1:
+        return f"{len(paid_at_fake)} paid payouts at the fake"
+    if (paid_at_fake[0]["amount"], paid_at_fake[0]["currency"]) != (
+        payout.net_minor,
+        payout.currency.lower(),
+    ):
+        return "a different amount or currency at the fake"
+    if unreversed != payout.net_minor or any(
+        t["destination"] != creator.stripe_account for t in transfers
+    ):
+        return "the transfer differs at the fake"
+    return None
+
+
 def check_stripe(
     payout: Payout,
     hold: str | None,
@@ -664,31 +660,27 @@ def check_stripe(
     paid_at_fake = [p for p in at_fake if p["status"] == "paid"]
     tally.money_at_fakes_minor += sum(p["amount"] for p in paid_at_fake)
     unreversed = sum(t["amount"] - t["amount_reversed"] for t in transfers)
-    if payout.status is PayoutStatus.PAID:
-        if len(paid_at_fake) != 1:
-            tally.lose(payout, f"PAID here, {len(paid_at_fake)} paid payouts at the fake")
-        elif (paid_at_fake[0]["amount"], paid_at_fake[0]["currency"]) != (
-            payout.net_minor,
-            payout.currency.lower(),
-        ):
-            tally.lose(payout, "PAID here, a different amount or currency at the fake")
-        elif unreversed != payout.net_minor or any(
-            t["destination"] != creator.stripe_account for t in transfers
-        ):
-            tally.lose(payout, "PAID here, the transfer differs at the fake")
-        elif hold != "POSTED":
-            tally.lose(payout, f"PAID here, hold {hold}")
-        else:
-            tally.paid += 1
-    elif payout.status in VOIDING:
-        if paid_at_fake or unreversed:
-            tally.lose(payout, f"{payout.status} here, money left at the fake")
-        elif hold != "VOIDED":
-            tally.lose(payout, f"{payout.status} here, hold {hold}")
-        else:
-            tally.failed += 1
-    else:
-        tally.lose(payout, f"unsettled: {payout.status}")
+    tally_settlement(
+        payout,
+        hold,
+        tally,
+        paid_mismatch=stripe_paid_mismatch(payout, creator, paid_at_fake, transfers),
+        voided_mismatch="money left at the fake" if paid_at_fake or unreversed else None,
+    )
+
+
+def paypal_paid_mismatch(
+    payout: Payout, creator: Creator, paid_at_fake: list[JSON], items: list[JSON]
+) -> str | None:
+    """What is wrong at the PayPal fake with a payout we hold PAID, or None."""
+    expected = format_amount(payout.net_minor, payout.currency)
+    if len(paid_at_fake) != 1 or len(items) != 1:
+        return f"{len(paid_at_fake)} of {len(items)} items paid at fake"
+    if (paid_at_fake[0]["value"], paid_at_fake[0]["currency"]) != (expected, payout.currency):
+        return "a different amount or currency at the fake"
+    if paid_at_fake[0]["receiver"] != creator.email:
+        return "a different receiver at the fake"
+    return None
 
 
 def check_paypal(
@@ -703,27 +695,15 @@ def check_paypal(
     items = [item for batch in batches for item in batch["items"]]
     paid_at_fake = [i for i in items if i["status"] == "SUCCESS"]
     tally.money_at_fakes_minor += sum(i["minor"] for i in paid_at_fake)
-    if payout.status is PayoutStatus.PAID:
-        expected = format_amount(payout.net_minor, payout.currency)
-        if len(paid_at_fake) != 1 or len(items) != 1:
-            tally.lose(payout, f"PAID here, {len(paid_at_fake)} of {len(items)} items paid at fake")
-        elif (paid_at_fake[0]["value"], paid_at_fake[0]["currency"]) != (expected, payout.currency):
-            tally.lose(payout, "PAID here, a different amount or currency at the fake")
-        elif paid_at_fake[0]["receiver"] != creator.email:
-            tally.lose(payout, "PAID here, a different receiver at the fake")
-        elif hold != "POSTED":
-            tally.lose(payout, f"PAID here, hold {hold}")
-        else:
-            tally.paid += 1
-    elif payout.status in VOIDING:
-        if any(i["status"] not in ("FAILED", "BLOCKED", "RETURNED", "REFUNDED") for i in items):
-            tally.lose(payout, f"{payout.status} here, an item still paid or pending at the fake")
-        elif hold != "VOIDED":
-            tally.lose(payout, f"{payout.status} here, hold {hold}")
-        else:
-            tally.failed += 1
-    else:
-        tally.lose(payout, f"unsettled: {payout.status}")
+    undone = ("FAILED", "BLOCKED", "RETURNED", "REFUNDED")
+    still_paid = any(i["status"] not in undone for i in items)
+    tally_settlement(
+        payout,
+        hold,
+        tally,
+        paid_mismatch=paypal_paid_mismatch(payout, creator, paid_at_fake, items),
+        voided_mismatch="an item still paid or pending at the fake" if still_paid else None,
+    )
 
 
 async def count_outcomes(eco: Economy, records: FakeRecords, creators: Sequence[Creator]) -> Tally:
@@ -817,40 +797,19 @@ class LogTally(logging.Handler):
             self.warnings[record.name] += 1
 
 
-def machine_load() -> dict[str, Any]:
-    """`uptime` and its load averages: other work on the machine depresses the figures."""
-    found = shutil.which("uptime")
-    text = ""
-    if found is not None:
-        done = subprocess.run([found], capture_output=True, text=True, check=False)  # noqa: S603
-        text = done.stdout.strip()
-    one, five, fifteen = os.getloadavg()
-    return {
-        "uptime": text,
-        "load_1m": round(one, 2),
-        "load_5m": round(five, 2),
-        "load_15m": round(fifteen, 2),
-        "cores": os.cpu_count(),
-    }
-
-
-async def run(opts: Options, logs: LogTally) -> dict[str, Any]:
-    began = time.perf_counter()
+async def run(opts: Options, url: str, logs: LogTally, began: float) -> dict[str, Any]:
+    """The whole run on the scratch database at `url`: seed, request, dispatch, check."""
     load_before = machine_load()
     cpu_before = resource.getrusage(resource.RUSAGE_SELF)
     children_before = resource.getrusage(resource.RUSAGE_CHILDREN)
     plan = plan_payouts(opts)
     running_fakes = fakes_in_subprocess if opts.fakes == "subprocess" else fakes_in_process
     async with (
-        scratch_database(opts.postgres) as url,
         running_fakes(opts) as endpoints,
         aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=60)) as session,
     ):
         fakes = FakesClient(endpoints, session)
-        settings = Settings.from_env(
-            {"DIAMONDS_DATABASE_URL": url, "DIAMONDS_JWT_SECRET": JWT_SECRET}
-        )
-        eco = await Economy.start(settings)
+        eco = await Economy.start(settings_for(url))
         registry = build_registry(endpoints, opts)
         try:
             gate = AlwaysEligible()
@@ -986,8 +945,6 @@ async def run(opts: Options, logs: LogTally) -> dict[str, Any]:
             ),
         },
         "load": {"before": load_before, "after": machine_load()},
-        "python": platform.python_version(),
-        "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
     }
 
 
@@ -1104,7 +1061,7 @@ def parse_options(argv: Sequence[str] | None = None) -> Options:
         default="subprocess",
         help="run the fake servers in a child process (default) or in this one",
     )
-    parser.add_argument("--out", type=Path, default=RESULTS)
+    parser.add_argument("--out", type=Path, default=RESULTS_FILE)
     args = parser.parse_args(argv)
     count = args.payouts or (500 if args.quick else 10_000)
     if count < 1 or args.creators < 1 or args.workers < 1 or args.request_concurrency < 1:
@@ -1141,11 +1098,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     root.setLevel(logging.WARNING)
     root.addHandler(console)
     root.addHandler(logs)
-    report = asyncio.run(run(opts, logs))
-    opts.out.parent.mkdir(parents=True, exist_ok=True)
-    opts.out.write_text(json.dumps(report, indent=2) + "\n")
-    print_report(report, opts.out)
-    return 0 if report["ok"] else 1
+    began = time.perf_counter()
+    kind = "postgres" if opts.postgres else "sqlite"
+    with scratch_database(kind, admin_url=opts.postgres) as url:
+        figures = asyncio.run(run(opts, url, logs, began))
+    write_results("payouts", figures, opts.out)
+    print_report(figures, opts.out)
+    return 0 if figures["ok"] else 1
 
 
 if __name__ == "__main__":
