@@ -27,6 +27,11 @@ class DiscrepancyKind(enum.StrEnum):
     REVERSAL_UNCONFIRMED = "REVERSAL_UNCONFIRMED"
     """The provider's webhook says a paid payout failed, and a lookup does not confirm it (or
     the provider cannot be asked): nothing booked until FINANCE looks."""
+    AMOUNT_MISMATCH = "AMOUNT_MISMATCH"
+    """Reconciliation: the provider paid a different amount or currency than we sent."""
+    RECONCILIATION_STATUS = "RECONCILIATION_STATUS"
+    """Reconciliation: the provider's records settled a payout our records had not (a missed
+    notice, long past the settlement window); booked as the provider's books say."""
 
 
 @dataclass(frozen=True)

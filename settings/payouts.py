@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import timedelta
 
 from kernel.env import EnvReader
 
@@ -32,6 +33,13 @@ class PayoutPolicy:
     """After this many attempts that only met transient faults, the payout fails."""
     lookup_after_seconds: float = 60.0
     """A submitted payout not settled by webhook is looked up this long after its last check."""
+    reconcile_daily: bool = True
+    """Workers reconcile every provider that can list its records, once a day."""
+    reconcile_hour: int = 3
+    """The UTC hour from which the day before is reconciled."""
+    reconcile_settlement_hours: int = 72
+    """A payout not final on both sides this long after it was sent is a status mismatch, not
+    pending."""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str], problems: list[str]) -> PayoutPolicy:
@@ -48,7 +56,16 @@ class PayoutPolicy:
             lookup_after_seconds=read.integer(
                 "DIAMONDS_PAYOUT_LOOKUP_AFTER_SECONDS", 60, 0, 86_400
             ),
+            reconcile_daily=read.boolean("DIAMONDS_RECONCILE_DAILY", True),
+            reconcile_hour=read.integer("DIAMONDS_RECONCILE_HOUR", 3, 0, 23),
+            reconcile_settlement_hours=read.integer(
+                "DIAMONDS_RECONCILE_SETTLEMENT_HOURS", 72, 1, 24 * 60
+            ),
         )
+
+    @property
+    def settlement_window(self) -> timedelta:
+        return timedelta(hours=self.reconcile_settlement_hours)
 
     def backoff_seconds(self, attempts: int) -> float:
         return min(

@@ -38,6 +38,7 @@ import economy.purchases.tables as _purchase_tables  # noqa: F401
 import economy.tables as _economy_tables  # noqa: F401  (puts the economy's tables on the metadata)
 import kernel.audit as _audit_log  # noqa: F401
 import ledger.tables as _ledger_tables  # noqa: F401
+import payouts.reconciliation.tables as _reconciliation_tables  # noqa: F401
 import payouts.tables as _payout_tables  # noqa: F401
 from diamonds.migrate import upgrade
 from economy.app import Economy
