@@ -21,6 +21,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from diamonds.commands.bank import register as register_bank_commands
 from diamonds.commands.compliance import register as register_compliance_commands
 from diamonds.commands.payouts import register as register_payout_commands
+from diamonds.commands.reconcile import register as register_reconcile_commands
 from diamonds.console import (
     EXIT_FAILED,
     EXIT_OK,
@@ -131,6 +132,7 @@ def build_parser() -> argparse.ArgumentParser:
     schema = commands.add_parser("schema", help="print the GraphQL schema (SDL)")
     schema.set_defaults(command=_schema)
     register_payout_commands(commands)
+    register_reconcile_commands(commands)
     register_bank_commands(commands)
     register_compliance_commands(commands)
     return parser

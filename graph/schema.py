@@ -20,6 +20,7 @@ from graph.live.schema import Subscription
 from graph.node import resolve_node
 from graph.payouts.schema import PayoutMutations, PayoutQueries
 from graph.purchases.schema import PurchaseMutations
+from graph.reconciliation.schema import ReconciliationMutations, ReconciliationQueries
 from graph.relay import Node
 from graph.scalars import BIGINT_SCALAR, BigInt
 from graph.streams.schema import StreamMutations, StreamQueries
@@ -35,7 +36,14 @@ CACHE_SIZE = 1_024
 
 
 @strawberry.type
-class Query(UserQueries, GiftQueries, StreamQueries, PayoutQueries, ComplianceQueries):
+class Query(
+    UserQueries,
+    GiftQueries,
+    StreamQueries,
+    PayoutQueries,
+    ReconciliationQueries,
+    ComplianceQueries,
+):
     node: Node | None = strawberry.field(resolver=resolve_node, description="Any object by id.")
 
 
@@ -45,6 +53,7 @@ class Mutation(
     StreamMutations,
     WalletMutations,
     PayoutMutations,
+    ReconciliationMutations,
     PurchaseMutations,
     ComplianceMutations,
 ):

@@ -22,6 +22,7 @@ from ledger.debts import creators_in_debt
 from payouts.actors import WORKER_PREFIX
 from payouts.attempts import AttemptOutcome, record_attempt
 from payouts.outcomes import ProviderNews, apply_news
+from payouts.reconciliation.daily import run_daily
 from payouts.service import PayoutService
 from payouts.states import PayoutStatus
 from payouts.store import InvalidTransition, Payout, StaleStatus, load_payout
@@ -128,6 +129,15 @@ class Dispatcher:
                     log.exception("%s: writing the batch file failed; the next round retries", slug)
 
     async def run_forever(self, stop: asyncio.Event, idle_seconds: float = 1.0) -> None:
+        """Dispatch until `stop` is set; the daily reconciliation runs beside it."""
+        daily = asyncio.create_task(run_daily(self.svc, stop))
+        try:
+            await self._dispatch_until(stop, idle_seconds)
+        finally:
+            stop.set()
+            await daily
+
+    async def _dispatch_until(self, stop: asyncio.Event, idle_seconds: float) -> None:
         log.info("payout worker %s started", self.name)
         while not stop.is_set():
             try:

@@ -309,7 +309,7 @@ async def totals_of(conn: AsyncConnection, run_id: int) -> list[Total]:
         Total(
             klass=MatchClass(r._mapping["class"]),
             currency=r.currency,
-            count=int(r.count),
+            count=int(r._mapping["count"]),
             our_minor=int(r.our_minor),
             their_minor=int(r.their_minor),
             their_fee_minor=int(r.their_fee_minor),

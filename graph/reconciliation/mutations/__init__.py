@@ -1,0 +1,1 @@
+"""The reconciliation mutations, one per module: starting a run, resolving an exception."""

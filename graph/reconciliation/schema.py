@@ -1,0 +1,70 @@
+"""Reconciliation's root fields, FINANCE only: runs newest first (by provider), one run, and the
+mutations to reconcile a provider now and to resolve an exception.
+"""
+
+from __future__ import annotations
+
+import strawberry
+from strawberry.types import Info
+
+from graph.context import Context
+from graph.permissions import IsFinance
+from graph.reconciliation.mutations.reconcile_provider import (
+    ReconcileProviderPayload,
+    reconcile_provider,
+)
+from graph.reconciliation.mutations.resolve_exception import (
+    ResolveReconciliationExceptionPayload,
+    resolve_reconciliation_exception,
+)
+from graph.reconciliation.types import ReconciliationRun
+from graph.relay import Connection, MalformedId, PageRequest, connection, pk_of
+from payouts.reconciliation.store import load_run, runs_page
+
+
+@strawberry.type
+class ReconciliationQueries:
+    @strawberry.field(
+        permission_classes=[IsFinance],
+        description="Reconciliation runs, newest first, of one provider or all (FINANCE).",
+    )
+    async def reconciliation_runs(
+        self,
+        info: Info[Context, None],
+        first: int | None = None,
+        after: str | None = None,
+        provider: str | None = None,
+    ) -> Connection[ReconciliationRun]:
+        page = PageRequest.of(first, after)
+        async with info.context.eco.db.read() as conn:
+            rows = await runs_page(
+                conn, provider=provider, before_id=page.after, limit=page.limit + 1
+            )
+        return connection(rows, page, lambda r: r.id, ReconciliationRun.of)
+
+    @strawberry.field(permission_classes=[IsFinance], description="One run by id (FINANCE).")
+    async def reconciliation_run(
+        self, info: Info[Context, None], id: strawberry.ID
+    ) -> ReconciliationRun | None:
+        try:
+            pk = pk_of(id, "ReconciliationRun")
+        except MalformedId:
+            return None
+        async with info.context.eco.db.read() as conn:
+            found = await load_run(conn, pk)
+        return None if found is None else ReconciliationRun.of(found)
+
+
+@strawberry.type
+class ReconciliationMutations:
+    reconcile_provider: ReconcileProviderPayload = strawberry.mutation(
+        resolver=reconcile_provider,
+        permission_classes=[IsFinance],
+        description="Reconcile one provider for a period now; a re-run replaces the period's "
+        "results and keeps resolutions (FINANCE).",
+    )
+    resolve_reconciliation_exception: ResolveReconciliationExceptionPayload = strawberry.mutation(
+        resolver=resolve_reconciliation_exception,
+        permission_classes=[IsFinance],
+        description="Close a reconciliation exception with a note saying what was done (FINANCE).",
+    )
