@@ -9,9 +9,9 @@ from payouts.attempts import AttemptOutcome
 from payouts.reconciliation.matching import (
     MatchClass,
     OurAttempt,
-    TheirRecord,
     reconcile,
 )
+from providers.records import ProviderRecord
 from providers.base import PayoutState
 
 DAY = (datetime(2026, 12, 6, tzinfo=UTC), datetime(2026, 12, 7, tzinfo=UTC))
@@ -47,10 +47,11 @@ def theirs(
     currency: str = "USD",
     at: datetime = DAY[0] + timedelta(hours=1),
     echoed: bool = True,
-) -> TheirRecord:
-    return TheirRecord(
+) -> ProviderRecord:
+    return ProviderRecord(
+        provider="stripe",
         provider_reference=f"tr_{n}",
-        our_reference=f"diamonds-payout-{n}" if echoed else None,
+        payout_id=f"diamonds-payout-{n}" if echoed else None,
         amount_minor=amount,
         currency=currency,
         state=state,
@@ -64,7 +65,7 @@ def classes(outcome_matches: list[object]) -> list[str]:
     return [m.klass.value for m in outcome_matches]  # type: ignore[attr-defined]
 
 
-def run(our: list[OurAttempt], their: list[TheirRecord], known: frozenset[str] = frozenset()):  # type: ignore[no-untyped-def]
+def run(our: list[OurAttempt], their: list[ProviderRecord], known: frozenset[str] = frozenset()):  # type: ignore[no-untyped-def]
     return reconcile(our, their, now=NOW, window=WINDOW, period=DAY, known_references=known)
 
 

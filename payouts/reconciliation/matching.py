@@ -5,13 +5,14 @@ provider's records ends in exactly one class (matched, or one kind of exception)
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from payouts.attempts import AttemptOutcome
 from providers.base import PayoutState
+from providers.records import ProviderRecord
 
 
 class MatchClass(enum.StrEnum):
@@ -71,33 +72,24 @@ class OurAttempt:
         }
 
 
-@dataclass(frozen=True)
-class TheirRecord:
-    """One payout or transfer as the provider's own records have it."""
-
-    provider_reference: str
-    our_reference: str | None
-    """Our attempt key, where the provider echoes it (metadata, sender item id, end-to-end id)."""
-    amount_minor: int
-    currency: str
-    state: PayoutState
-    raw_status: str
-    occurred_at: datetime
-    fee_minor: int | None = None
-    raw: Mapping[str, Any] = field(default_factory=dict)
-
-    def as_record(self) -> dict[str, Any]:
-        return {
-            "providerReference": self.provider_reference,
-            "reference": self.our_reference,
-            "amountMinor": self.amount_minor,
-            "currency": self.currency,
-            "state": self.state.value,
-            "status": self.raw_status,
-            "feeMinor": self.fee_minor,
-            "occurredAt": self.occurred_at.isoformat(),
-            "raw": dict(self.raw),
-        }
+def their_json(record: ProviderRecord) -> dict[str, Any]:
+    """The provider's record as stored beside a line of the run."""
+    return {
+        "providerReference": record.provider_reference,
+        "reference": record.payout_id,
+        "amountMinor": record.amount_minor,
+        "currency": record.currency,
+        "state": record.state.value,
+        "status": record.raw_status,
+        "feeMinor": record.fee_minor,
+        "convertedAmountMinor": record.converted_amount_minor,
+        "convertedCurrency": record.converted_currency,
+        "exchangeRate": record.exchange_rate,
+        "failureCode": record.failure_code,
+        "source": record.source,
+        "occurredAt": record.occurred_at.isoformat(),
+        "raw": dict(record.raw),
+    }
 
 
 @dataclass(frozen=True)
@@ -106,7 +98,7 @@ class Match:
 
     klass: MatchClass
     ours: OurAttempt | None
-    theirs: TheirRecord | None
+    theirs: ProviderRecord | None
     reason: str
 
     @property
@@ -159,18 +151,20 @@ class Outcome:
         return sum(1 for match in self.matches if match.klass is klass)
 
 
-def _find(theirs: Iterable[TheirRecord]) -> tuple[dict[str, TheirRecord], dict[str, TheirRecord]]:
-    by_provider: dict[str, TheirRecord] = {}
-    by_ours: dict[str, TheirRecord] = {}
+def _find(
+    theirs: Iterable[ProviderRecord],
+) -> tuple[dict[str, ProviderRecord], dict[str, ProviderRecord]]:
+    by_provider: dict[str, ProviderRecord] = {}
+    by_ours: dict[str, ProviderRecord] = {}
     for record in theirs:
         by_provider.setdefault(record.provider_reference, record)
-        if record.our_reference:
-            by_ours.setdefault(record.our_reference, record)
+        if record.payout_id:
+            by_ours.setdefault(record.payout_id, record)
     return by_provider, by_ours
 
 
 def classify(
-    ours: OurAttempt, theirs: TheirRecord | None, *, now: datetime, window: timedelta
+    ours: OurAttempt, theirs: ProviderRecord | None, *, now: datetime, window: timedelta
 ) -> Match:
     """One of our attempts against the provider's record of it (None: not in their records)."""
     within_window = now - ours.sent_at < window
@@ -220,7 +214,7 @@ def classify(
 
 def reconcile(
     ours: Iterable[OurAttempt],
-    theirs: Iterable[TheirRecord],
+    theirs: Iterable[ProviderRecord],
     *,
     now: datetime,
     window: timedelta,
@@ -249,7 +243,7 @@ def reconcile(
             continue
         if not period[0] <= record.occurred_at < period[1]:
             continue
-        if record.our_reference and record.our_reference in known_references:
+        if record.payout_id and record.payout_id in known_references:
             continue
         seen.add(ref)
         matches.append(

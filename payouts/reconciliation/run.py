@@ -21,9 +21,9 @@ from payouts.reconciliation.matching import (
     MatchClass,
     OurAttempt,
     Outcome,
-    TheirRecord,
     reconcile,
 )
+from providers.records import ProviderRecord
 from payouts.reconciliation.records import read_their_records
 from payouts.reconciliation.store import (
     Item,
@@ -147,12 +147,12 @@ async def our_attempts(conn: AsyncConnection, slug: str, period: Period) -> list
 
 
 async def _ours_anywhere(
-    conn: AsyncConnection, slug: str, records: list[TheirRecord]
+    conn: AsyncConnection, slug: str, records: list[ProviderRecord]
 ) -> frozenset[str]:
     """Which of these provider references (or echoed keys of ours) belong to any attempt of
     ours at `slug`, whatever its period."""
     refs = {r.provider_reference for r in records}
-    keys = {r.our_reference for r in records if r.our_reference}
+    keys = {r.payout_id for r in records if r.payout_id}
     found: set[str] = set()
     a, p = payout_attempts.c, payouts.c
     for chunk in _chunks(sorted(refs), 500):

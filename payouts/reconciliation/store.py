@@ -14,7 +14,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from kernel.clock import as_utc, utcnow
-from payouts.reconciliation.matching import EXCEPTIONS, MatchClass, Outcome
+from payouts.reconciliation.matching import EXCEPTIONS, MatchClass, Outcome, their_json
 from payouts.reconciliation.tables import (
     reconciliation_items,
     reconciliation_runs,
@@ -240,7 +240,7 @@ async def save_results(
                 "their_minor": match.theirs.amount_minor if match.theirs else None,
                 "reason": match.reason[:500],
                 "ours": match.ours.as_record() if match.ours else None,
-                "theirs": match.theirs.as_record() if match.theirs else None,
+                "theirs": their_json(match.theirs) if match.theirs else None,
                 "discrepancy_id": discrepancies.get(match.key)
                 or (before.discrepancy_id if same and before else None),
                 "resolved_by": before.resolved_by if same and before else None,
