@@ -3,10 +3,8 @@ what was done about it, and audited."""
 
 from __future__ import annotations
 
-from sqlalchemy import insert
-
-from economy.tables import audit_log
-from economy.users import User
+from kernel.actor import Actor
+from kernel.audit import write_audit_entry
 from kernel.errors import DomainError, NotFound
 from kernel.validation import text_field
 from payouts.reconciliation.store import Item, load_item, resolve_item
@@ -15,7 +13,7 @@ from payouts.service import PayoutService
 MAX_NOTE = 500
 
 
-async def resolve_exception(svc: PayoutService, finance: User, item_id: int, note: str) -> Item:
+async def resolve_exception(svc: PayoutService, finance: Actor, item_id: int, note: str) -> Item:
     said = text_field(note, field="note", code="INVALID_NOTE", max_length=MAX_NOTE, what="the note")
     async with svc.eco.db.write() as conn:
         found = await load_item(conn, item_id)
@@ -33,13 +31,12 @@ async def resolve_exception(svc: PayoutService, finance: User, item_id: int, not
                 f"this exception was resolved by {found.resolved_by} already",
                 "exceptionId",
             )
-        await conn.execute(
-            insert(audit_log).values(
-                actor_subject=finance.subject,
-                action="RECONCILIATION_EXCEPTION_RESOLVED",
-                target=f"reconciliation-item:{item_id}",
-                details={"run": found.run_id, "class": found.klass.value, "note": said},
-            )
+        await write_audit_entry(
+            conn,
+            finance.subject,
+            "RECONCILIATION_EXCEPTION_RESOLVED",
+            f"reconciliation-item:{item_id}",
+            {"run": found.run_id, "class": found.klass.value, "note": said},
         )
         done = await load_item(conn, item_id)
         assert done is not None
