@@ -79,11 +79,20 @@ class ProviderRecord:
     source: str = ""
     """Where it was read (`transfer+payout`, `batch`, `camt.053`, `pain.002`, ...)."""
     raw: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
+    created_at: datetime | None = None
+    """When the provider created it, where that differs from `occurred_at` (a Stripe payout
+    created today arrives in two days): what `settled_records` filters its period on."""
+
+    @property
+    def listed_at(self) -> datetime:
+        """The time that places the record in a period (`created_at`, else `occurred_at`)."""
+        return self.created_at or self.occurred_at
 
     def __post_init__(self) -> None:
         for name in ("amount_minor", "fee_minor", "converted_amount_minor"):
             value = getattr(self, name)
             if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
                 raise TypeError(f"ProviderRecord.{name} must be an int, not {value!r}")
-        if self.occurred_at.tzinfo is None:
-            raise ValueError("ProviderRecord.occurred_at must carry a time zone")
+        for moment in (self.occurred_at, self.created_at):
+            if moment is not None and moment.tzinfo is None:
+                raise ValueError("ProviderRecord's times must carry a time zone")

@@ -98,6 +98,7 @@ def payout_record(payout: Json, transfer: Json | None, account: str) -> Provider
         failure_code=payout.get("failure_code"),
         source="payout" if transfer is None else "transfer+payout",
         raw=raw,
+        created_at=_when((transfer or payout)["created"]),
     )
 
 
@@ -115,6 +116,7 @@ def transfer_record(transfer: Json) -> ProviderRecord:
         state=PayoutState.CANCELED if reversed_in_full else PayoutState.PENDING,
         raw_status=TRANSFER_REVERSED if reversed_in_full else TRANSFER_ONLY,
         occurred_at=_when(transfer["created"]),
+        created_at=_when(transfer["created"]),
         fee_minor=int(booked["fee"]) if booked is not None else None,
         source="transfer",
         raw={"transfer": _raw(transfer, _TRANSFER_KEYS)},

@@ -11,7 +11,7 @@ from alembic.migration import MigrationContext
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from ledger.database import metadata
+from kernel.tables import metadata
 
 
 def _differences(conn: Connection) -> list[Any]:

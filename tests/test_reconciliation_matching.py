@@ -11,8 +11,8 @@ from payouts.reconciliation.matching import (
     OurAttempt,
     reconcile,
 )
-from providers.records import ProviderRecord
 from providers.base import PayoutState
+from providers.records import ProviderRecord
 
 DAY = (datetime(2026, 12, 6, tzinfo=UTC), datetime(2026, 12, 7, tzinfo=UTC))
 NOW = datetime(2026, 12, 7, 4, tzinfo=UTC)

@@ -16,7 +16,7 @@ import economy.purchases.tables
 import economy.tables  # noqa: F401  (registers the economy's tables on the metadata)
 import kernel.audit  # noqa: F401  (the audit log)
 import ledger.tables  # noqa: F401
-import payouts.reconciliation.tables  # noqa: F401
+import payouts.reconciliation.tables
 import payouts.tables  # noqa: F401
 from kernel.tables import metadata
 

@@ -241,7 +241,7 @@ def reconcile(
         ref = record.provider_reference
         if ref in claimed or ref in seen or ref in known_references:
             continue
-        if not period[0] <= record.occurred_at < period[1]:
+        if not period[0] <= record.listed_at < period[1]:
             continue
         if record.payout_id and record.payout_id in known_references:
             continue

@@ -23,7 +23,6 @@ from payouts.reconciliation.matching import (
     Outcome,
     reconcile,
 )
-from providers.records import ProviderRecord
 from payouts.reconciliation.records import read_their_records
 from payouts.reconciliation.store import (
     Item,
@@ -39,6 +38,7 @@ from payouts.store import load_payout
 from payouts.tables import payout_attempts, payouts
 from payouts.webhooks import apply_statement
 from providers.base import Capability, PayoutState, StatusUpdate
+from providers.records import ProviderRecord
 
 log = logging.getLogger(__name__)
 
@@ -221,7 +221,7 @@ async def reconcile_period(
                 conn,
                 run_id,
                 outcome,
-                their_count=sum(1 for r in theirs if period.since <= r.occurred_at < period.until),
+                their_count=sum(1 for r in theirs if period.since <= r.listed_at < period.until),
                 discrepancies=flagged,
                 kept=kept,
             )
