@@ -1,3 +1,3 @@
 """Fixture modules shared by several test files, registered for the whole suite."""
 
-pytest_plugins = ["tests.payout_fixtures", "tests.acme_fixtures"]
+pytest_plugins = ["tests.payout_fixtures", "tests.acme_fixtures", "tests.stripe_rig"]
