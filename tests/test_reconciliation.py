@@ -5,8 +5,11 @@ re-run changes nothing. On both databases."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from diamonds_fakes.disagreements import Disagreement, DisagreementKind
+from diamonds_fakes.paypal_server import FakePayPal
 
 from economy.app import Economy
 from kernel.clock import utc_today
@@ -16,9 +19,11 @@ from payouts.reconciliation.matching import MatchClass
 from payouts.reconciliation.review import resolve_exception
 from payouts.reconciliation.run import Period, reconcile_period
 from payouts.reconciliation.store import Item, items_page, run_for, totals_of
+from payouts.requests import request_payout
 from payouts.states import PayoutStatus
 
 from .payout_fixtures import ledger_is_clean
+from .paypal_rig import PayPalRig
 from .stripe_rig import Pay, StripeRig
 
 
@@ -173,3 +178,37 @@ async def test_a_provider_that_cannot_list_its_records_is_refused(stripe_rig: St
     with pytest.raises(DomainError) as refused:
         await reconcile_period(stripe_rig.svc, "nope", today(), actor="test")
     assert refused.value.code == "UNKNOWN_PROVIDER"
+
+
+async def test_a_paypal_day_matches_and_a_dropped_item_is_missing(
+    economy: Economy, rich_creator: Any
+) -> None:
+    async with FakePayPal() as fake:
+        pp = PayPalRig.build(economy, fake)
+        try:
+            paid = []
+            for n in range(3):
+                creator = await rich_creator(4_000)
+                requested = await request_payout(
+                    pp.svc, creator, diamonds=4_000, provider="paypal", currency="USD", key=f"p{n}"
+                )
+                await pp.worker().run_once()
+                fake.set_payout_status(requested.payout.reference, "SUCCESS")
+                await pp.worker().poll_pending()
+                paid.append(await pp.reload(requested.payout))
+            assert {p.status for p in paid} == {PayoutStatus.PAID}
+            fake.add_disagreement(Disagreement(DisagreementKind.DROP, paid[1].reference))
+            fake.add_disagreement(
+                Disagreement(DisagreementKind.AMOUNT, paid[2].reference, amount=5)
+            )
+            run = await reconcile_period(pp.svc, "paypal", today(), actor="test")
+            assert run is not None
+            found = await lines(economy, run.id)
+            assert [found[p.id].klass for p in paid] == [
+                MatchClass.MATCHED,
+                MatchClass.MISSING_AT_PROVIDER,
+                MatchClass.AMOUNT_MISMATCH,
+            ]
+            assert run.exception_count == 2
+        finally:
+            await pp.paypal.close()

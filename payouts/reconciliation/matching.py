@@ -39,7 +39,7 @@ _SAME = {
     AttemptOutcome.RETURNED: PayoutState.RETURNED,
     AttemptOutcome.CANCELED: PayoutState.CANCELED,
 }
-_FINAL_STATES = frozenset(_SAME.values())
+FINAL_STATES = frozenset(_SAME.values())
 MONEY_LEFT = frozenset({PayoutState.PAID})
 """The provider states under which money reached the creator."""
 
@@ -117,7 +117,7 @@ class Match:
             return False
         paid_there = self.theirs.state in MONEY_LEFT
         paid_here = self.ours.outcome is AttemptOutcome.PAID
-        return paid_there != paid_here and self.theirs.state in _FINAL_STATES
+        return paid_there != paid_here and self.theirs.state in FINAL_STATES
 
 
 @dataclass
@@ -188,7 +188,7 @@ def classify(
     expected = _SAME.get(ours.outcome)
     if expected is theirs.state:
         return Match(MatchClass.MATCHED, ours, theirs, "")
-    if expected is None or theirs.state not in _FINAL_STATES:
+    if expected is None or theirs.state not in FINAL_STATES:
         if within_window:
             return Match(
                 MatchClass.PENDING,

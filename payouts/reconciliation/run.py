@@ -14,9 +14,10 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from kernel.clock import as_utc, utcnow
 from kernel.errors import DomainError
-from payouts.attempts import AttemptOutcome
+from payouts.attempts import UNSETTLED, AttemptOutcome
 from payouts.discrepancies import DiscrepancyKind, discrepancies_of, flag_discrepancy
 from payouts.reconciliation.matching import (
+    FINAL_STATES,
     Match,
     MatchClass,
     OurAttempt,
@@ -206,14 +207,22 @@ async def reconcile_period(
         async with svc.eco.db.read() as conn:
             known = await _ours_anywhere(conn, slug, theirs)
             earlier = await items_of(conn, run_id)
-        outcome = reconcile(
-            ours,
-            theirs,
-            now=utcnow(),
-            window=settle,
-            period=(period.since, period.until),
-            known_references=known,
-        )
+
+        def matched(attempts: list[OurAttempt]) -> Outcome:
+            return reconcile(
+                attempts,
+                theirs,
+                now=utcnow(),
+                window=settle,
+                period=(period.since, period.until),
+                known_references=known,
+            )
+
+        outcome = matched(ours)
+        if await _catch_up(svc, slug, run_id, outcome):
+            async with svc.eco.db.read() as conn:
+                ours = await our_attempts(conn, slug, period)
+            outcome = matched(ours)
         flagged = await _feed_discrepancies(svc, slug, run_id, outcome, earlier)
         kept = _still_exceptions(outcome, earlier)
         async with svc.eco.db.write() as conn:
@@ -242,6 +251,39 @@ async def reconcile_period(
         run.exception_count,
     )
     return run
+
+
+async def _catch_up(svc: PayoutService, slug: str, run_id: int, outcome: Outcome) -> int:
+    """Where our records still wait (PENDING, UNKNOWN) and the provider's books are final for
+    the same amount, the provider's word is applied as a lookup's would be: a missed webhook
+    or a statement nobody imported yet. Returns how many were applied."""
+    applied = 0
+    for match in outcome.matches:
+        ours, theirs = match.ours, match.theirs
+        if (
+            ours is None
+            or theirs is None
+            or ours.outcome not in UNSETTLED
+            or theirs.state not in FINAL_STATES
+            or (theirs.amount_minor, theirs.currency) != (ours.amount_minor, ours.currency)
+        ):
+            continue
+        await apply_statement(svc, slug, _statement(run_id, ours, theirs))
+        applied += 1
+    return applied
+
+
+def _statement(run_id: int, ours: OurAttempt, theirs: ProviderRecord) -> StatusUpdate:
+    """The provider's record as a statement line, applied once per attempt and state."""
+    return StatusUpdate(
+        event_id=f"reconciliation:{ours.reference}:{theirs.state.value}",
+        state=theirs.state,
+        occurred_at=theirs.occurred_at,
+        payout_id=ours.reference,
+        provider_reference=theirs.provider_reference,
+        raw_type=f"reconciliation run {run_id}: {theirs.raw_status}",
+        failure_code=theirs.failure_code,
+    )
 
 
 def _still_exceptions(outcome: Outcome, earlier: dict[str, Item]) -> dict[str, Item]:
@@ -289,18 +331,7 @@ async def _book_provider_word(
     assert match.theirs is not None
     async with svc.eco.db.read() as conn:
         before = {d.id for d in await discrepancies_of(conn, match.ours.payout_id)}
-    await apply_statement(
-        svc,
-        slug,
-        StatusUpdate(
-            event_id=f"reconciliation:{match.ours.reference}:{match.theirs.state.value}",
-            state=match.theirs.state,
-            occurred_at=match.theirs.occurred_at,
-            payout_id=match.ours.reference,
-            provider_reference=match.theirs.provider_reference,
-            raw_type=f"reconciliation run {run_id}: {match.theirs.raw_status}",
-        ),
-    )
+    await apply_statement(svc, slug, _statement(run_id, match.ours, match.theirs))
     async with svc.eco.db.read() as conn:
         after = [
             d for d in await discrepancies_of(conn, match.ours.payout_id) if d.id not in before
