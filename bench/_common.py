@@ -30,7 +30,7 @@ from diamonds.migrate import upgrade
 from economy.app import Economy
 from economy.catalog import list_gifts, put_gift
 from economy.tables import streams, users
-from ledger import PLATFORM, Asset, Policy, Transfer
+from ledger import PLATFORM, Asset, BalancePolicy, Transfer
 from ledger.tables import accounts, balances
 from settings.service import Settings, normalize_database_url
 
@@ -278,7 +278,7 @@ async def _bulk_users(
                     "owner": f"user:{user_id}",
                     "name": name,
                     "asset": asset,
-                    "policy": Policy.NON_NEGATIVE.value,
+                    "policy": BalancePolicy.NON_NEGATIVE.value,
                     "shards": shards,
                 }
                 for user_id in ids

@@ -46,7 +46,8 @@ from economy.users import User, user_from_row
 from economy.users import by_ids as users_by_ids
 from kernel.errors import DomainError
 from ledger import InsufficientFunds
-from ledger.batch import BatchRetry, Entry, available_sql, record_batch
+from ledger.batch import open_batch
+from ledger.batch.planning import BatchRetry, Entry
 from ledger.database import BatchConnection
 from settings.rates import GiftSplit
 
@@ -211,7 +212,7 @@ class GiftDesk:
                 )
             )
         try:
-            booked = await record_batch(self._eco.ledger, conn, entries, first_look=balances)
+            booked = await open_batch(self._eco.ledger, conn).record(entries, first_look=balances)
         except BatchRetry as retry:
             raise BatchRetry([planned[i][0] for i in retry.entries], str(retry)) from None
         rows: list[dict[str, int]] = []
@@ -358,12 +359,13 @@ async def _insert_gift_sends(conn: BatchConnection, rows: list[dict[str, int]]) 
 # PostgreSQL (asyncpg itself): fixed statements over arrays, prepared once per connection.
 # Arrays of whole rows come back as asyncpg records with the tables' column names.
 _PG_FIRST_LOOK = (
-    "SELECT ARRAY(SELECT (k.scope, k.key, k.request_hash, k.transaction_id)"  # noqa: S608
+    "SELECT ARRAY(SELECT (k.scope, k.key, k.request_hash, k.transaction_id)"
     " FROM ledger_idempotency_keys AS k JOIN unnest($1::VARCHAR[], $2::VARCHAR[])"
     " AS asked(scope, key) ON k.scope = asked.scope AND k.key = asked.key),"
     " ARRAY(SELECT s FROM streams AS s WHERE s.id = ANY($3::BIGINT[])),"
     " ARRAY(SELECT g FROM gifts AS g WHERE g.id = ANY($4::BIGINT[])),"
-    f" ARRAY(SELECT a FROM ({available_sql('$5')}) AS a)"
+    " ARRAY(SELECT a FROM (SELECT account_id, balance - held FROM ledger_balances"
+    " WHERE account_id = ANY($5::BIGINT[]) AND shard = 0) AS a)"
 )
 _PG_USERS = "SELECT * FROM users WHERE id = ANY($1::BIGINT[])"
 _GIFT_SEND_COLUMNS = (

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from ledger import PLATFORM, Asset, Policy, open_account
+from ledger import PLATFORM, Asset, BalancePolicy, open_account
 
 HOT_SHARDS = 32
 """Platform accounts are touched by every gift: spread them widely."""
@@ -31,14 +31,14 @@ class PlatformAccounts:
 async def open_platform_accounts(conn: AsyncConnection) -> PlatformAccounts:
     """The platform's accounts, opened on first use."""
 
-    async def one(name: str, asset: Asset, policy: Policy) -> int:
+    async def one(name: str, asset: Asset, policy: BalancePolicy) -> int:
         account = await open_account(conn, PLATFORM, name, asset, policy=policy, shards=HOT_SHARDS)
         return account.id
 
     return PlatformAccounts(
-        coins_spent=await one("coins_spent", Asset.COIN, Policy.NON_NEGATIVE),
-        coin_promotions=await one("coin_promotions", Asset.COIN, Policy.UNBOUNDED),
-        coin_sales=await one("coin_sales", Asset.COIN, Policy.UNBOUNDED),
-        diamond_issuance=await one("diamond_issuance", Asset.DIAMOND, Policy.UNBOUNDED),
-        diamond_revenue=await one("diamond_revenue", Asset.DIAMOND, Policy.NON_NEGATIVE),
+        coins_spent=await one("coins_spent", Asset.COIN, BalancePolicy.NON_NEGATIVE),
+        coin_promotions=await one("coin_promotions", Asset.COIN, BalancePolicy.UNBOUNDED),
+        coin_sales=await one("coin_sales", Asset.COIN, BalancePolicy.UNBOUNDED),
+        diamond_issuance=await one("diamond_issuance", Asset.DIAMOND, BalancePolicy.UNBOUNDED),
+        diamond_revenue=await one("diamond_revenue", Asset.DIAMOND, BalancePolicy.NON_NEGATIVE),
     )

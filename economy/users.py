@@ -13,7 +13,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from economy.tables import users
-from ledger import Asset, Policy, open_account, user_owner
+from ledger import Asset, BalancePolicy, open_account, user_owner
 from ledger.database import Database, insert_ignoring_conflicts
 
 
@@ -61,9 +61,16 @@ class UserDirectory:
         if row["coin_account_id"] is not None:
             return user_from_row(row)
         owner = user_owner(int(row["id"]))
-        coins = await open_account(conn, owner, "coins", Asset.COIN, policy=Policy.NON_NEGATIVE)
+        coins = await open_account(
+            conn, owner, "coins", Asset.COIN, policy=BalancePolicy.NON_NEGATIVE
+        )
         diamonds = await open_account(
-            conn, owner, "diamonds", Asset.DIAMOND, policy=Policy.NON_NEGATIVE, shards=self._shards
+            conn,
+            owner,
+            "diamonds",
+            Asset.DIAMOND,
+            policy=BalancePolicy.NON_NEGATIVE,
+            shards=self._shards,
         )
         await conn.execute(
             update(users)

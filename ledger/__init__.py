@@ -21,7 +21,15 @@ Design (see docs/ledger.md for the long form):
 - Idempotency keys have a primary key on (scope, key) and name exactly one transaction.
 """
 
-from ledger.accounts import PLATFORM, Account, Asset, Balance, Policy, open_account, user_owner
+from ledger.accounts import (
+    PLATFORM,
+    Account,
+    Asset,
+    Balance,
+    BalancePolicy,
+    open_account,
+    user_owner,
+)
 from ledger.book import Ledger, PlacedHold, Transfer
 from ledger.database import Database
 from ledger.errors import (
@@ -39,6 +47,7 @@ __all__ = [
     "Account",
     "Asset",
     "Balance",
+    "BalancePolicy",
     "Database",
     "HoldNotPending",
     "IdempotencyConflict",
@@ -48,7 +57,6 @@ __all__ = [
     "LedgerError",
     "Outcome",
     "PlacedHold",
-    "Policy",
     "Transfer",
     "UnknownAccount",
     "Violation",

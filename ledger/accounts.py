@@ -24,7 +24,7 @@ class Asset(enum.StrEnum):
     DIAMOND = "DIAMOND"
 
 
-class Policy(enum.StrEnum):
+class BalancePolicy(enum.StrEnum):
     NON_NEGATIVE = "NON_NEGATIVE"
     """Available (balance minus holds) never below zero: checked on every debit and hold."""
     UNBOUNDED = "UNBOUNDED"
@@ -44,7 +44,7 @@ class Account:
     owner: str
     name: str
     asset: str
-    policy: Policy
+    policy: BalancePolicy
     shards: int
 
 
@@ -64,7 +64,7 @@ async def open_account(
     name: str,
     asset: str,
     *,
-    policy: Policy = Policy.NON_NEGATIVE,
+    policy: BalancePolicy = BalancePolicy.NON_NEGATIVE,
     shards: int = 1,
 ) -> Account:
     """The account (owner, name, asset), created with zeroed shards if it does not exist yet.
@@ -161,6 +161,6 @@ def account_from_row(m: Mapping[Any, Any]) -> Account:
         owner=m["owner"],
         name=m["name"],
         asset=m["asset"],
-        policy=Policy(m["policy"]),
+        policy=BalancePolicy(m["policy"]),
         shards=int(m["shards"]),
     )

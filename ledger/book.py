@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ledger.accounts import (
     Account,
-    Policy,
+    BalancePolicy,
     load_account,
     opened_in_this_transaction,
     read_balance,
@@ -124,9 +124,9 @@ class Ledger:
             .where(balances.c.account_id == debit.id, balances.c.shard == 0)
             .values(held=balances.c.held + move.amount)
         )
-        if debit.policy is Policy.NON_NEGATIVE and debit.shards == 1:
+        if debit.policy is BalancePolicy.NON_NEGATIVE and debit.shards == 1:
             reserve = reserve.where(balances.c.balance - balances.c.held >= move.amount)
-        elif debit.policy is Policy.NON_NEGATIVE:
+        elif debit.policy is BalancePolicy.NON_NEGATIVE:
             await self._lock_accounts(conn, [debit])
             await self._check_available(conn, debit, move.amount)
         if (await conn.execute(reserve)).rowcount != 1:
@@ -234,7 +234,9 @@ class Ledger:
             (await self.account(conn, account_id), delta) for account_id, delta in deltas.items()
         ]
         guarded = [
-            a for a, d in shaped if d < 0 and a.policy is Policy.NON_NEGATIVE and a.shards > 1
+            a
+            for a, d in shaped
+            if d < 0 and a.policy is BalancePolicy.NON_NEGATIVE and a.shards > 1
         ]
         await self._lock_accounts(conn, guarded)
         for account in sorted(guarded, key=lambda a: a.id):
@@ -244,7 +246,9 @@ class Ledger:
             if delta == 0:
                 continue
             shard = (
-                0 if delta < 0 and account.policy is Policy.NON_NEGATIVE else self._shard(account)
+                0
+                if delta < 0 and account.policy is BalancePolicy.NON_NEGATIVE
+                else self._shard(account)
             )
             plan.append((account.id, shard, delta, account))
         for account_id, shard, delta, account in sorted(plan, key=lambda p: (p[0], p[1])):
@@ -254,7 +258,7 @@ class Ledger:
                 .values(balance=balances.c.balance + delta)
             )
             single_checked = (
-                delta < 0 and account.policy is Policy.NON_NEGATIVE and account.shards == 1
+                delta < 0 and account.policy is BalancePolicy.NON_NEGATIVE and account.shards == 1
             )
             if single_checked:
                 # The balance check and the debit are one atomic statement on this row.

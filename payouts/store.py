@@ -16,7 +16,7 @@ from sqlalchemy.sql import func
 from ledger.accounts import (
     PLATFORM,
     Asset,
-    Policy,
+    BalancePolicy,
     find_account,
     open_account,
     opened_in_this_transaction,
@@ -165,7 +165,7 @@ class PayoutBook:
         self._accounts: dict[tuple[str, str, str], int] = {}
 
     async def account(
-        self, conn: AsyncConnection, owner: str, name: str, asset: str, policy: Policy
+        self, conn: AsyncConnection, owner: str, name: str, asset: str, policy: BalancePolicy
     ) -> int:
         key = (owner, name, asset)
         cached = self._accounts.get(key)
@@ -179,12 +179,14 @@ class PayoutBook:
     async def owed_diamonds(self, conn: AsyncConnection, user_id: int) -> int:
         """DIAMOND, per creator: what they owe after a payment we had already given back to
         them (its balance is minus the debt, never above zero); their next diamonds settle it."""
-        return await self.account(conn, user_owner(user_id), OWED, Asset.DIAMOND, Policy.UNBOUNDED)
+        return await self.account(
+            conn, user_owner(user_id), OWED, Asset.DIAMOND, BalancePolicy.UNBOUNDED
+        )
 
     async def redeemed_diamonds(self, conn: AsyncConnection) -> int:
         """DIAMOND: where a payout's diamonds go once paid."""
         return await self.account(
-            conn, PLATFORM, "diamonds_redeemed", Asset.DIAMOND, Policy.NON_NEGATIVE
+            conn, PLATFORM, "diamonds_redeemed", Asset.DIAMOND, BalancePolicy.NON_NEGATIVE
         )
 
     async def hold_diamonds(
@@ -216,11 +218,13 @@ class PayoutBook:
             (PLATFORM, "withholding", payout.withholding_minor),
             (PLATFORM, f"fees:{payout.provider}"[:32], payout.fee_minor),
         ]
-        funding = await self.account(conn, PLATFORM, "payout_funding", currency, Policy.UNBOUNDED)
+        funding = await self.account(
+            conn, PLATFORM, "payout_funding", currency, BalancePolicy.UNBOUNDED
+        )
         return [
             Transfer(
                 funding,
-                await self.account(conn, owner, name, currency, Policy.NON_NEGATIVE),
+                await self.account(conn, owner, name, currency, BalancePolicy.NON_NEGATIVE),
                 currency,
                 amount,
             )

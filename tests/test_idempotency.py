@@ -16,11 +16,11 @@ from economy.gifting import send_gift
 from kernel.errors import DomainError
 from ledger import (
     Asset,
+    BalancePolicy,
     IdempotencyConflict,
     IdempotentRequest,
     InsufficientFunds,
     Outcome,
-    Policy,
     Transfer,
     open_account,
     run_once,
@@ -65,7 +65,7 @@ class Wallets:
 @pytest.fixture
 async def wallets(economy: Economy) -> Wallets:
     async with economy.db.write() as conn:
-        issuer = await open_account(conn, "test", "issuer", COIN, policy=Policy.UNBOUNDED)
+        issuer = await open_account(conn, "test", "issuer", COIN, policy=BalancePolicy.UNBOUNDED)
         wallet = await open_account(conn, "test", "wallet", COIN)
         sink = await open_account(conn, "test", "sink", COIN, shards=8)
         await economy.ledger.record(conn, "FUND", [Transfer(issuer.id, wallet.id, COIN, 1_000)])

@@ -16,11 +16,11 @@ from economy.app import Economy
 from ledger import (
     Asset,
     Balance,
+    BalancePolicy,
     HoldNotPending,
     InsufficientFunds,
     Ledger,
     PlacedHold,
-    Policy,
     Transfer,
     open_account,
     verify_ledger,
@@ -45,7 +45,7 @@ class Book:
         name: str,
         asset: str = COIN,
         *,
-        policy: Policy = Policy.NON_NEGATIVE,
+        policy: BalancePolicy = BalancePolicy.NON_NEGATIVE,
         shards: int = 1,
     ) -> int:
         async with self.eco.db.write() as conn:
@@ -101,7 +101,7 @@ def book(economy: Economy) -> Book:
 
 async def issuer_and_wallet(book: Book, funds: int, *, shards: int = 1) -> tuple[int, int]:
     """An UNBOUNDED coin issuer and a checked wallet holding `funds` coins."""
-    issuer = await book.open("issuer", policy=Policy.UNBOUNDED, shards=4)
+    issuer = await book.open("issuer", policy=BalancePolicy.UNBOUNDED, shards=4)
     wallet = await book.open("wallet", shards=shards)
     if funds:
         await book.record(Transfer(issuer, wallet, COIN, funds))
@@ -176,7 +176,7 @@ async def test_credits_to_a_sharded_account_spread_over_shards_and_sum_to_its_ba
 ) -> None:
     issuer, _ = await issuer_and_wallet(book, 0)
     creator = await book.open("creator", DIAMOND, shards=8)
-    diamonds = await book.open("diamond-issuer", DIAMOND, policy=Policy.UNBOUNDED, shards=4)
+    diamonds = await book.open("diamond-issuer", DIAMOND, policy=BalancePolicy.UNBOUNDED, shards=4)
     del issuer
 
     for amount in range(1, 41):
@@ -193,7 +193,7 @@ async def test_credits_to_a_sharded_account_spread_over_shards_and_sum_to_its_ba
 async def test_a_debit_from_a_sharded_checked_account_checks_the_sum_of_its_shards(
     book: Book,
 ) -> None:
-    diamonds = await book.open("diamond-issuer", DIAMOND, policy=Policy.UNBOUNDED)
+    diamonds = await book.open("diamond-issuer", DIAMOND, policy=BalancePolicy.UNBOUNDED)
     creator = await book.open("creator", DIAMOND, shards=8)
     payouts = await book.open("payouts", DIAMOND)
     for _ in range(20):
@@ -322,7 +322,7 @@ async def test_concurrent_holds_never_reserve_more_than_is_available(
 async def test_concurrent_debits_never_overdraw_a_checked_account(book: Book, shards: int) -> None:
     """A creator paying out from a sharded diamond wallet, many requests at once. (On PostgreSQL
     the sharded case deadlocks: see `Ledger._lock_accounts`.)"""
-    issuer = await book.open("diamond-issuer", DIAMOND, policy=Policy.UNBOUNDED, shards=4)
+    issuer = await book.open("diamond-issuer", DIAMOND, policy=BalancePolicy.UNBOUNDED, shards=4)
     creator = await book.open("creator", DIAMOND, shards=shards)
     payouts = await book.open("payouts", DIAMOND)
     for _ in range(10):
@@ -346,7 +346,7 @@ async def test_posting_holds_while_debiting_the_same_account_does_not_deadlock(
 ) -> None:
     """Posting a hold must take its balance-row locks in the ledger's one global order (by
     account, then shard), like every other write; here the debited account has the lower id."""
-    issuer = await book.open("diamond-issuer", DIAMOND, policy=Policy.UNBOUNDED, shards=4)
+    issuer = await book.open("diamond-issuer", DIAMOND, policy=BalancePolicy.UNBOUNDED, shards=4)
     creator = await book.open("creator", DIAMOND, shards=shards)
     clearing = await book.open("clearing", DIAMOND)
     assert creator < clearing

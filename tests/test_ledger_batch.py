@@ -12,8 +12,9 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from economy.app import Economy
-from ledger import IdempotentRequest, InsufficientFunds, Policy, Transfer
-from ledger.batch import Entry, FundsMoved, KeysTaken, record_batch
+from ledger import BalancePolicy, IdempotentRequest, InsufficientFunds, Transfer
+from ledger.batch import open_batch
+from ledger.batch.planning import Entry, FundsMoved, KeysTaken
 from ledger.database import WRITER_CACHE_KIB
 from ledger.errors import UnknownAccount
 from ledger.tables import idempotency_keys, transfers
@@ -37,7 +38,7 @@ class Accounts:
 @pytest.fixture
 async def accounts(book: Book) -> Accounts:
     issuer, wallet = await issuer_and_wallet(book, 10)
-    return Accounts(issuer, wallet, await book.open("shop", policy=Policy.UNBOUNDED))
+    return Accounts(issuer, wallet, await book.open("shop", policy=BalancePolicy.UNBOUNDED))
 
 
 def only_on_postgres(economy: Economy, why: str) -> None:
@@ -50,14 +51,14 @@ async def test_each_entry_is_its_own_transaction_and_a_short_one_writes_nothing(
 ) -> None:
     issuer, rich = await issuer_and_wallet(book, 10)
     poor = await book.open("poor")
-    shop = await book.open("shop", policy=Policy.UNBOUNDED, shards=4)
+    shop = await book.open("shop", policy=BalancePolicy.UNBOUNDED, shards=4)
     entries = [
         Entry("TEST", [Transfer(rich, shop, COIN, 4)], idempotency=_key("a")),
         Entry("TEST", [Transfer(poor, shop, COIN, 1)], idempotency=_key("b")),
         Entry("TEST", [Transfer(issuer, shop, COIN, 7)], idempotency=_key("c")),
     ]
     async with book.eco.db.batch() as conn:
-        booked = await record_batch(book.ledger, conn, entries)
+        booked = await open_batch(book.ledger, conn).record(entries)
 
     first, refused, third = booked
     assert isinstance(first, int)
@@ -79,13 +80,13 @@ async def test_a_failed_batch_leaves_nothing_and_the_next_batch_books(
 
     with pytest.raises(UnknownAccount):
         async with book.eco.db.batch() as conn:
-            await record_batch(book.ledger, conn, [good, broken])
+            await open_batch(book.ledger, conn).record([good, broken])
     assert (await book.balance(wallet)).balance == 10
 
     for n in range(3):  # the pooled connections are still usable
         again = Entry("TEST", good.moves, idempotency=_key(f"good-{n}"))
         async with book.eco.db.batch() as conn:
-            (outcome,) = await record_batch(book.ledger, conn, [again])
+            (outcome,) = await open_batch(book.ledger, conn).record([again])
         assert isinstance(outcome, int)
     assert (await book.balance(wallet)).balance == 1
     assert await book.verify() == []
@@ -110,9 +111,7 @@ async def test_a_key_a_concurrent_transaction_claims_first_sends_its_entry_back(
     async def batch() -> list[int | InsufficientFunds]:
         await claimed.wait()
         async with economy.db.batch() as conn:
-            return await record_batch(
-                book.ledger,
-                conn,
+            return await open_batch(book.ledger, conn).record(
                 [
                     Entry("TEST", [Transfer(wallet, shop, COIN, 2)], idempotency=_key("other")),
                     Entry("TEST", [Transfer(issuer, shop, COIN, 1)], idempotency=_key("same")),
@@ -137,7 +136,7 @@ async def test_a_sqlalchemy_connection_on_postgresql_is_refused(book: Book) -> N
     only_on_postgres(book.eco, "SQLite books batches through SQLAlchemy")
     async with book.eco.db.write() as conn:
         with pytest.raises(TypeError, match=r"Database\.batch"):
-            await record_batch(book.ledger, conn, [])
+            await open_batch(book.ledger, conn).record([])
 
 
 async def test_a_first_look_only_steers_every_debit_is_checked_under_the_lock(
@@ -148,12 +147,12 @@ async def test_a_first_look_only_steers_every_debit_is_checked_under_the_lock(
 
     with pytest.raises(FundsMoved) as moved:
         async with book.eco.db.batch() as conn:
-            await record_batch(book.ledger, conn, [too_much], first_look={wallet: 1_000})
+            await open_batch(book.ledger, conn).record([too_much], first_look={wallet: 1_000})
     assert moved.value.entries == (0,)
     assert (await book.balance(wallet)).balance == 10
 
     async with book.eco.db.batch() as conn:
-        (refused,) = await record_batch(book.ledger, conn, [too_much], first_look={})
+        (refused,) = await open_batch(book.ledger, conn).record([too_much], first_look={})
     assert isinstance(refused, InsufficientFunds)
     assert await book.verify() == []
 
@@ -167,8 +166,8 @@ async def test_a_batch_cancelled_mid_statement_leaves_nothing_and_the_pool_usabl
 
     async def slow_batch() -> None:
         async with economy.db.batch() as conn:
-            await record_batch(
-                book.ledger, conn, [Entry("TEST", [Transfer(wallet, shop, COIN, 4)])]
+            await open_batch(book.ledger, conn).record(
+                [Entry("TEST", [Transfer(wallet, shop, COIN, 4)])]
             )
             entered.set()
             assert not isinstance(conn, AsyncConnection)
@@ -183,9 +182,7 @@ async def test_a_batch_cancelled_mid_statement_leaves_nothing_and_the_pool_usabl
 
     for n in range(economy.settings.db_pool_size + 1):  # every pooled connection, and then some
         async with economy.db.batch() as conn:
-            (booked,) = await record_batch(
-                book.ledger,
-                conn,
+            (booked,) = await open_batch(book.ledger, conn).record(
                 [Entry("TEST", [Transfer(issuer, shop, COIN, 1)], idempotency=_key(f"after-{n}"))],
             )
         assert isinstance(booked, int)
@@ -197,8 +194,8 @@ async def test_a_batch_cancelled_mid_statement_leaves_nothing_and_the_pool_usabl
 async def test_each_key_names_its_own_entrys_transaction_when_some_entries_have_none(
     book: Book,
 ) -> None:
-    issuer = await book.open("issuer", policy=Policy.UNBOUNDED)
-    shop = await book.open("shop", policy=Policy.UNBOUNDED)
+    issuer = await book.open("issuer", policy=BalancePolicy.UNBOUNDED)
+    shop = await book.open("shop", policy=BalancePolicy.UNBOUNDED)
     # Keys sorted differently from the entries: "b" comes before "z" but after it in the batch.
     entries = [
         Entry("TEST", [Transfer(issuer, shop, COIN, 1)]),
@@ -207,7 +204,7 @@ async def test_each_key_names_its_own_entrys_transaction_when_some_entries_have_
         Entry("TEST", [Transfer(issuer, shop, COIN, 4)], idempotency=_key("b")),
     ]
     async with book.eco.db.batch() as conn:
-        booked = await record_batch(book.ledger, conn, entries)
+        booked = await open_batch(book.ledger, conn).record(entries)
 
     async with book.eco.db.read() as conn:
         keys = dict(
