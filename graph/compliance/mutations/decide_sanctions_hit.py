@@ -12,7 +12,7 @@ from compliance.sanctions import service as sanctions_service
 from graph.compliance.types import SanctionsHit
 from graph.context import Context
 from graph.errors import payload_errors
-from graph.relay import id_argument
+from graph.global_ids import id_argument
 from kernel.errors import DomainError
 
 

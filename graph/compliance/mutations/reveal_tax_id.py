@@ -11,7 +11,7 @@ from strawberry.types import Info
 from compliance.tax import service as tax_service
 from graph.context import Context
 from graph.errors import payload_errors
-from graph.relay import id_argument
+from graph.global_ids import id_argument
 from kernel.errors import DomainError
 
 

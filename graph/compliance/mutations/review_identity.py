@@ -15,7 +15,7 @@ from economy import users
 from graph.compliance.types import IdentityVerification
 from graph.context import Context
 from graph.errors import payload_errors
-from graph.relay import id_argument
+from graph.global_ids import id_argument
 from kernel.clock import utc_today
 from kernel.errors import DomainError, NotFound
 

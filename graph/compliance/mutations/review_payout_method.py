@@ -12,7 +12,7 @@ from compliance.methods import service as methods_service
 from graph.compliance.types import PayoutMethod
 from graph.context import Context
 from graph.errors import payload_errors
-from graph.relay import id_argument
+from graph.global_ids import id_argument
 from kernel.errors import DomainError
 
 

@@ -11,7 +11,7 @@ from economy.gifting import send_gift as send_gift_service
 from graph.context import Context
 from graph.errors import payload_errors
 from graph.gifts.types import GiftSend
-from graph.relay import id_argument
+from graph.global_ids import id_argument
 from graph.streams.types import LiveStream
 from graph.wallets.types import Asset, Wallet
 from kernel.errors import DomainError

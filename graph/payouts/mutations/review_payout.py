@@ -12,8 +12,8 @@ from strawberry.types import Info
 from graph.auth import Role
 from graph.context import Context
 from graph.errors import payload_errors
+from graph.global_ids import id_argument
 from graph.payouts.types import Payout, PayoutResolution
-from graph.relay import id_argument
 from kernel.errors import DomainError
 from payouts import review
 from payouts.states import PayoutStatus

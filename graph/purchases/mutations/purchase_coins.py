@@ -10,8 +10,8 @@ from strawberry.types import Info
 from economy.purchases.service import purchase_coins
 from graph.context import Context
 from graph.errors import ApiError, payload_errors
+from graph.global_ids import id_argument
 from graph.purchases.types import CoinPurchase
-from graph.relay import id_argument
 from kernel.errors import DomainError
 
 

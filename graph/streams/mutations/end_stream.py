@@ -11,7 +11,7 @@ from economy import streams
 from graph.auth import Role
 from graph.context import Context
 from graph.errors import payload_errors
-from graph.relay import id_argument
+from graph.global_ids import id_argument
 from graph.streams.types import LiveStream
 from kernel.errors import DomainError
 

@@ -10,7 +10,7 @@ from strawberry.types import Info
 from economy import streams
 from graph.context import Context
 from graph.errors import payload_errors
-from graph.relay import to_global_id
+from graph.global_ids import to_global_id
 from graph.streams.types import LiveStream
 from kernel.errors import DomainError
 
