@@ -27,6 +27,7 @@ REQUIREMENT_CODES = frozenset(
     }
 )
 """The refusals of `requestPayout` that are missing eligibility requirements (`RequirementCode`)."""
+ELIGIBILITY_REFUSALS = REQUIREMENT_CODES | {"PAYOUT_BLOCKED"}
 
 
 async def studio_page(request: web.Request) -> web.Response:
@@ -96,7 +97,7 @@ async def request_payout(request: web.Request) -> web.Response:
         for error in payload["errors"]:
             errors.setdefault(error.get("field") or "form", []).append(error["message"])
         eligibility = None
-        if any(error["code"] in REQUIREMENT_CODES for error in payload["errors"]):
+        if any(error["code"] in ELIGIBILITY_REFUSALS for error in payload["errors"]):
             eligibility = await _eligibility(signed_in, given["provider"], given["currency"])
         return await _home(
             signed_in, status=422, errors=errors, given=given, eligibility=eligibility

@@ -11,8 +11,8 @@ function valueAt(data, path) {
 function matches(element, data) {
   const rule = element.dataset.liveMatch;
   if (!rule) return true;
-  const [path, expected] = rule.split("=");
-  return String(valueAt(data, path)) === expected;
+  const split = rule.indexOf("="); // the first one: ids may end in base64's padding
+  return String(valueAt(data, rule.slice(0, split))) === rule.slice(split + 1);
 }
 
 function addGifts(element, data) {
