@@ -31,7 +31,8 @@ async def test_a_viewer_cannot_open_the_console(
     # A creator signed in to the studio is refused the console too, and a viewer the studio.
     await sign_in(page, served, "/studio", token_for("creator:cid", "CREATOR"))
     refused = await page.goto(f"{served.url}/console/payouts")
-    assert refused is not None and refused.status == 403
+    assert refused is not None
+    assert refused.status == 403
     await expect(page.locator("h1")).to_contain_text("Not for your role")
 
 
