@@ -15,6 +15,7 @@ from aiohttp import web
 from consoles import finance, studio
 from consoles.areas import AREAS, Area
 from consoles.formatting import FILTERS
+from consoles.graphiql_notice import graphiql_offline_note
 from consoles.live import LiveSocket
 from consoles.pages import CONFIG, TEMPLATES, ConsoleConfig, Refusal
 from consoles.signin import sign_in, sign_out
@@ -37,8 +38,10 @@ def _answering_refusals(handler: Handler) -> Handler:
 
 
 def add_consoles(app: web.Application, config: ConsoleConfig) -> None:
-    """Serve the finance console at `/console` and the creator studio at `/studio`."""
+    """Serve the finance console at `/console` and the creator studio at `/studio`, and add the
+    offline note to the GraphiQL page."""
     app[CONFIG] = config
+    app.middlewares.append(graphiql_offline_note)
     environment = aiohttp_jinja2.setup(
         app,
         loader=jinja2.PackageLoader("consoles", "templates"),
