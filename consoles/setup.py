@@ -12,7 +12,7 @@ import aiohttp_jinja2
 import jinja2
 from aiohttp import web
 
-from consoles import finance, studio
+from consoles import finance, reviews, studio
 from consoles.areas import AREAS, Area
 from consoles.formatting import FILTERS
 from consoles.graphiql_notice import graphiql_offline_note
@@ -64,6 +64,8 @@ def add_consoles(app: web.Application, config: ConsoleConfig) -> None:
     post("/console/payouts/{payout_id}/{action}", finance.payout_action)
     get("/console/discrepancies", finance.discrepancies_page)
     post("/console/discrepancies/{discrepancy_id}/acknowledge", finance.acknowledge_discrepancy)
+    get("/console/reviews/{review}", reviews.review_page)
+    post("/console/reviews/{review}/{subject_id}", reviews.decide)
     get("/studio", studio.studio_page)
     post("/studio/payouts", studio.request_payout)
     get("/studio/live", studio.live_page)
