@@ -8,7 +8,7 @@ from aiohttp import web
 from strawberry.aiohttp.views import GraphQLView
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 
-from consoles.pages import config_of
+from consoles.pages import config_of, from_this_site
 from consoles.session import read_session
 from graph.context import Context
 from graph.schema import schema
@@ -28,8 +28,7 @@ class LiveSocket(GraphQLView[Context, None]):
     async def __call__(self, request: web.Request) -> web.StreamResponse:
         if request.headers.get("Upgrade", "").lower() != "websocket":
             raise web.HTTPMethodNotAllowed(request.method, ["GET (websocket)"])
-        origin = request.headers.get("Origin")
-        if origin is not None and origin != f"{request.scheme}://{request.host}":
+        if not from_this_site(request):
             raise web.HTTPForbidden(text="the live socket answers this site's pages only")
         if read_session(config_of(request).settings, request) is None:
             raise web.HTTPUnauthorized(text="sign in first")

@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
 import aiohttp_jinja2
 from aiohttp import web
@@ -33,6 +34,13 @@ class ConsoleConfig:
 
 CONFIG: web.AppKey[ConsoleConfig] = web.AppKey("consoles_config", ConsoleConfig)
 TEMPLATES: web.AppKey[Any] = web.AppKey("consoles_templates")
+
+
+def from_this_site(request: web.Request) -> bool:
+    """Whether a browser request came from this site's pages: no `Origin`, or one naming this host
+    (the host only: behind a TLS proxy the scheme seen here differs from the browser's)."""
+    origin = request.headers.get("Origin")
+    return origin is None or urlsplit(origin).netloc == request.host
 
 
 def config_of(request: web.Request) -> ConsoleConfig:

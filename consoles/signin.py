@@ -7,7 +7,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from consoles.areas import Area
-from consoles.pages import config_of, forbidden_page, sign_in_page
+from consoles.pages import config_of, forbidden_page, from_this_site, sign_in_page
 from consoles.session import (
     CSRF_FIELD,
     clear_session_cookie,
@@ -27,6 +27,10 @@ def _safe_next(area: Area, target: str | None) -> str:
 
 
 async def sign_in(request: web.Request, area: Area) -> web.Response:
+    """There is no session (so no CSRF token) yet: a sign-in posted from another site (its
+    `Origin`) is refused, so no one can sign a visitor in as someone else."""
+    if not from_this_site(request):
+        raise web.HTTPForbidden(text="sign in from this site's own sign-in page")
     form = await request.post()
     settings = config_of(request).settings
     try:
