@@ -42,6 +42,16 @@ async def test_a_creator_sees_the_wallet_and_why_a_payout_is_refused(
     await screenshot(page, "payout-refused")
     await expect(page.locator("[data-wallet=available]")).to_have_text("4,000")
 
+    # Once compliance lets it through, the same form requests it; after a reload the wallet shows the hold.
+    served.rig.gate.blocked = []
+    await page.fill("#diamonds", "2000")
+    await page.select_option("#provider", "ledgerbank")
+    await page.click("#cash-out button[type=submit]")
+    await expect(page.locator("#cash-out .notice")).to_contain_text("requested")
+    await page.reload()
+    await expect(page.locator("[data-wallet=available]")).to_have_text("2,000")
+    await expect(page.locator("table.payouts tbody tr").first).to_contain_text("2,000")
+
 
 async def test_a_creator_watches_gifts_arrive_in_their_live_stream(
     served: Served,
