@@ -42,7 +42,7 @@ async def test_a_creator_sees_the_wallet_and_why_a_payout_is_refused(
     await screenshot(page, "payout-refused")
     await expect(page.locator("[data-wallet=available]")).to_have_text("4,000")
 
-    # Once compliance lets it through, the same form requests it; after a reload the wallet shows the hold.
+    # Once compliance lets it through, the same form requests it; the wallet shows the hold.
     served.rig.gate.blocked = []
     await page.fill("#diamonds", "2000")
     await page.select_option("#provider", "ledgerbank")
