@@ -12,8 +12,7 @@ from strawberry.types import Info
 from diamonds.workers import service_app
 from economy.app import Economy
 from graph.context import Context
-from graph.live.schema import Subscription
-from graph.schema import DiamondsSchema, Mutation, Query, schema
+from graph.schema import DiamondsSchema, Mutation, Query, Subscription, schema
 from graph.server import DiamondsGraphQLView
 
 

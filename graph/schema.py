@@ -16,16 +16,19 @@ from graph.apq import DocumentCache, operation_limits
 from graph.compliance.schema import ComplianceMutations, ComplianceQueries
 from graph.errors import should_mask
 from graph.gifts.schema import GiftMutations, GiftQueries
+from graph.gifts.subscriptions import GiftSubscriptions
 from graph.global_ids import Node
-from graph.live.schema import Subscription
 from graph.node import resolve_node
 from graph.payouts.schema import PayoutMutations, PayoutQueries
+from graph.payouts.subscriptions import PayoutSubscriptions
 from graph.purchases.schema import PurchaseMutations
 from graph.reconciliation.schema import ReconciliationMutations, ReconciliationQueries
 from graph.scalars import BIGINT_SCALAR, BigInt
 from graph.streams.schema import StreamMutations, StreamQueries
+from graph.streams.subscriptions import StreamSubscriptions
 from graph.users.schema import UserQueries
 from graph.wallets.schema import WalletMutations
+from graph.wallets.subscriptions import WalletSubscriptions
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +61,17 @@ class Mutation(
     ComplianceMutations,
 ):
     pass
+
+
+@strawberry.type
+class Subscription(
+    GiftSubscriptions,
+    StreamSubscriptions,
+    WalletSubscriptions,
+    PayoutSubscriptions,
+):
+    """Over graphql-transport-ws on `/graphql` (`graph.websocket`): the stream subscriptions are
+    public, the wallet and payout ones follow the caller's own (FINANCE and ADMIN: every payout)."""
 
 
 class DiamondsSchema(strawberry.Schema):

@@ -18,10 +18,10 @@ from economy.purchases.setup import PurchaseService
 from graph.apq import OrjsonView, PersistedQueries, PersistedQueryView
 from graph.auth import InvalidToken, principal_from_header
 from graph.context import Context
-from graph.live.feeds import Feeds
-from graph.live.transport import LiveView, connection_context
+from graph.live_feeds import Feeds
 from graph.schema import schema
 from graph.webhooks import add_identity_webhook_route, add_webhook_routes
+from graph.websocket import LiveView, connection_context
 from payouts.runtime import embedded_worker
 from payouts.service import PayoutService
 

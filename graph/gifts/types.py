@@ -1,13 +1,16 @@
-"""GraphQL types of the catalog and of a sent gift: `Gift`, `CoinBundle`, `GiftSend`."""
+"""GraphQL types of the catalog and of a sent gift: `Gift`, `CoinBundle`, `GiftSend`, and of gifts
+landing in a live stream (`GiftReceived`: plain data that reads nothing of the caller, so one
+execution can serve every subscriber of a stream).
+"""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 
 import strawberry
 from strawberry.types import Info
 
-from economy import catalog
+from economy import catalog, events
 from economy.gifting import GiftSent
 from graph.context import Context
 from graph.global_ids import Node, to_global_id
@@ -84,3 +87,48 @@ class GiftSend(Node):
         found = await info.context.loaders.user.load(self.record.sender_id)
         assert found is not None
         return User.of(found)
+
+
+@strawberry.type(description="One gift that landed in a stream.")
+class ReceivedGift:
+    id: strawberry.ID = strawberry.field(description="The GiftSend's id.")
+    gift: Gift
+    sender_name: str = strawberry.field(description="The sender's display name.")
+    quantity: int
+    coins: BigInt = strawberry.field(description="Coins the sender spent.")
+    diamonds: BigInt = strawberry.field(description="Diamonds the creator received.")
+    stream_total: BigInt = strawberry.field(
+        description="Diamonds the creator has received in this stream, this gift included."
+    )
+    committed_at: datetime = strawberry.field(description="When the gift was booked.")
+
+    @classmethod
+    def of(cls, event: events.GiftReceived, stream_total: int) -> ReceivedGift:
+        return cls(
+            id=to_global_id("GiftSend", event.gift_send_id),
+            gift=Gift(
+                id=to_global_id("Gift", event.gift_id),
+                name=event.gift_name,
+                coins=event.gift_coins,
+                active=True,
+            ),
+            sender_name=event.sender_name,
+            quantity=event.quantity,
+            coins=BigInt(event.coins),
+            diamonds=BigInt(event.diamonds),
+            stream_total=BigInt(stream_total),
+            committed_at=datetime.fromtimestamp(event.committed_at, UTC),
+        )
+
+
+@strawberry.type(
+    description="Gifts that landed in a stream. The first message after subscribing has no "
+    "gifts and the stream's total so far; then each message carries the gifts booked since the "
+    "previous one: one at a time when gifts are sparse, all of one delivery tick in a storm."
+)
+class GiftReceived:
+    stream_id: strawberry.ID
+    gifts: list[ReceivedGift]
+    stream_total: BigInt = strawberry.field(
+        description="Diamonds the creator has received in this stream so far."
+    )

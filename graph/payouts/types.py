@@ -5,11 +5,12 @@ by role to the creator, by name to FINANCE and ADMIN), discrepancies, and the pa
 from __future__ import annotations
 
 import enum
-from datetime import datetime
+from datetime import UTC, datetime
 
 import strawberry
 from strawberry.types import Info
 
+from economy import events
 from graph.auth import Principal, Role
 from graph.context import Context
 from graph.global_ids import Node, to_global_id
@@ -332,4 +333,31 @@ class PayoutProviderInfo:
             currencies=sorted(provider.currencies),
             countries=None if provider.countries is None else sorted(provider.countries),
             payee_fields=[PayeeFieldInfo.of(f) for f in provider.payee_fields],
+        )
+
+
+@strawberry.type(
+    description="A payout changed status, with what it pays. A new payout sends REQUESTED, then "
+    "the status its request left it in (AWAITING_APPROVAL or APPROVED)."
+)
+class PayoutStatusUpdate(PayoutAmounts):
+    payout_id: strawberry.ID
+    user_id: strawberry.ID
+    status: PayoutStatus  # type: ignore[valid-type]
+    at: datetime
+
+    @classmethod
+    def of(cls, event: events.PayoutStatusChanged) -> PayoutStatusUpdate:
+        return cls(
+            payout_id=to_global_id("Payout", event.payout_id),
+            user_id=to_global_id("User", event.user_id),
+            status=states.PayoutStatus(event.status),
+            at=event.at if event.at.tzinfo else event.at.replace(tzinfo=UTC),
+            provider=event.provider,
+            diamonds=BigInt(event.diamonds),
+            currency=event.currency,
+            gross=BigInt(event.gross_minor),
+            fee=BigInt(event.fee_minor),
+            withholding=BigInt(event.withholding_minor),
+            net=BigInt(event.net_minor),
         )

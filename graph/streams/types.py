@@ -1,5 +1,7 @@
 """GraphQL types of live streams: `LiveStream` with its creator, earnings (creator, FINANCE
-and ADMIN only) and public leaderboard of top gifters.
+and ADMIN only) and public leaderboard of top gifters, and the leaderboard as it changes
+(`LeaderboardUpdate`: plain data that reads nothing of the caller, so one execution can serve
+every subscriber of a stream).
 """
 
 from __future__ import annotations
@@ -81,3 +83,26 @@ class LiveStream(Node):
             for e, u in zip(entries, users, strict=True)
             if u is not None
         ]
+
+
+@strawberry.type(description="A place on a stream's leaderboard.")
+class LeaderboardPlace:
+    rank: int
+    user_id: strawberry.ID
+    display_name: str
+    total: BigInt = strawberry.field(description="Coins this user spent on gifts in the stream.")
+
+    @classmethod
+    def of(cls, entry: streams.LeaderboardEntry) -> LeaderboardPlace:
+        return cls(
+            rank=entry.rank,
+            user_id=to_global_id("User", entry.user_id),
+            display_name=entry.display_name,
+            total=BigInt(entry.coins),
+        )
+
+
+@strawberry.type(description="A stream's top gifters, sent at most once per throttle interval.")
+class LeaderboardUpdate:
+    stream_id: strawberry.ID
+    entries: list[LeaderboardPlace]

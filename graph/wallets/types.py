@@ -114,3 +114,15 @@ class Wallet(Node):
                 conn, self.account_id, before_id=page.after, limit=page.limit + 1
             )
         return connection(entries, page, lambda e: e.transfer_id, WalletTransaction.of)
+
+
+@strawberry.type(description="The caller's wallet moved.")
+class WalletUpdate:
+    wallet: Wallet
+    change: BigInt = strawberry.field(
+        description="The net change this message reports: negative when money went out."
+    )
+    reason: str = strawberry.field(
+        description="Why: GIFT, GRANT, ... (the latest), or CURRENT for the first messages."
+    )
+    transactions: int = strawberry.field(description="How many transactions it sums up.")

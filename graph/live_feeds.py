@@ -1,44 +1,108 @@
-"""Shared executions: every subscriber of a stream's gifts (or leaderboard) in this process with
+"""The live feeds: how subscription messages reach subscribers, paced per tick and, for the
+public stream subscriptions, shared by one execution per document and variables.
+
+Pacing: the first event after a quiet spell goes out at once, the ones that follow within a tick
+are gathered into the next message, so a storm of gifts costs each subscriber a few messages a
+second, not thousands. A shared execution also asks its subscription for a fresh snapshot when new
+subscribers join it; `Snapshots` carries that request and marks the answer.
+
+Shared executions: every subscriber of a stream's gifts (or leaderboard) in this process with
 the same document and variables is served by one execution, whose results are encoded once and
 queued for each subscriber's websocket. Thousands of viewers then cost one GraphQL execution
 per message plus one write per viewer, not one execution each.
 
 Only `giftReceived` and `leaderboardChanged` are shared: their results are plain data that reads
-nothing of the caller (see `graph.live.types`), so sharing changes nothing a subscriber sees.
-Each subscriber has a bounded queue of encoded messages; one that falls behind (a slow reader,
-a dead peer) overflows and has its connection closed with `SLOW_CONSUMER_CLOSE_CODE`, and the
-others never wait for it.
+nothing of the caller (see `graph.gifts.types` and `graph.streams.types`), so sharing changes
+nothing a subscriber sees. Each subscriber has a bounded queue of encoded messages; one that falls
+behind (a slow reader, a dead peer) overflows and has its connection closed by the transport
+(`graph.websocket`), and the others never wait for it.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections import deque
-from collections.abc import Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Any
+from typing import Any, TypeVar
 
 import orjson
-from aiohttp import web
 from graphql import FieldNode, GraphQLError, OperationDefinitionNode, OperationType, parse
 from strawberry.schema import BaseSchema
+from strawberry.types import Info
 from strawberry.types.execution import PreExecutionError
 from strawberry.utils.aio import aclosing
 
 from economy.app import Economy
+from economy.fanout import Subscriber, SubscriberTooSlow
 from graph.auth import ANONYMOUS
 from graph.context import Context
-from graph.live.updates import Snapshots
+from graph.errors import ApiError
 
 log = logging.getLogger(__name__)
 
+T = TypeVar("T")
+
 SHARED_FIELDS = frozenset({"giftReceived", "leaderboardChanged"})
-SLOW_CONSUMER_CLOSE_CODE = 4503
-SLOW_CONSUMER_REASON = "Subscriber too slow"
-CLOSE_TIMEOUT_SECONDS = 2.0
 MAX_QUERY_TOKENS = 2_000
+
+
+class Snapshots:
+    """Between a shared feed and the one execution behind it: `request` asks for a snapshot
+    (someone joined); the execution marks the message it yields in answer as `answering`."""
+
+    def __init__(self) -> None:
+        self.requested = False
+        self.answering = False
+        self._subscription: Subscriber[object] | None = None
+
+    def watch(self, subscription: Subscriber[object]) -> None:
+        self._subscription = subscription
+
+    def request(self) -> None:
+        self.requested = True
+        if self._subscription is not None:
+            self._subscription.interrupt()
+
+
+async def paced(
+    subscription: Subscriber[T], interval: float, snapshots: Snapshots | None = None
+) -> AsyncIterator[list[T] | None]:
+    """Batches of events, at most one per `interval` seconds (the first of a burst at once).
+    `None` asks the caller for a snapshot: first of all, then whenever `snapshots` requests one.
+    """
+    if snapshots is not None:
+        snapshots.watch(subscription)  # type: ignore[arg-type]
+        snapshots.requested = False
+    yield None
+    last = float("-inf")
+    while True:
+        await subscription.wait()
+        if snapshots is not None and snapshots.requested:
+            snapshots.requested = False
+            yield None
+            if not subscription.pending():
+                continue
+        delay = last + interval - time.monotonic()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        batch = subscription.drain()
+        if batch:
+            last = time.monotonic()
+            yield batch
+
+
+def snapshots_of(info: Info[Context, None]) -> Snapshots | None:
+    """Set when one execution serves many subscribers (a `Feed`)."""
+    snapshots = getattr(info.context, "snapshots", None)
+    return snapshots if isinstance(snapshots, Snapshots) else None
+
+
+def too_slow(exc: SubscriberTooSlow) -> ApiError:
+    return ApiError("SLOW_SUBSCRIBER", f"this subscription {exc}; subscribe again")
 
 
 @dataclass
@@ -265,15 +329,3 @@ class Feeds:
     def forget(self, feed: Feed) -> None:
         if self._feeds.get(feed.key) is feed:
             del self._feeds[feed.key]
-
-
-async def close_slow_consumer(ws: web.WebSocketResponse, request: web.Request) -> None:
-    """Close a websocket whose subscriber fell behind; abort it if even that cannot be sent."""
-    try:
-        await asyncio.wait_for(
-            ws.close(code=SLOW_CONSUMER_CLOSE_CODE, message=SLOW_CONSUMER_REASON.encode()),
-            CLOSE_TIMEOUT_SECONDS,
-        )
-    except (TimeoutError, ConnectionError, RuntimeError):
-        if request.transport is not None:
-            request.transport.abort()

@@ -1,5 +1,6 @@
-"""Subscriptions over websockets (graphql-transport-ws only) on the API's own `/graphql`: who
-is connecting, and how each operation is run (shared when it can be, see `graph.live.feeds`).
+"""The websocket transport of subscriptions (graphql-transport-ws only) on the API's own
+`/graphql`: who is connecting, and how each operation is run (shared when it can be, see
+`graph.live_feeds`), its limits and its close codes.
 
 The caller authenticates once, when connecting, with the same bearer token as over HTTP: in the
 `connection_init` payload (`{"Authorization": "Bearer <token>"}`) or in the upgrade request's
@@ -28,7 +29,7 @@ from strawberry.types.unset import UNSET, UnsetType
 from economy.app import Economy
 from graph.auth import ANONYMOUS, InvalidToken, principal_from_header
 from graph.context import Context
-from graph.live.feeds import Feed, Feeds, Inbox, Message, close_slow_consumer
+from graph.live_feeds import Feed, Feeds, Inbox, Message
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +38,9 @@ HEARTBEAT_SECONDS = 30.0
 CONNECTION_INIT_TIMEOUT = timedelta(seconds=10)
 DIRECT_WRITE_LIMIT = 16 * 1024
 """Bytes a connection may have unsent and still be written to directly."""
+SLOW_CONSUMER_CLOSE_CODE = 4503
+SLOW_CONSUMER_REASON = "Subscriber too slow"
+CLOSE_TIMEOUT_SECONDS = 2.0
 
 
 @dataclass
@@ -84,6 +88,18 @@ def authenticate_connection(context: ConnectionContext) -> None:
         context.principal = principal_from_header(context.eco.settings, authorization)
     except InvalidToken as exc:
         raise ConnectionRejectionError({"message": str(exc)}) from None
+
+
+async def close_slow_consumer(ws: web.WebSocketResponse, request: web.Request) -> None:
+    """Close a websocket whose subscriber fell behind; abort it if even that cannot be sent."""
+    try:
+        await asyncio.wait_for(
+            ws.close(code=SLOW_CONSUMER_CLOSE_CODE, message=SLOW_CONSUMER_REASON.encode()),
+            CLOSE_TIMEOUT_SECONDS,
+        )
+    except (TimeoutError, ConnectionError, RuntimeError):
+        if request.transport is not None:
+            request.transport.abort()
 
 
 class LiveTransportHandler(BaseGraphQLTransportWSHandler[Context, None]):

@@ -1,2 +1,0 @@
-"""Live: subscriptions over websockets (gifts, leaderboards, wallets, payouts), fanned out
-to every server process."""
