@@ -228,8 +228,8 @@ async def seed(
         await put_gift(conn, "Rose", 1)
     async with eco.db.read() as conn:
         gift = next(g for g in await list_gifts(conn) if g.name == "Rose")
-    viewer_rows = await _bulk_users(eco, [f"{prefix}-viewer-{n}" for n in range(viewers)], 1)
-    creator_rows = await _bulk_users(
+    viewer_rows = await bulk_users(eco, [f"{prefix}-viewer-{n}" for n in range(viewers)], 1)
+    creator_rows = await bulk_users(
         eco,
         [f"{prefix}-creator-{n}" for n in range(creators)],
         eco.settings.diamond_wallet_shards,
@@ -261,7 +261,7 @@ async def seed(
     )
 
 
-async def _bulk_users(
+async def bulk_users(
     eco: Economy, subjects: list[str], diamond_shards: int
 ) -> list[tuple[int, str, int]]:
     """(user id, subject, coin account id) for new users with both wallets."""

@@ -69,34 +69,40 @@ class Disagreement:
 
 
 class Disagreements:
-    """The disagreements a fake applies to its reports, by our payout id."""
+    """The disagreements a fake applies to its reports, by our payout id (a later one about the
+    same payout and kind replaces an earlier one). Indexed: a fake asks once per object listed."""
 
     def __init__(self) -> None:
         self.items: list[Disagreement] = []
+        self._dropped: set[str] = set()
+        self._amounts: dict[str, int] = {}
+        self._statuses: dict[str, str] = {}
 
     def add(self, disagreement: Disagreement) -> Disagreement:
         self.items.append(disagreement)
+        target = disagreement.target
+        if disagreement.kind is DisagreementKind.DROP:
+            self._dropped.add(target)
+        elif disagreement.kind is DisagreementKind.AMOUNT and disagreement.amount:
+            self._amounts[target] = disagreement.amount
+        elif disagreement.kind is DisagreementKind.STATUS and disagreement.status:
+            self._statuses[target] = disagreement.status
         return disagreement
 
     def clear(self) -> None:
         self.items.clear()
+        self._dropped.clear()
+        self._amounts.clear()
+        self._statuses.clear()
 
     def dropped(self, payout_id: str | None) -> bool:
-        return payout_id is not None and any(
-            d.kind is DisagreementKind.DROP and d.target == payout_id for d in self.items
-        )
+        return payout_id is not None and payout_id in self._dropped
 
     def amount(self, payout_id: str | None, actual: int) -> int:
-        for d in reversed(self.items):
-            if d.kind is DisagreementKind.AMOUNT and d.target == payout_id and d.amount:
-                return d.amount
-        return actual
+        return actual if payout_id is None else self._amounts.get(payout_id, actual)
 
     def status(self, payout_id: str | None, actual: str) -> str:
-        for d in reversed(self.items):
-            if d.kind is DisagreementKind.STATUS and d.target == payout_id and d.status:
-                return d.status
-        return actual
+        return actual if payout_id is None else self._statuses.get(payout_id, actual)
 
     def extras(self) -> list[Disagreement]:
         return [d for d in self.items if d.kind is DisagreementKind.EXTRA]

@@ -648,6 +648,46 @@ class FakeStripe:
         """The fake's clock, in Unix seconds: the real time plus `clock_offset_seconds`."""
         return int(time.time()) + self.clock_offset_seconds
 
+    def pay_out(
+        self,
+        account_id: str,
+        amount: int,
+        currency: str,
+        payout_id: str,
+        *,
+        metadata: Mapping[str, str] | None = None,
+        status: str = "paid",
+    ) -> JSON:
+        """Seed what `StripeProvider.submit` and the settlement after it leave, without HTTP: a
+        transfer to `account_id` (`transfer_group` = our `payout_id`) and the payout made from
+        it on that account (`metadata.payout_id`, `metadata.transfer`), moved on to `status`
+        (`pending`, `in_transit` or `paid`) with the events Stripe sends. Returns the payout;
+        for benchmarks that need thousands of them."""
+        acct = self._account(account_id)
+        currency = currency.lower()
+        described = f"Payout {payout_id}"
+        tagged = {**dict(metadata or {}), "payout_id": payout_id}
+        transfer = self._make_transfer(
+            amount,
+            currency,
+            account_id,
+            description=described,
+            metadata=tagged,
+            transfer_group=payout_id,
+        )
+        payout = self._make_payout(
+            acct,
+            amount,
+            currency,
+            description=described,
+            metadata={**tagged, "transfer": transfer["id"]},
+        )
+        for step in ("in_transit", "paid"):
+            if payout["status"] == status:
+                break
+            self.advance_payout(payout["id"], step)
+        return payout
+
     def add_disagreement(self, disagreement: Disagreement) -> Disagreement:
         """Make the lists disagree with what happened. `drop`, `amount` and `status` name our
         payout id (a transfer's `transfer_group`, a payout's `metadata.payout_id`); `extra`
@@ -1101,6 +1141,29 @@ class FakeStripe:
                 param="destination",
                 saved=True,
             )
+        transfer = self._make_transfer(
+            amount,
+            currency,
+            destination,
+            description=_param_str(params, "description"),
+            metadata=metadata,
+            transfer_group=_param_str(params, "transfer_group"),
+            request=request,
+        )
+        return 200, transfer
+
+    def _make_transfer(
+        self,
+        amount: int,
+        currency: str,
+        destination: str,
+        *,
+        description: str | None,
+        metadata: Mapping[str, str],
+        transfer_group: str | None,
+        request: web.Request | None = None,
+    ) -> JSON:
+        """A transfer from the platform to `destination`, booked and announced (checked)."""
         self._debit(self.platform, currency, amount)
         self._credit(self.accounts[destination], currency, amount)
         id_ = new_id("tr")
@@ -1110,14 +1173,14 @@ class FakeStripe:
             currency=currency,
             destination=destination,
             created=self.now(),
-            description=_param_str(params, "description"),
+            description=description,
             metadata=metadata,
-            transfer_group=_param_str(params, "transfer_group"),
+            transfer_group=transfer_group,
         )
         self.transfers[id_] = transfer
         self._book(PLATFORM, transfer["balance_transaction"], "transfer", transfer, -amount, 0)
         self._emit("transfer.created", transfer, None, request=request)
-        return 200, transfer
+        return transfer
 
     async def _get_transfer(self, request: web.Request, params: JSON) -> tuple[int, JSON]:
         transfer = self.transfers.get(request.match_info["id"])
@@ -1198,9 +1261,35 @@ class FakeStripe:
                     code="payouts_not_allowed",
                     saved=True,
                 )
-            destination = body["external_accounts"]["data"][0]["id"]
-        else:
+        payout = self._make_payout(
+            acct,
+            amount,
+            currency,
+            description=_param_str(params, "description"),
+            metadata=metadata,
+            statement_descriptor=_param_str(params, "statement_descriptor"),
+            method=method,
+            request=request,
+        )
+        return 200, payout
+
+    def _make_payout(
+        self,
+        acct: Account,
+        amount: int,
+        currency: str,
+        *,
+        description: str | None,
+        metadata: Mapping[str, str],
+        statement_descriptor: str | None = None,
+        method: str = "standard",
+        request: web.Request | None = None,
+    ) -> JSON:
+        """A pending payout from `acct`'s balance to its bank, booked and announced."""
+        if acct is self.platform:
             destination = "ba_platform_bank_account"
+        else:
+            destination = acct.body["external_accounts"]["data"][0]["id"]
         self._debit(acct, currency, amount)
         id_ = new_id("po")
         created = self.now()
@@ -1211,9 +1300,9 @@ class FakeStripe:
             destination=destination,
             created=created,
             arrival_date=created + 2 * 86_400,
-            description=_param_str(params, "description"),
+            description=description,
             metadata=metadata,
-            statement_descriptor=_param_str(params, "statement_descriptor"),
+            statement_descriptor=statement_descriptor,
             method=method,
         )
         self.payouts[id_] = payout
@@ -1224,7 +1313,7 @@ class FakeStripe:
         account_id = None if acct is self.platform else acct.id
         self._emit("payout.created", payout, account_id, request=request)
         self._schedule(id_)
-        return 200, payout
+        return payout
 
     def _payout_in_scope(self, request: web.Request) -> JSON:
         id_ = request.match_info["id"]
