@@ -39,6 +39,13 @@ async def verify_ledger(conn: AsyncConnection) -> list[Violation]:
     return found
 
 
+async def ledger_size(conn: AsyncConnection) -> tuple[int, int]:
+    """How many accounts and transfers `verify_ledger` checks."""
+    n_accounts = await conn.scalar(select(func.count()).select_from(accounts))
+    n_transfers = await conn.scalar(select(func.count()).select_from(transfers))
+    return int(n_accounts or 0), int(n_transfers or 0)
+
+
 async def _assets_sum_to_zero(conn: AsyncConnection) -> list[Violation]:
     total = func.sum(balances.c.balance)
     rows = await conn.execute(
