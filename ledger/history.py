@@ -1,5 +1,5 @@
-"""An account's history: the transfers that touched it, newest first, keyset-paged, each signed
-as the account saw it (positive in, negative out).
+"""What was booked, read back: an account's transfers, newest first, keyset-paged, each signed
+as the account saw it (positive in, negative out), and where each hold stands.
 """
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from ledger.tables import transactions, transfers
+from ledger.tables import holds, transactions, transfers
 
 HistoryRow = tuple[int, int, str, int, datetime]
 """(transfer id, transaction id, transaction kind, signed amount, created at)."""
@@ -41,3 +41,9 @@ async def account_history(
         (int(t), int(x), kind, int(a) if int(credit) == account_id else -int(a), at)
         for t, x, kind, a, credit, at in rows
     ]
+
+
+async def hold_statuses(conn: AsyncConnection) -> dict[int, str]:
+    """Every hold's status (PENDING, POSTED or VOIDED), by hold id."""
+    rows = await conn.execute(select(holds.c.id, holds.c.status))
+    return {int(i): str(status) for i, status in rows}
