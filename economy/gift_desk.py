@@ -4,7 +4,8 @@ commit per batch instead of a dozen statements and a commit per gift.
 
 A gift waits only while earlier batches are being written: an idle desk books a lone gift at
 once. Each gift in a batch is checked on its own (stream live, gift available, coins enough, key
-new), refused on its own, and booked as its own ledger transaction (`ledger.batch`). A batch
+new), refused on its own, and booked as its own ledger transaction (`ledger.batch`; the economy's
+statements for the batch, per dialect, are `economy.gift_batch`). A batch
 holds at most one gift per sender, so each viewer's debit is tested against their own row. When
 a batch cannot go through as a whole (a key claimed concurrently, a balance that moved, anything
 unexpected) it is rolled back, and its gifts are booked one at a time (`gifting.send_one`),
