@@ -38,7 +38,7 @@ from bench._common import (
 from bench._load import LoadPlan, start_in_process
 from bench._wsclient import run_subscribers
 from graph.auth import mint_token
-from graph.relay import to_global_id
+from graph.global_ids import to_global_id
 
 SUBSCRIPTION = (
     "subscription Gifts($stream: ID!) { giftReceived(streamId: $stream) { streamTotal "

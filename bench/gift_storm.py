@@ -34,7 +34,7 @@ from bench._common import (
 from bench._load import LoadPlan, LoadResult, run_in_process
 from economy.tables import gift_sends
 from graph.auth import mint_token
-from graph.relay import to_global_id
+from graph.global_ids import to_global_id
 from ledger.accounts import read_balance
 from ledger.verify import checked_accounts_below_zero, keys_per_kind
 

@@ -328,7 +328,8 @@ def _serve(args: argparse.Namespace) -> int:
 
     from aiohttp import web
 
-    url = f"http://{_url_host(args.host)}:{args.port}/graphql"
+    site = f"http://{_url_host(args.host)}:{args.port}"
+    url = f"{site}/graphql"
     banner: list[str] = []
 
     async def build() -> web.Application:
@@ -349,6 +350,10 @@ def _serve(args: argparse.Namespace) -> int:
     def announce(*_ignored: object) -> None:
         what = "GraphiQL" if settings.development else "the GraphQL API"
         print(f"Diamonds is serving {what} at {url}", flush=True)
+        print(f"  finance console (FINANCE, ADMIN): {site}/console", flush=True)
+        print(f"  creator studio (CREATOR):         {site}/studio", flush=True)
+        if settings.development:
+            print("  (GraphiQL needs internet for its CDN; the consoles work offline)", flush=True)
         for line in banner:
             print(line, flush=True)
         print("Press Ctrl+C to stop.", flush=True)

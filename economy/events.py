@@ -15,7 +15,7 @@ from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any, ClassVar
 
-from economy.fanout import Hub, Subscription, Topic
+from economy.fanout import Hub, Subscriber, Topic
 from economy.redis_relay import CHANNEL, RedisRelay
 
 log = logging.getLogger(__name__)
@@ -188,7 +188,7 @@ class EventBus:
         else:
             self._dispatch(events)
 
-    def subscribe(self, *topics: Topic) -> Subscription[Event]:
+    def subscribe(self, *topics: Topic) -> Subscriber[Event]:
         """A bounded queue of the events published on `topics` from now on. Close it when done
         (`with bus.subscribe(...) as sub:`); iterating it raises `SubscriberTooSlow` once it
         has overflowed."""

@@ -22,7 +22,7 @@ class SubscriberTooSlow(Exception):
         self.capacity = capacity
 
 
-class Subscription(Generic[T]):
+class Subscriber(Generic[T]):
     """A bounded queue of the events on some topics. Iterate it (or `await next_batch()`), and
     close it when done; it closes itself once it has overflowed."""
 
@@ -65,7 +65,7 @@ class Subscription(Generic[T]):
             if waiter is not None and not waiter.done():
                 waiter.set_result(None)
 
-    def __enter__(self) -> Subscription[T]:
+    def __enter__(self) -> Subscriber[T]:
         return self
 
     def __exit__(
@@ -106,7 +106,7 @@ class Subscription(Generic[T]):
         await self.wait()
         return self.drain()
 
-    def __aiter__(self) -> Subscription[T]:
+    def __aiter__(self) -> Subscriber[T]:
         return self
 
     async def __anext__(self) -> T:
@@ -124,10 +124,10 @@ class Hub(Generic[T]):
 
     def __init__(self, capacity: int) -> None:
         self.capacity = capacity
-        self._topics: dict[Hashable, set[Subscription[T]]] = {}
+        self._topics: dict[Hashable, set[Subscriber[T]]] = {}
 
-    def subscribe(self, topics: Iterable[Hashable], capacity: int | None = None) -> Subscription[T]:
-        subscription = Subscription(self, tuple(topics), capacity or self.capacity)
+    def subscribe(self, topics: Iterable[Hashable], capacity: int | None = None) -> Subscriber[T]:
+        subscription = Subscriber(self, tuple(topics), capacity or self.capacity)
         for topic in subscription.topics:
             self._topics.setdefault(topic, set()).add(subscription)
         return subscription
@@ -140,7 +140,7 @@ class Hub(Generic[T]):
                     seen.add(id(subscription))
                     subscription.deliver(event)
 
-    def remove(self, subscription: Subscription[T]) -> None:
+    def remove(self, subscription: Subscriber[T]) -> None:
         for topic in subscription.topics:
             members = self._topics.get(topic)
             if members is not None:

@@ -1,15 +1,24 @@
-"""Errors the API shows at the top level (authentication, authorization, bad arguments to a
-query) and the rule that masks every other exception so that no internal detail leaks.
+"""Errors the API shows: at the top level (authentication, authorization, bad arguments to a
+query, with the rule that masks every other exception), and a domain refusal as payload data.
 """
 
 from __future__ import annotations
 
-from typing import Any, Protocol, TypeVar
+import functools
+from collections.abc import Awaitable, Callable
+from typing import Any, ParamSpec, Protocol, TypeVar
 
 from graphql import GraphQLError
 from strawberry.exceptions import StrawberryGraphQLError
 
 from kernel.errors import DomainError
+
+E = TypeVar("E")
+E_co = TypeVar("E_co", covariant=True)
+C = TypeVar("C")
+C_contra = TypeVar("C_contra", contravariant=True)
+P = TypeVar("P")
+Params = ParamSpec("Params")
 
 
 class ApiError(Exception):
@@ -43,15 +52,38 @@ def should_mask(error: GraphQLError) -> bool:
     return not isinstance(original, ApiError | StrawberryGraphQLError | GraphQLError)
 
 
-class PayloadError(Protocol):
-    field: str | None
-    message: str
+class PayloadErrorType(Protocol[E_co, C_contra]):
+    """A mutation's error type (`XError`): built from a field, a message and a code."""
+
+    def __call__(self, *, field: str | None, message: str, code: C_contra) -> E_co: ...
 
 
-E = TypeVar("E")
-
-
-def payload_errors(error_type: type[E], codes: Any, exc: DomainError) -> list[E]:
+def payload_errors(
+    error_type: PayloadErrorType[E, C], codes: Callable[[str], C], exc: DomainError
+) -> list[E]:
     """A domain refusal as the one-element `errors` list of a mutation payload. A code the
     mutation's enum does not know is a bug, and surfaces as an unexpected (masked) error."""
-    return [error_type(field=exc.field, message=exc.message, code=codes(exc.code))]  # type: ignore[call-arg]
+    return [error_type(field=exc.field, message=exc.message, code=codes(exc.code))]
+
+
+def refusals_as(
+    payload: Callable[..., P],
+    error_type: PayloadErrorType[E, C],
+    codes: Callable[[str], C],
+    **refused: object,
+) -> Callable[[Callable[Params, Awaitable[P]]], Callable[Params, Awaitable[P]]]:
+    """Wrap a mutation resolver so that a `DomainError` it raises is answered with
+    `payload(errors=[error_type(field, message, codes(code))], **refused)`: `refused` holds the
+    payload's other fields as a refusal shows them (`stream=None`, `replayed=False`)."""
+
+    def wrap(resolve: Callable[Params, Awaitable[P]]) -> Callable[Params, Awaitable[P]]:
+        @functools.wraps(resolve)
+        async def resolve_or_refuse(*args: Params.args, **kwargs: Params.kwargs) -> P:
+            try:
+                return await resolve(*args, **kwargs)
+            except DomainError as exc:
+                return payload(errors=payload_errors(error_type, codes, exc), **refused)
+
+        return resolve_or_refuse
+
+    return wrap

@@ -14,8 +14,8 @@ from economy.users import owner_of_account
 from graph.context import Context
 from graph.errors import bad_input
 from graph.gifts.types import Gift, GiftSend
+from graph.global_ids import MalformedId, Node, from_global_id
 from graph.payouts.types import Payout
-from graph.relay import MalformedId, Node, from_global_id
 from graph.streams.types import LiveStream
 from graph.users.types import User
 from graph.wallets.types import Asset, Wallet

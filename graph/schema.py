@@ -16,12 +16,12 @@ from graph.apq import DocumentCache, operation_limits
 from graph.compliance.schema import ComplianceMutations, ComplianceQueries
 from graph.errors import should_mask
 from graph.gifts.schema import GiftMutations, GiftQueries
+from graph.global_ids import Node
 from graph.live.schema import Subscription
 from graph.node import resolve_node
 from graph.payouts.schema import PayoutMutations, PayoutQueries
 from graph.purchases.schema import PurchaseMutations
 from graph.reconciliation.schema import ReconciliationMutations, ReconciliationQueries
-from graph.relay import Node
 from graph.scalars import BIGINT_SCALAR, BigInt
 from graph.streams.schema import StreamMutations, StreamQueries
 from graph.users.schema import UserQueries

@@ -25,7 +25,7 @@ from payouts.outcomes import ProviderNews, apply_news
 from payouts.reconciliation.daily import run_daily
 from payouts.service import PayoutService
 from payouts.states import PayoutStatus
-from payouts.store import InvalidTransition, Payout, StaleStatus, load_payout
+from payouts.store import Payout, PayoutTransitionRefused, StaleStatus, load_payout
 from payouts.tables import payout_attempts, payouts
 from providers.base import (
     Capability,
@@ -462,7 +462,7 @@ class Dispatcher:
                     details={"code": code} if code else None,
                     changes=changes,
                 )
-            except (InvalidTransition, StaleStatus) as exc:
+            except (PayoutTransitionRefused, StaleStatus) as exc:
                 log.info(
                     "payout %s: not moved to %s (%s); keeping %s",
                     payout.id,

@@ -33,7 +33,7 @@ from payouts.service import (
     transition_refused,
 )
 from payouts.states import CANCELABLE_BY_CREATOR, PayoutStatus
-from payouts.store import InvalidTransition, Payout, StaleStatus, load_payout
+from payouts.store import Payout, PayoutTransitionRefused, StaleStatus, load_payout
 from payouts.tables import payouts
 from providers.base import Capability, PayoutProvider, PayoutState
 
@@ -66,7 +66,7 @@ async def approve_payout(svc: PayoutService, approver: User, payout_id: int) -> 
                 reason="approved",
                 changes={"approved_by": approver.subject, "next_attempt_at": utcnow()},
             )
-        except (InvalidTransition, StaleStatus) as exc:
+        except (PayoutTransitionRefused, StaleStatus) as exc:
             raise transition_refused(exc) from None
         await audit(conn, approver.subject, "PAYOUT_APPROVED", payout.id, {})
         return moved
@@ -82,7 +82,7 @@ async def reject_payout(svc: PayoutService, reviewer: User, payout_id: int, reas
             moved = await svc.move(
                 conn, payout, PayoutStatus.REJECTED, actor=reviewer.subject, reason=why
             )
-        except (InvalidTransition, StaleStatus) as exc:
+        except (PayoutTransitionRefused, StaleStatus) as exc:
             raise transition_refused(exc) from None
         await audit(conn, reviewer.subject, "PAYOUT_REJECTED", payout.id, {"reason": why})
         return moved
@@ -116,7 +116,7 @@ async def cancel_payout(
             )
         except StaleStatus:
             raise _in_flight() from None
-        except InvalidTransition as exc:
+        except PayoutTransitionRefused as exc:
             raise transition_refused(exc) from None
         await audit(conn, actor.subject, "PAYOUT_CANCELED", payout.id, {"on_behalf": on_behalf})
         return moved
@@ -166,7 +166,7 @@ async def retry_payout(svc: PayoutService, finance: User, payout_id: int, reason
                 f"diamonds available, fewer than the payout's {payout.diamonds:,}",
                 "payoutId",
             ) from None
-        except (InvalidTransition, StaleStatus) as exc:
+        except (PayoutTransitionRefused, StaleStatus) as exc:
             raise transition_refused(exc) from None
         await start_attempt(conn, payout.id, moved.generation)
         await audit(
@@ -242,7 +242,7 @@ async def _apply_answer(
         current = await payout_for_update(conn, payout.id)
         try:
             done = await apply_news(svc, conn, current, attempt.number, news)
-        except (InvalidTransition, StaleStatus) as exc:
+        except (PayoutTransitionRefused, StaleStatus) as exc:
             raise transition_refused(exc) from None
         return done.payout
 
@@ -354,7 +354,7 @@ async def resolve_payout(
                 details={"manual": True, "provider": answer.unreachable},
                 changes={"resolved_by_hand": True},
             )
-        except (InvalidTransition, StaleStatus) as exc:
+        except (PayoutTransitionRefused, StaleStatus) as exc:
             raise transition_refused(exc) from None
         await record_attempt(
             conn,

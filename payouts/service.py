@@ -22,12 +22,12 @@ from kernel.audit import write_audit_entry
 from kernel.clock import as_utc
 from kernel.errors import DomainError, NotFound
 from payouts.asking import ASKING
-from payouts.gate import PayoutGate
+from payouts.eligibility import PayoutGate
 from payouts.states import PayoutStatus
 from payouts.store import (
-    InvalidTransition,
     Payout,
     PayoutBook,
+    PayoutTransitionRefused,
     StaleStatus,
     load_payout,
 )
@@ -180,8 +180,8 @@ async def payout_for_update(conn: AsyncConnection, payout_id: int) -> Payout:
     return payout
 
 
-def transition_refused(exc: InvalidTransition | StaleStatus) -> DomainError:
-    if isinstance(exc, InvalidTransition):
+def transition_refused(exc: PayoutTransitionRefused | StaleStatus) -> DomainError:
+    if isinstance(exc, PayoutTransitionRefused):
         return DomainError(
             "INVALID_STATUS",
             f"a {exc.current.value.lower()} payout cannot become {exc.new.value.lower()}",

@@ -9,7 +9,7 @@ import logging
 from collections.abc import Mapping
 
 from economy.app import Economy
-from payouts.gate import ComplianceGate, PayoutGate
+from payouts.eligibility import ComplianceGate, PayoutGate
 from payouts.service import PayoutService
 from providers.registry import ProviderRegistry, ProviderStatus
 

@@ -86,7 +86,7 @@ class PayoutEvent:
     created_at: datetime
 
 
-class InvalidTransition(Exception):
+class PayoutTransitionRefused(Exception):
     def __init__(self, payout_id: int, current: PayoutStatus, new: PayoutStatus) -> None:
         self.payout_id = payout_id
         self.current = current
@@ -341,13 +341,13 @@ class PayoutBook:
         """Move `payout` (as last read) to `new`, booking its money effect exactly once.
 
         `correcting` admits the moves a provider's contradicting outcome makes (PAID after
-        FAILED or CANCELED). Raises `InvalidTransition` when the machine forbids it and
+        FAILED or CANCELED). Raises `PayoutTransitionRefused` when the machine forbids it and
         `StaleStatus` when another transaction moved the payout first, or `guard` (an extra
         condition on the payout row) no longer holds (nothing is written then: roll back and
         re-read).
         """
         if not allowed(payout.status, new, correcting=correcting):
-            raise InvalidTransition(payout.id, payout.status, new)
+            raise PayoutTransitionRefused(payout.id, payout.status, new)
         claim = update(payouts).where(
             payouts.c.id == payout.id, payouts.c.status == payout.status.value
         )

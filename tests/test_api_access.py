@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from graph.relay import to_global_id
+from graph.global_ids import to_global_id
 
 from .queries import GRANT, SEND_GIFT
 

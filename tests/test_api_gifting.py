@@ -8,7 +8,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from economy.app import Economy
-from graph.relay import to_global_id
+from graph.global_ids import to_global_id
 from ledger import verify_ledger
 
 from .queries import GRANT, SEND_GIFT

@@ -11,7 +11,7 @@ from typing import Any
 
 from compliance.sanctions import store as sanctions_store
 from economy.app import Economy
-from graph.relay import to_global_id
+from graph.global_ids import to_global_id
 
 from .compliance_fixtures import (
     fresh_compliance_tables,  # noqa: F401  (autouse)

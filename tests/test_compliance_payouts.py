@@ -19,7 +19,7 @@ from economy.app import Economy
 from economy.users import User
 from kernel.clock import utcnow
 from payouts.dispatch import Dispatcher
-from payouts.gate import ComplianceGate
+from payouts.eligibility import ComplianceGate
 from payouts.requests import RequirementsNotMet, request_payout
 from payouts.review import approve_payout
 from payouts.states import PayoutStatus

@@ -12,7 +12,7 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from economy.app import Economy
 from economy.events import wallet_topic
-from graph.relay import to_global_id
+from graph.global_ids import to_global_id
 from graph.schema import schema
 from graph.server import create_app
 from tests.live_fixtures import (

@@ -21,7 +21,7 @@ from aiohttp.test_utils import TestClient, TestServer, unused_port
 
 from economy.app import Economy
 from economy.events import EventBus, GiftReceived, gift_topic
-from graph.relay import to_global_id
+from graph.global_ids import to_global_id
 from graph.server import DiamondsGraphQLView, create_app
 from tests.conftest import TEST_JWT_SECRET
 from tests.live_fixtures import (

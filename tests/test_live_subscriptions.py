@@ -13,7 +13,7 @@ from aiohttp.test_utils import TestClient
 
 from economy.app import Economy
 from economy.events import gift_topic, payout_topic, publish_payout_status
-from graph.relay import to_global_id
+from graph.global_ids import to_global_id
 from tests.live_fixtures import (
     GIFT_RECEIVED,
     LEADERBOARD_CHANGED,

@@ -16,6 +16,7 @@ REPO = Path(__file__).resolve().parent.parent
 
 SHIPPED = (
     "compliance",
+    "consoles",
     "diamonds",
     "economy",
     "graph",
@@ -36,6 +37,7 @@ DEVELOPMENT_ONLY = (
     "openapi_core",
     "mypy",
     "ruff",
+    "playwright",
 )
 """Import names of what the dev extra and `-e ./fakes` install, and a plain install does not."""
 
@@ -95,6 +97,15 @@ def test_the_wheel_holds_the_product_and_no_fake_server(tmp_path: Path) -> None:
     assert tops == set(SHIPPED)
     assert "providers/stripe.py" in names
     assert "providers/testing.py" in names
+    # The consoles' templates, static files and operations are package data: nothing to build.
+    for data in (
+        "consoles/templates/base.html",
+        "consoles/templates/console/payout_panel.html",
+        "consoles/static/live.js",
+        "consoles/static/console.css",
+        "consoles/operations/PayoutDetail.graphql",
+    ):
+        assert data in names, f"the wheel lacks {data}"
     fakes = [
         name
         for name in names

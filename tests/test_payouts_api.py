@@ -10,7 +10,7 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
 from economy.events import payout_topic
-from graph.relay import pk_of, to_global_id
+from graph.global_ids import pk_of, to_global_id
 from graph.server import create_app
 from payouts.dispatch import Dispatcher
 from providers.base import PayoutState

@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from economy.app import Economy
 from economy.catalog import put_coin_bundle
 from economy.purchases.setup import PurchaseService
-from graph.relay import to_global_id
+from graph.global_ids import to_global_id
 from graph.server import create_app
 from providers.config import StripeConfig
 from providers.stripe_payments import StripePayments

@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from economy.app import Economy
-from economy.purchases.gate import ComplianceAgeGate
+from economy.purchases.age_check import ComplianceAgeGate
 from economy.purchases.service import AgeGate, PaymentsGateway
 from providers.errors import ProviderConfigError
 from providers.stripe_payments import StripePayments

@@ -52,8 +52,8 @@ from graph.compliance.types import (
 )
 from graph.context import Context
 from graph.errors import bad_input, forbidden
+from graph.global_ids import Connection, MalformedId, PageRequest, connection, pk_of
 from graph.permissions import IsAuthenticated, _RequireRoles
-from graph.relay import Connection, MalformedId, PageRequest, connection, pk_of
 from kernel.clock import utc_today
 
 

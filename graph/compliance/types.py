@@ -23,7 +23,7 @@ from compliance.tax import rules as tax_rules
 from compliance.tax.store import StoredTaxForm
 from compliance.tax.tin import masked
 from graph.context import Context
-from graph.relay import Node, to_global_id
+from graph.global_ids import Node, to_global_id
 from graph.scalars import BigInt, utc
 
 if TYPE_CHECKING:

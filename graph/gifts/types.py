@@ -10,7 +10,7 @@ from strawberry.types import Info
 from economy import catalog
 from economy.gifting import GiftSent
 from graph.context import Context
-from graph.relay import Node, to_global_id
+from graph.global_ids import Node, to_global_id
 from graph.scalars import BigInt, utc
 from graph.streams.types import LiveStream
 from graph.users.types import User

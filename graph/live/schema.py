@@ -19,6 +19,7 @@ from economy.stream_totals import read_running_total
 from economy.streams import get_stream, leaderboard
 from graph.context import Context
 from graph.errors import ApiError, bad_input
+from graph.global_ids import MalformedId, pk_of
 from graph.live.types import (
     GiftReceived,
     LeaderboardPlace,
@@ -30,7 +31,6 @@ from graph.live.types import (
 from graph.live.updates import Snapshots, paced
 from graph.loaders import Loaders
 from graph.permissions import IsAuthenticated
-from graph.relay import MalformedId, pk_of
 from graph.scalars import BigInt
 from graph.streams.types import MAX_LEADERBOARD
 from graph.wallets.types import Asset, Wallet

@@ -12,8 +12,8 @@ import strawberry
 from economy import events
 from economy.streams import LeaderboardEntry
 from graph.gifts.types import Gift
+from graph.global_ids import to_global_id
 from graph.payouts.types import PayoutAmounts, PayoutStatus
-from graph.relay import to_global_id
 from graph.scalars import BigInt
 from graph.wallets.types import Wallet
 from payouts import states

@@ -13,7 +13,7 @@ import time
 from collections.abc import AsyncIterator
 from typing import TypeVar
 
-from economy.fanout import Subscription
+from economy.fanout import Subscriber
 
 T = TypeVar("T")
 
@@ -25,9 +25,9 @@ class Snapshots:
     def __init__(self) -> None:
         self.requested = False
         self.answering = False
-        self._subscription: Subscription[object] | None = None
+        self._subscription: Subscriber[object] | None = None
 
-    def watch(self, subscription: Subscription[object]) -> None:
+    def watch(self, subscription: Subscriber[object]) -> None:
         self._subscription = subscription
 
     def request(self) -> None:
@@ -37,7 +37,7 @@ class Snapshots:
 
 
 async def paced(
-    subscription: Subscription[T], interval: float, snapshots: Snapshots | None = None
+    subscription: Subscriber[T], interval: float, snapshots: Snapshots | None = None
 ) -> AsyncIterator[list[T] | None]:
     """Batches of events, at most one per `interval` seconds (the first of a burst at once).
     `None` asks the caller for a snapshot: first of all, then whenever `snapshots` requests one.

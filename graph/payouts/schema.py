@@ -10,6 +10,7 @@ import strawberry
 from strawberry.types import Info
 
 from graph.context import Context
+from graph.global_ids import Connection, MalformedId, PageRequest, connection, pk_of
 from graph.payouts.mutations.acknowledge_discrepancy import (
     AcknowledgeDiscrepancyPayload,
     acknowledge_discrepancy,
@@ -25,7 +26,6 @@ from graph.payouts.mutations.review_payout import (
 )
 from graph.payouts.types import Payout, PayoutDiscrepancy, PayoutProviderInfo, PayoutStatus
 from graph.permissions import CanCancelPayouts, CanRequestPayouts, IsAuthenticated, IsFinance
-from graph.relay import Connection, MalformedId, PageRequest, connection, pk_of
 from kernel.clock import as_utc
 from payouts.discrepancies import list_discrepancies
 from payouts.queries import PayoutFilter, payouts_page

@@ -12,7 +12,7 @@ from strawberry.types import Info
 
 from graph.auth import Principal, Role
 from graph.context import Context
-from graph.relay import Node, to_global_id
+from graph.global_ids import Node, to_global_id
 from graph.scalars import BigInt, utc
 from graph.users.types import User
 from payouts import actors, states

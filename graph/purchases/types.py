@@ -8,7 +8,7 @@ from datetime import datetime
 import strawberry
 
 from economy.purchases.service import Purchase
-from graph.relay import Node, to_global_id
+from graph.global_ids import Node, to_global_id
 from graph.scalars import BigInt, utc
 
 

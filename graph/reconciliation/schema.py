@@ -8,6 +8,7 @@ import strawberry
 from strawberry.types import Info
 
 from graph.context import Context
+from graph.global_ids import Connection, MalformedId, PageRequest, connection, pk_of
 from graph.permissions import IsFinance
 from graph.reconciliation.mutations.reconcile_provider import (
     ReconcileProviderPayload,
@@ -18,7 +19,6 @@ from graph.reconciliation.mutations.resolve_exception import (
     resolve_reconciliation_exception,
 )
 from graph.reconciliation.types import ReconciliationRun
-from graph.relay import Connection, MalformedId, PageRequest, connection, pk_of
 from payouts.reconciliation.store import load_run, runs_page
 
 

@@ -12,8 +12,8 @@ from strawberry.scalars import JSON
 from strawberry.types import Info
 
 from graph.context import Context
+from graph.global_ids import Connection, Node, PageRequest, connection, to_global_id
 from graph.payouts.types import Payout, PayoutDiscrepancy
-from graph.relay import Connection, Node, PageRequest, connection, to_global_id
 from graph.scalars import BigInt, utc
 from payouts.discrepancies import load_discrepancy
 from payouts.reconciliation import matching

@@ -7,8 +7,8 @@ from strawberry.types import Info
 
 from economy import streams
 from graph.context import Context
+from graph.global_ids import Connection, MalformedId, PageRequest, connection, pk_of
 from graph.permissions import CanEndStream, CanStream
-from graph.relay import Connection, MalformedId, PageRequest, connection, pk_of
 from graph.streams.mutations.end_stream import EndStreamPayload, end_stream
 from graph.streams.mutations.start_stream import StartStreamPayload, start_stream
 from graph.streams.types import LiveStream

@@ -13,7 +13,7 @@ from strawberry.types import Info
 from economy import streams
 from graph.context import Context
 from graph.errors import bad_input
-from graph.relay import Node, to_global_id
+from graph.global_ids import Node, to_global_id
 from graph.scalars import BigInt, utc
 from graph.users.types import User
 

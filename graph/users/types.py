@@ -11,7 +11,7 @@ from strawberry.types import Info
 
 from economy import users as economy_users
 from graph.context import Context
-from graph.relay import Node, to_global_id
+from graph.global_ids import Node, to_global_id
 from graph.scalars import utc
 from graph.wallets.types import Asset, Wallet
 

@@ -13,7 +13,7 @@ from strawberry.types import Info
 
 from economy.wallets import WalletEntry, diamonds_owed, wallet_entries
 from graph.context import Context
-from graph.relay import Connection, Node, PageRequest, connection, to_global_id
+from graph.global_ids import Connection, Node, PageRequest, connection, to_global_id
 from graph.scalars import BigInt, utc
 
 if TYPE_CHECKING:

@@ -338,30 +338,25 @@ async def _book_provider_word(
         ]
         if after:
             return after[-1].id
-    async with svc.writing() as conn:
-        # The statement moved the payout without a contradiction of its own (a payment we had
-        # not heard of yet, long past the window): still one for FINANCE to see.
-        payout = await load_payout(conn, match.ours.payout_id)
-        assert payout is not None
-        found = await flag_discrepancy(
-            conn,
-            payout.id,
-            match.ours.attempt_number,
-            DiscrepancyKind.RECONCILIATION_STATUS,
-            provider_state=match.theirs.state.value,
-            our_status=match.ours.outcome.value,
-            message=match.reason,
-            source=f"reconciliation:{run_id}",
-        )
-        svc.changed(payout)
-        return found
+    # The statement moved the payout without a contradiction of its own (a payment we had not
+    # heard of yet, long past the window): still one for FINANCE to see.
+    return await _flag(svc, slug, run_id, match, DiscrepancyKind.RECONCILIATION_STATUS)
 
 
 async def _flag_amount(svc: PayoutService, slug: str, run_id: int, match: Match) -> int | None:
-    assert match.ours is not None
+    """A paid payout for another amount: flagged, nothing booked (FINANCE decides)."""
     assert match.theirs is not None
     if match.theirs.state is not PayoutState.PAID:
         return None
+    return await _flag(svc, slug, run_id, match, DiscrepancyKind.AMOUNT_MISMATCH)
+
+
+async def _flag(
+    svc: PayoutService, slug: str, run_id: int, match: Match, kind: DiscrepancyKind
+) -> int:
+    """Open a discrepancy of `kind` on the match's payout, named after this run."""
+    assert match.ours is not None
+    assert match.theirs is not None
     async with svc.writing() as conn:
         payout = await load_payout(conn, match.ours.payout_id)
         assert payout is not None
@@ -369,12 +364,12 @@ async def _flag_amount(svc: PayoutService, slug: str, run_id: int, match: Match)
             conn,
             payout.id,
             match.ours.attempt_number,
-            DiscrepancyKind.AMOUNT_MISMATCH,
+            kind,
             provider_state=match.theirs.state.value,
             our_status=match.ours.outcome.value,
             message=match.reason,
             source=f"reconciliation:{run_id}",
         )
         svc.changed(payout)
-        log.warning("reconciliation of %s: payout %d %s", slug, payout.id, match.reason)
-        return found
+    log.warning("reconciliation of %s: payout %d: %s", slug, payout.id, match.reason)
+    return found

@@ -12,7 +12,7 @@ from compliance.methods import service as methods_service
 from compliance.methods.rules import PayeeRefused, field_path
 from graph.compliance.types import PayoutMethod
 from graph.context import Context
-from kernel.errors import DomainError
+from graph.errors import refusals_as
 from providers.errors import ProviderConfigError
 from providers.registry import UnknownProvider
 
@@ -66,15 +66,16 @@ class AddPayoutMethodPayload:
     errors: list[AddPayoutMethodError]
 
 
-def _error(code: str, message: str, field: str | None) -> AddPayoutMethodError:
+def _code(code: str) -> AddPayoutMethodErrorCode:
+    """The code by name; one this enum does not know is a value the provider refused."""
     known = AddPayoutMethodErrorCode.__members__
-    return AddPayoutMethodError(
-        field=field,
-        message=message,
-        code=AddPayoutMethodErrorCode[code]
-        if code in known
-        else AddPayoutMethodErrorCode.INVALID_FIELD,
+    return (
+        AddPayoutMethodErrorCode[code] if code in known else AddPayoutMethodErrorCode.INVALID_FIELD
     )
+
+
+def _error(code: str, message: str, field: str | None) -> AddPayoutMethodError:
+    return AddPayoutMethodError(field=field, message=message, code=_code(code))
 
 
 def _refused(*errors: AddPayoutMethodError) -> AddPayoutMethodPayload:
@@ -102,6 +103,7 @@ def _given(input: AddPayoutMethodInput) -> tuple[dict[str, str], list[AddPayoutM
     return given, problems
 
 
+@refusals_as(AddPayoutMethodPayload, AddPayoutMethodError, _code, payout_method=None)
 async def add_payout_method(
     info: Info[Context, None], input: AddPayoutMethodInput
 ) -> AddPayoutMethodPayload:
@@ -138,6 +140,4 @@ async def add_payout_method(
         )
     except PayeeRefused as exc:
         return _refused(*(_error(p.code, p.message, field_path(p.field)) for p in exc.problems))
-    except DomainError as exc:
-        return _refused(_error(exc.code, exc.message, exc.field))
     return AddPayoutMethodPayload(payout_method=PayoutMethod.of(stored), errors=[])

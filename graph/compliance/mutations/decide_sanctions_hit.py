@@ -11,9 +11,8 @@ from strawberry.types import Info
 from compliance.sanctions import service as sanctions_service
 from graph.compliance.types import SanctionsHit
 from graph.context import Context
-from graph.errors import payload_errors
-from graph.relay import id_argument
-from kernel.errors import DomainError
+from graph.errors import refusals_as
+from graph.global_ids import id_argument
 
 
 @strawberry.enum(description="FINANCE's decision on a possible sanctions match.")
@@ -51,21 +50,18 @@ class DecideSanctionsHitPayload:
     errors: list[DecideSanctionsHitError]
 
 
+@refusals_as(
+    DecideSanctionsHitPayload, DecideSanctionsHitError, DecideSanctionsHitErrorCode, hit=None
+)
 async def decide_sanctions_hit(
     info: Info[Context, None], input: DecideSanctionsHitInput
 ) -> DecideSanctionsHitPayload:
     reviewer = await info.context.user()
-    try:
-        decided = await sanctions_service.decide_hit(
-            info.context.compliance,
-            reviewer,
-            hit_id=id_argument(input.hit_id, "SanctionsHit", "hitId"),
-            confirm=input.decision is SanctionsHitDecision.CONFIRM,
-            note=input.note,
-        )
-    except DomainError as exc:
-        return DecideSanctionsHitPayload(
-            hit=None,
-            errors=payload_errors(DecideSanctionsHitError, DecideSanctionsHitErrorCode, exc),
-        )
+    decided = await sanctions_service.decide_hit(
+        info.context.compliance,
+        reviewer,
+        hit_id=id_argument(input.hit_id, "SanctionsHit", "hitId"),
+        confirm=input.decision is SanctionsHitDecision.CONFIRM,
+        note=input.note,
+    )
     return DecideSanctionsHitPayload(hit=SanctionsHit.of(decided), errors=[])

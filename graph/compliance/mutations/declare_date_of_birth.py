@@ -14,9 +14,8 @@ from compliance.gate.rules import RequirementCode
 from compliance.identity import service as identity_service
 from graph.compliance.types import PayoutRequirement
 from graph.context import Context
-from graph.errors import payload_errors
+from graph.errors import refusals_as
 from kernel.clock import utc_today
-from kernel.errors import DomainError
 
 
 @strawberry.enum
@@ -46,26 +45,26 @@ class DeclareDateOfBirthPayload:
     errors: list[DeclareDateOfBirthError]
 
 
+@refusals_as(
+    DeclareDateOfBirthPayload,
+    DeclareDateOfBirthError,
+    DeclareDateOfBirthErrorCode,
+    may_buy_coins=False,
+    requirements=[],
+)
 async def declare_date_of_birth(
     info: Info[Context, None], input: DeclareDateOfBirthInput
 ) -> DeclareDateOfBirthPayload:
     user = await info.context.user()
     eco = info.context.eco
     today = utc_today()
-    try:
-        await identity_service.declare_birth_date(
-            info.context.compliance,
-            user,
-            birth_date=input.date_of_birth,
-            country=input.country,
-            today=today,
-        )
-    except DomainError as exc:
-        return DeclareDateOfBirthPayload(
-            may_buy_coins=False,
-            requirements=[],
-            errors=payload_errors(DeclareDateOfBirthError, DeclareDateOfBirthErrorCode, exc),
-        )
+    await identity_service.declare_birth_date(
+        info.context.compliance,
+        user,
+        birth_date=input.date_of_birth,
+        country=input.country,
+        today=today,
+    )
     async with eco.db.read() as conn:
         decision = await gate_service.check_coin_purchase(
             conn, user_id=user.id, today=today, settings=eco.settings

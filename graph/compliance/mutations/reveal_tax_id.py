@@ -10,9 +10,8 @@ from strawberry.types import Info
 
 from compliance.tax import service as tax_service
 from graph.context import Context
-from graph.errors import payload_errors
-from graph.relay import id_argument
-from kernel.errors import DomainError
+from graph.errors import refusals_as
+from graph.global_ids import id_argument
 
 
 @strawberry.enum
@@ -43,19 +42,13 @@ class RevealTaxIdPayload:
     errors: list[RevealTaxIdError]
 
 
+@refusals_as(RevealTaxIdPayload, RevealTaxIdError, RevealTaxIdErrorCode, tin=None, tin_type=None)
 async def reveal_tax_id(info: Info[Context, None], input: RevealTaxIdInput) -> RevealTaxIdPayload:
     actor = await info.context.user()
-    try:
-        revealed = await tax_service.reveal_tin(
-            info.context.compliance,
-            actor,
-            user_id=id_argument(input.user_id, "User", "userId"),
-            reason=input.reason,
-        )
-    except DomainError as exc:
-        return RevealTaxIdPayload(
-            tin=None,
-            tin_type=None,
-            errors=payload_errors(RevealTaxIdError, RevealTaxIdErrorCode, exc),
-        )
+    revealed = await tax_service.reveal_tin(
+        info.context.compliance,
+        actor,
+        user_id=id_argument(input.user_id, "User", "userId"),
+        reason=input.reason,
+    )
     return RevealTaxIdPayload(tin=revealed.value, tin_type=revealed.kind, errors=[])

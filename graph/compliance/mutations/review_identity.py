@@ -14,10 +14,10 @@ from compliance.identity.service import ReviewDecision
 from economy import users
 from graph.compliance.types import IdentityVerification
 from graph.context import Context
-from graph.errors import payload_errors
-from graph.relay import id_argument
+from graph.errors import refusals_as
+from graph.global_ids import id_argument
 from kernel.clock import utc_today
-from kernel.errors import DomainError, NotFound
+from kernel.errors import NotFound
 
 IdentityReviewDecision = strawberry.enum(ReviewDecision, description="FINANCE's decision.")
 
@@ -55,29 +55,24 @@ class ReviewIdentityPayload:
     errors: list[ReviewIdentityError]
 
 
+@refusals_as(ReviewIdentityPayload, ReviewIdentityError, ReviewIdentityErrorCode, verification=None)
 async def review_identity(
     info: Info[Context, None], input: ReviewIdentityInput
 ) -> ReviewIdentityPayload:
     reviewer = await info.context.user()
     eco = info.context.eco
     today = utc_today()
-    try:
-        user_id = id_argument(input.user_id, "User", "userId")
-        async with eco.db.read() as conn:
-            if await users.by_id(conn, user_id) is None:
-                raise NotFound("USER_NOT_FOUND", "no user has this id", "userId")
-        record = await identity_service.review(
-            info.context.compliance,
-            reviewer,
-            user_id=user_id,
-            decision=ReviewDecision(input.decision),
-            note=input.note,
-            today=today,
-            document_expires_on=input.document_expires_on,
-        )
-    except DomainError as exc:
-        return ReviewIdentityPayload(
-            verification=None,
-            errors=payload_errors(ReviewIdentityError, ReviewIdentityErrorCode, exc),
-        )
+    user_id = id_argument(input.user_id, "User", "userId")
+    async with eco.db.read() as conn:
+        if await users.by_id(conn, user_id) is None:
+            raise NotFound("USER_NOT_FOUND", "no user has this id", "userId")
+    record = await identity_service.review(
+        info.context.compliance,
+        reviewer,
+        user_id=user_id,
+        decision=ReviewDecision(input.decision),
+        note=input.note,
+        today=today,
+        document_expires_on=input.document_expires_on,
+    )
     return ReviewIdentityPayload(verification=IdentityVerification.of(record, today), errors=[])

@@ -11,9 +11,8 @@ from strawberry.types import Info
 from compliance.methods import service as methods_service
 from graph.compliance.types import PayoutMethod
 from graph.context import Context
-from graph.errors import payload_errors
-from graph.relay import id_argument
-from kernel.errors import DomainError
+from graph.errors import refusals_as
+from graph.global_ids import id_argument
 
 
 @strawberry.enum(description="FINANCE's decision on a payout method.")
@@ -51,21 +50,21 @@ class ReviewPayoutMethodPayload:
     errors: list[ReviewPayoutMethodError]
 
 
+@refusals_as(
+    ReviewPayoutMethodPayload,
+    ReviewPayoutMethodError,
+    ReviewPayoutMethodErrorCode,
+    payout_method=None,
+)
 async def review_payout_method(
     info: Info[Context, None], input: ReviewPayoutMethodInput
 ) -> ReviewPayoutMethodPayload:
     reviewer = await info.context.user()
-    try:
-        decided = await methods_service.review_payout_method(
-            info.context.compliance,
-            reviewer,
-            method_id=id_argument(input.payout_method_id, "PayoutMethod", "payoutMethodId"),
-            verify=input.decision is PayoutMethodDecision.VERIFY,
-            note=input.note,
-        )
-    except DomainError as exc:
-        return ReviewPayoutMethodPayload(
-            payout_method=None,
-            errors=payload_errors(ReviewPayoutMethodError, ReviewPayoutMethodErrorCode, exc),
-        )
+    decided = await methods_service.review_payout_method(
+        info.context.compliance,
+        reviewer,
+        method_id=id_argument(input.payout_method_id, "PayoutMethod", "payoutMethodId"),
+        verify=input.decision is PayoutMethodDecision.VERIFY,
+        note=input.note,
+    )
     return ReviewPayoutMethodPayload(payout_method=PayoutMethod.of(decided), errors=[])

@@ -14,7 +14,7 @@ from compliance.identity.rules import IdentityMethod
 from compliance.identity.stripe_identity import StripeIdentity
 from graph.compliance.types import IdentityVerification, IdentityVerificationMethod
 from graph.context import Context
-from graph.errors import payload_errors
+from graph.errors import refusals_as
 from kernel.clock import utc_today
 from kernel.errors import DomainError
 
@@ -59,58 +59,48 @@ class StartIdentityVerificationPayload:
     errors: list[StartIdentityVerificationError]
 
 
-def _failed(exc: DomainError) -> StartIdentityVerificationPayload:
-    return StartIdentityVerificationPayload(
-        verification=None,
-        client_secret=None,
-        url=None,
-        errors=payload_errors(
-            StartIdentityVerificationError, StartIdentityVerificationErrorCode, exc
-        ),
-    )
-
-
+@refusals_as(
+    StartIdentityVerificationPayload,
+    StartIdentityVerificationError,
+    StartIdentityVerificationErrorCode,
+    verification=None,
+    client_secret=None,
+    url=None,
+)
 async def start_identity_verification(
     info: Info[Context, None], input: StartIdentityVerificationInput
 ) -> StartIdentityVerificationPayload:
     user = await info.context.user()
     eco = info.context.eco
     today = utc_today()
-    try:
-        if IdentityMethod(input.method) is IdentityMethod.MANUAL:
-            name, born, country = input.legal_name, input.date_of_birth, input.country
-            if name is None or born is None or country is None:
-                missing = (
-                    "legalName" if name is None else "dateOfBirth" if born is None else "country"
-                )
-                raise DomainError(
-                    "MISSING_FIELD", f"{missing} is required for a manual verification", missing
-                )
-            record = await identity_service.start_manual(
-                info.context.compliance,
-                user,
-                legal_name=name,
-                birth_date=born,
-                country=country,
-                today=today,
-            )
-            return StartIdentityVerificationPayload(
-                verification=IdentityVerification.of(record, today),
-                client_secret=None,
-                url=None,
-                errors=[],
-            )
-        verifier = StripeIdentity.of(eco.settings)
-        if verifier is None:
+    if IdentityMethod(input.method) is IdentityMethod.MANUAL:
+        name, born, country = input.legal_name, input.date_of_birth, input.country
+        if name is None or born is None or country is None:
+            missing = "legalName" if name is None else "dateOfBirth" if born is None else "country"
             raise DomainError(
-                "METHOD_UNAVAILABLE", "Stripe Identity is not configured here", "method"
+                "MISSING_FIELD", f"{missing} is required for a manual verification", missing
             )
-        try:
-            started = await identity_service.start_stripe(info.context.compliance, user, verifier)
-        finally:
-            await verifier.close()
-    except DomainError as exc:
-        return _failed(exc)
+        record = await identity_service.start_manual(
+            info.context.compliance,
+            user,
+            legal_name=name,
+            birth_date=born,
+            country=country,
+            today=today,
+        )
+        return StartIdentityVerificationPayload(
+            verification=IdentityVerification.of(record, today),
+            client_secret=None,
+            url=None,
+            errors=[],
+        )
+    verifier = StripeIdentity.of(eco.settings)
+    if verifier is None:
+        raise DomainError("METHOD_UNAVAILABLE", "Stripe Identity is not configured here", "method")
+    try:
+        started = await identity_service.start_stripe(info.context.compliance, user, verifier)
+    finally:
+        await verifier.close()
     return StartIdentityVerificationPayload(
         verification=IdentityVerification.of(started.record, today),
         client_secret=started.client_secret,

@@ -14,9 +14,8 @@ from compliance.tax import service as tax_service
 from compliance.tax.tin import TinType as TinTypeValue
 from graph.compliance.types import TaxFormKind, TaxProfile
 from graph.context import Context
-from graph.errors import payload_errors
+from graph.errors import refusals_as
 from kernel.clock import utc_today
-from kernel.errors import DomainError
 
 TinType = strawberry.enum(TinTypeValue, description="What kind of TIN is given.")
 
@@ -57,29 +56,24 @@ class SubmitTaxFormPayload:
     errors: list[SubmitTaxFormError]
 
 
+@refusals_as(SubmitTaxFormPayload, SubmitTaxFormError, SubmitTaxFormErrorCode, tax_profile=None)
 async def submit_tax_form(
     info: Info[Context, None], input: SubmitTaxFormInput
 ) -> SubmitTaxFormPayload:
     user = await info.context.user()
     kind = tax_rules.TaxFormKind(input.form)
     today = utc_today()
-    try:
-        stored = await tax_service.submit_tax_form(
-            info.context.compliance,
-            user,
-            kind=kind,
-            legal_name=input.legal_name,
-            country=input.country or ("US" if kind is tax_rules.TaxFormKind.W9 else ""),
-            tin_type=TinTypeValue(input.tin_type),
-            tin=input.tin,
-            certified=input.certify,
-            today=today,
-        )
-    except DomainError as exc:
-        return SubmitTaxFormPayload(
-            tax_profile=None,
-            errors=payload_errors(SubmitTaxFormError, SubmitTaxFormErrorCode, exc),
-        )
+    stored = await tax_service.submit_tax_form(
+        info.context.compliance,
+        user,
+        kind=kind,
+        legal_name=input.legal_name,
+        country=input.country or ("US" if kind is tax_rules.TaxFormKind.W9 else ""),
+        tin_type=TinTypeValue(input.tin_type),
+        tin=input.tin,
+        certified=input.certify,
+        today=today,
+    )
     async with info.context.eco.db.read() as conn:
         residence = (await identity_store.load(conn, user.id)).identity.country
     return SubmitTaxFormPayload(tax_profile=TaxProfile.of(stored, residence, today), errors=[])

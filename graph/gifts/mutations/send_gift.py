@@ -9,12 +9,11 @@ from strawberry.types import Info
 
 from economy.gifting import send_gift as send_gift_service
 from graph.context import Context
-from graph.errors import payload_errors
+from graph.errors import refusals_as
 from graph.gifts.types import GiftSend
-from graph.relay import id_argument
+from graph.global_ids import id_argument
 from graph.streams.types import LiveStream
 from graph.wallets.types import Asset, Wallet
-from kernel.errors import DomainError
 
 
 @strawberry.enum
@@ -49,10 +48,18 @@ class SendGiftInput:
     )
 
 
+async def senders_coin_wallet(info: Info[Context, None]) -> Wallet | None:
+    """The caller's coin wallet, shown whether the gift was sent or refused."""
+    sender = await info.context.user()
+    return Wallet.of(sender.coin_account_id, sender.id, Asset.COIN)
+
+
 @strawberry.type
 class SendGiftPayload:
     gift_send: GiftSend | None
-    coin_wallet: Wallet | None = strawberry.field(description="The sender's wallet after.")
+    coin_wallet: Wallet | None = strawberry.field(
+        resolver=senders_coin_wallet, description="The sender's wallet after."
+    )
     replayed: bool = strawberry.field(
         description="True when this answers a retry of an earlier, identical request."
     )
@@ -67,28 +74,19 @@ class SendGiftPayload:
         return LiveStream.of(found) if found else None
 
 
+@refusals_as(SendGiftPayload, SendGiftError, SendGiftErrorCode, gift_send=None, replayed=False)
 async def send_gift(info: Info[Context, None], input: SendGiftInput) -> SendGiftPayload:
     sender = await info.context.user()
-    wallet = Wallet.of(sender.coin_account_id, sender.id, Asset.COIN)
-    try:
-        result = await send_gift_service(
-            info.context.eco,
-            sender,
-            stream_id=id_argument(input.stream_id, "LiveStream", "streamId"),
-            gift_id=id_argument(input.gift_id, "Gift", "giftId"),
-            quantity=input.quantity,
-            key=input.idempotency_key,
-        )
-    except DomainError as exc:
-        return SendGiftPayload(
-            gift_send=None,
-            coin_wallet=wallet,
-            replayed=False,
-            errors=payload_errors(SendGiftError, SendGiftErrorCode, exc),
-        )
+    result = await send_gift_service(
+        info.context.eco,
+        sender,
+        stream_id=id_argument(input.stream_id, "LiveStream", "streamId"),
+        gift_id=id_argument(input.gift_id, "Gift", "giftId"),
+        quantity=input.quantity,
+        key=input.idempotency_key,
+    )
     return SendGiftPayload(
         gift_send=GiftSend.of(result.sent),
-        coin_wallet=wallet,
         replayed=result.replayed,
         errors=[],
         stream_id=result.sent.stream_id,

@@ -10,10 +10,9 @@ import strawberry
 from strawberry.types import Info
 
 from graph.context import Context
-from graph.errors import payload_errors
+from graph.errors import refusals_as
+from graph.global_ids import id_argument
 from graph.payouts.types import PayoutDiscrepancy
-from graph.relay import id_argument
-from kernel.errors import DomainError
 from payouts import review
 
 
@@ -44,19 +43,17 @@ class AcknowledgeDiscrepancyPayload:
     errors: list[AcknowledgeDiscrepancyError]
 
 
+@refusals_as(
+    AcknowledgeDiscrepancyPayload,
+    AcknowledgeDiscrepancyError,
+    AcknowledgeDiscrepancyErrorCode,
+    discrepancy=None,
+)
 async def acknowledge_discrepancy(
     info: Info[Context, None], input: AcknowledgeDiscrepancyInput
 ) -> AcknowledgeDiscrepancyPayload:
-    try:
-        pk = id_argument(input.discrepancy_id, "PayoutDiscrepancy", "discrepancyId")
-        done = await review.acknowledge_discrepancy(
-            info.context.payout_service(), await info.context.user(), pk, input.note
-        )
-    except DomainError as exc:
-        return AcknowledgeDiscrepancyPayload(
-            discrepancy=None,
-            errors=payload_errors(
-                AcknowledgeDiscrepancyError, AcknowledgeDiscrepancyErrorCode, exc
-            ),
-        )
+    pk = id_argument(input.discrepancy_id, "PayoutDiscrepancy", "discrepancyId")
+    done = await review.acknowledge_discrepancy(
+        info.context.payout_service(), await info.context.user(), pk, input.note
+    )
     return AcknowledgeDiscrepancyPayload(discrepancy=PayoutDiscrepancy.of(done), errors=[])

@@ -8,7 +8,7 @@ import strawberry
 from strawberry.types import Info
 
 from graph.context import Context
-from graph.errors import payload_errors
+from graph.errors import payload_errors, refusals_as
 from graph.payouts.types import Payout
 from graph.scalars import BigInt
 from kernel.errors import DomainError
@@ -76,6 +76,9 @@ def _blocked(exc: RequirementsNotMet) -> list[RequestPayoutError]:
     ] or payload_errors(RequestPayoutError, RequestPayoutErrorCode, exc)
 
 
+@refusals_as(
+    RequestPayoutPayload, RequestPayoutError, RequestPayoutErrorCode, payout=None, replayed=False
+)
 async def request_payout_mutation(
     info: Info[Context, None], input: RequestPayoutInput
 ) -> RequestPayoutPayload:
@@ -94,24 +97,9 @@ async def request_payout_mutation(
         return RequestPayoutPayload(payout=None, replayed=False, errors=_blocked(exc))
     except ProviderNotConfigured as exc:
         # What is missing is for FINANCE (and the logs), not for a creator.
-        shown = exc.message if info.context.principal.sees_all_money else exc.public_message
-        return RequestPayoutPayload(
-            payout=None,
-            replayed=False,
-            errors=[
-                RequestPayoutError(
-                    field=exc.field,
-                    message=shown,
-                    code=RequestPayoutErrorCode.PROVIDER_NOT_CONFIGURED,
-                )
-            ],
-        )
-    except DomainError as exc:
-        return RequestPayoutPayload(
-            payout=None,
-            replayed=False,
-            errors=payload_errors(RequestPayoutError, RequestPayoutErrorCode, exc),
-        )
+        if info.context.principal.sees_all_money:
+            raise
+        raise DomainError(exc.code, exc.public_message, exc.field) from None
     return RequestPayoutPayload(
         payout=Payout.of(requested.payout), replayed=requested.replayed, errors=[]
     )

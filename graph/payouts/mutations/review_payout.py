@@ -11,10 +11,9 @@ from strawberry.types import Info
 
 from graph.auth import Role
 from graph.context import Context
-from graph.errors import payload_errors
+from graph.errors import refusals_as
+from graph.global_ids import id_argument
 from graph.payouts.types import Payout, PayoutResolution
-from graph.relay import id_argument
-from kernel.errors import DomainError
 from payouts import review
 from payouts.states import PayoutStatus
 from payouts.store import Payout as PayoutRecord
@@ -76,6 +75,7 @@ class ResolvePayoutInput:
     reason: str = strawberry.field(description="What was confirmed with the provider, and how.")
 
 
+@refusals_as(PayoutReviewPayload, PayoutReviewError, PayoutReviewErrorCode, payout=None)
 async def _decide(
     info: Info[Context, None],
     payout_id: str,
@@ -85,26 +85,21 @@ async def _decide(
 ) -> PayoutReviewPayload:
     svc = info.context.payout_service()
     actor = await info.context.user()
-    try:
-        pk = id_argument(payout_id, "Payout", "payoutId")
-        done: PayoutRecord
-        if action == "approve":
-            done = await review.approve_payout(svc, actor, pk)
-        elif action == "reject":
-            done = await review.reject_payout(svc, actor, pk, reason)
-        elif action == "cancel":
-            done = await review.cancel_payout(
-                svc, actor, pk, on_behalf=info.context.principal.has(Role.FINANCE)
-            )
-        elif action == "retry":
-            done = await review.retry_payout(svc, actor, pk, reason)
-        else:
-            assert outcome is not None
-            done = await review.resolve_payout(svc, actor, pk, PayoutStatus(outcome.value), reason)
-    except DomainError as exc:
-        return PayoutReviewPayload(
-            payout=None, errors=payload_errors(PayoutReviewError, PayoutReviewErrorCode, exc)
+    pk = id_argument(payout_id, "Payout", "payoutId")
+    done: PayoutRecord
+    if action == "approve":
+        done = await review.approve_payout(svc, actor, pk)
+    elif action == "reject":
+        done = await review.reject_payout(svc, actor, pk, reason)
+    elif action == "cancel":
+        done = await review.cancel_payout(
+            svc, actor, pk, on_behalf=info.context.principal.has(Role.FINANCE)
         )
+    elif action == "retry":
+        done = await review.retry_payout(svc, actor, pk, reason)
+    else:
+        assert outcome is not None
+        done = await review.resolve_payout(svc, actor, pk, PayoutStatus(outcome.value), reason)
     return PayoutReviewPayload(payout=Payout.of(done), errors=[])
 
 

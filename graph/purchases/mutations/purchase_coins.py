@@ -9,10 +9,9 @@ from strawberry.types import Info
 
 from economy.purchases.service import purchase_coins
 from graph.context import Context
-from graph.errors import ApiError, payload_errors
+from graph.errors import ApiError, refusals_as
+from graph.global_ids import id_argument
 from graph.purchases.types import CoinPurchase
-from graph.relay import id_argument
-from kernel.errors import DomainError
 
 
 @strawberry.enum
@@ -48,6 +47,9 @@ class PurchaseCoinsPayload:
     errors: list[PurchaseCoinsError]
 
 
+@refusals_as(
+    PurchaseCoinsPayload, PurchaseCoinsError, PurchaseCoinsErrorCode, purchase=None, replayed=False
+)
 async def purchase_coins_mutation(
     info: Info[Context, None], input: PurchaseCoinsInput
 ) -> PurchaseCoinsPayload:
@@ -55,22 +57,15 @@ async def purchase_coins_mutation(
     if service is None:
         raise ApiError("PURCHASES_UNAVAILABLE", "coin purchases are not configured here")
     buyer = await info.context.user()
-    try:
-        started = await purchase_coins(
-            service.eco,
-            service.payments,
-            service.gate,
-            buyer,
-            bundle_id=id_argument(input.bundle_id, "CoinBundle", "bundleId"),
-            currency=input.currency,
-            key=input.idempotency_key,
-        )
-    except DomainError as exc:
-        return PurchaseCoinsPayload(
-            purchase=None,
-            replayed=False,
-            errors=payload_errors(PurchaseCoinsError, PurchaseCoinsErrorCode, exc),
-        )
+    started = await purchase_coins(
+        service.eco,
+        service.payments,
+        service.gate,
+        buyer,
+        bundle_id=id_argument(input.bundle_id, "CoinBundle", "bundleId"),
+        currency=input.currency,
+        key=input.idempotency_key,
+    )
     return PurchaseCoinsPayload(
         purchase=CoinPurchase.of(started.purchase), replayed=started.replayed, errors=[]
     )

@@ -11,7 +11,7 @@ import strawberry
 from strawberry.types import Info
 
 from graph.context import Context
-from graph.errors import payload_errors
+from graph.errors import refusals_as
 from graph.reconciliation.types import ReconciliationRun
 from kernel.errors import DomainError
 from payouts.reconciliation.run import checked_period, reconcile_period
@@ -49,32 +49,27 @@ class ReconcileProviderPayload:
     errors: list[ReconcileProviderError]
 
 
+@refusals_as(ReconcileProviderPayload, ReconcileProviderError, ReconcileProviderErrorCode, run=None)
 async def reconcile_provider(
     info: Info[Context, None], input: ReconcileProviderInput
 ) -> ReconcileProviderPayload:
     actor = await info.context.user()
+    period = checked_period(input.since, input.until or input.since + timedelta(days=1))
     try:
-        period = checked_period(input.since, input.until or input.since + timedelta(days=1))
-        try:
-            run = await reconcile_period(
-                info.context.payout_service(), input.provider, period, actor=actor.subject
-            )
-        except DomainError:
-            raise
-        except Exception as exc:
-            raise DomainError(
-                "PROVIDER_UNREACHABLE",
-                f"{input.provider} could not be read: {type(exc).__name__}; the run is marked "
-                "FAILED and can be run again",
-                "provider",
-            ) from exc
-        if run is None:
-            raise DomainError(
-                "RUN_IN_PROGRESS", "this period is being reconciled right now", "provider"
-            )
-    except DomainError as exc:
-        return ReconcileProviderPayload(
-            run=None,
-            errors=payload_errors(ReconcileProviderError, ReconcileProviderErrorCode, exc),
+        run = await reconcile_period(
+            info.context.payout_service(), input.provider, period, actor=actor.subject
+        )
+    except DomainError:
+        raise
+    except Exception as exc:
+        raise DomainError(
+            "PROVIDER_UNREACHABLE",
+            f"{input.provider} could not be read: {type(exc).__name__}; the run is marked "
+            "FAILED and can be run again",
+            "provider",
+        ) from exc
+    if run is None:
+        raise DomainError(
+            "RUN_IN_PROGRESS", "this period is being reconciled right now", "provider"
         )
     return ReconcileProviderPayload(run=ReconciliationRun.of(run), errors=[])

@@ -10,10 +10,9 @@ import strawberry
 from strawberry.types import Info
 
 from graph.context import Context
-from graph.errors import payload_errors
+from graph.errors import refusals_as
+from graph.global_ids import id_argument
 from graph.reconciliation.types import ReconciliationLine
-from graph.relay import id_argument
-from kernel.errors import DomainError
 from payouts.reconciliation.review import resolve_exception
 
 
@@ -45,19 +44,17 @@ class ResolveReconciliationExceptionPayload:
     errors: list[ResolveReconciliationExceptionError]
 
 
+@refusals_as(
+    ResolveReconciliationExceptionPayload,
+    ResolveReconciliationExceptionError,
+    ResolveReconciliationExceptionErrorCode,
+    line=None,
+)
 async def resolve_reconciliation_exception(
     info: Info[Context, None], input: ResolveReconciliationExceptionInput
 ) -> ResolveReconciliationExceptionPayload:
-    try:
-        pk = id_argument(input.exception_id, "ReconciliationLine", "exceptionId")
-        done = await resolve_exception(
-            info.context.payout_service(), await info.context.user(), pk, input.note
-        )
-    except DomainError as exc:
-        return ResolveReconciliationExceptionPayload(
-            line=None,
-            errors=payload_errors(
-                ResolveReconciliationExceptionError, ResolveReconciliationExceptionErrorCode, exc
-            ),
-        )
+    pk = id_argument(input.exception_id, "ReconciliationLine", "exceptionId")
+    done = await resolve_exception(
+        info.context.payout_service(), await info.context.user(), pk, input.note
+    )
     return ResolveReconciliationExceptionPayload(line=ReconciliationLine.of(done), errors=[])

@@ -10,10 +10,9 @@ from strawberry.types import Info
 from economy import streams
 from graph.auth import Role
 from graph.context import Context
-from graph.errors import payload_errors
-from graph.relay import id_argument
+from graph.errors import refusals_as
+from graph.global_ids import id_argument
 from graph.streams.types import LiveStream
-from kernel.errors import DomainError
 
 
 @strawberry.enum
@@ -41,17 +40,13 @@ class EndStreamPayload:
     errors: list[EndStreamError]
 
 
+@refusals_as(EndStreamPayload, EndStreamError, EndStreamErrorCode, stream=None)
 async def end_stream(info: Info[Context, None], input: EndStreamInput) -> EndStreamPayload:
     actor = await info.context.user()
-    try:
-        stream = await streams.end_stream(
-            info.context.eco,
-            actor,
-            id_argument(input.stream_id, "LiveStream", "streamId"),
-            may_end_any=info.context.principal.has(Role.ADMIN),
-        )
-    except DomainError as exc:
-        return EndStreamPayload(
-            stream=None, errors=payload_errors(EndStreamError, EndStreamErrorCode, exc)
-        )
+    stream = await streams.end_stream(
+        info.context.eco,
+        actor,
+        id_argument(input.stream_id, "LiveStream", "streamId"),
+        may_end_any=info.context.principal.has(Role.ADMIN),
+    )
     return EndStreamPayload(stream=LiveStream.of(stream), errors=[])

@@ -9,8 +9,8 @@ from strawberry.types import Info
 
 from economy import streams
 from graph.context import Context
-from graph.errors import payload_errors
-from graph.relay import to_global_id
+from graph.errors import refusals_as
+from graph.global_ids import to_global_id
 from graph.streams.types import LiveStream
 from kernel.errors import DomainError
 
@@ -39,19 +39,13 @@ class StartStreamPayload:
     errors: list[StartStreamError]
 
 
+@refusals_as(StartStreamPayload, StartStreamError, StartStreamErrorCode, stream=None)
 async def start_stream(info: Info[Context, None], input: StartStreamInput) -> StartStreamPayload:
     creator = await info.context.user()
     try:
         stream = await streams.start_stream(info.context.eco, creator, input.title)
     except streams.StreamAlreadyLive as exc:
-        return StartStreamPayload(
-            stream=None,
-            errors=payload_errors(StartStreamError, StartStreamErrorCode, _naming_the_stream(exc)),
-        )
-    except DomainError as exc:
-        return StartStreamPayload(
-            stream=None, errors=payload_errors(StartStreamError, StartStreamErrorCode, exc)
-        )
+        raise _naming_the_stream(exc) from None
     return StartStreamPayload(stream=LiveStream.of(stream), errors=[])
 
 

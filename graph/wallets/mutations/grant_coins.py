@@ -9,10 +9,9 @@ from strawberry.types import Info
 
 from economy.grants import grant_coins as grant_coins_service
 from graph.context import Context
-from graph.errors import payload_errors
+from graph.errors import refusals_as
 from graph.scalars import BigInt
 from graph.wallets.types import Asset, Wallet
-from kernel.errors import DomainError
 
 
 @strawberry.enum
@@ -46,23 +45,17 @@ class GrantCoinsPayload:
     errors: list[GrantCoinsError]
 
 
+@refusals_as(GrantCoinsPayload, GrantCoinsError, GrantCoinsErrorCode, wallet=None, replayed=False)
 async def grant_coins(info: Info[Context, None], input: GrantCoinsInput) -> GrantCoinsPayload:
     admin = await info.context.user()
-    try:
-        grant = await grant_coins_service(
-            info.context.eco,
-            admin,
-            subject=input.subject,
-            coins=int(input.coins),
-            reason=input.reason,
-            key=input.idempotency_key,
-        )
-    except DomainError as exc:
-        return GrantCoinsPayload(
-            wallet=None,
-            replayed=False,
-            errors=payload_errors(GrantCoinsError, GrantCoinsErrorCode, exc),
-        )
+    grant = await grant_coins_service(
+        info.context.eco,
+        admin,
+        subject=input.subject,
+        coins=int(input.coins),
+        reason=input.reason,
+        key=input.idempotency_key,
+    )
     recipient = grant.recipient
     return GrantCoinsPayload(
         wallet=Wallet.of(recipient.coin_account_id, recipient.id, Asset.COIN),

@@ -1,5 +1,5 @@
-"""Relay conventions: global ids (`base64("Type:pk")`), the `Node` interface, and cursor
-connections paged forward with `first` (at most 100) and `after`.
+"""Relay global ids (`base64("Type:pk")`), the `Node` interface, and cursor connections
+paged forward with `first` (at most 100) and `after`.
 """
 
 from __future__ import annotations
