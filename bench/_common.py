@@ -23,15 +23,15 @@ from typing import Any
 
 import aiohttp
 import asyncpg  # type: ignore[import-untyped]
-from sqlalchemy import insert, select
+from sqlalchemy import insert
 from sqlalchemy.engine import make_url
 
 from diamonds.migrate import upgrade
 from economy.app import Economy
 from economy.catalog import list_gifts, put_gift
 from economy.tables import streams, users
-from ledger import PLATFORM, Asset, BalancePolicy, Transfer
-from ledger.tables import accounts, balances
+from ledger import PLATFORM, Asset, BalancePolicy, Transfer, user_owner
+from ledger.accounts import account_ids_of, open_new_accounts
 from settings.service import Settings, normalize_database_url
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -271,30 +271,18 @@ async def bulk_users(
             [{"subject": s, "display_name": s[:64]} for s in subjects],
         )
         ids = [int(r[0]) for r in made]
-        wallets = await conn.execute(
-            insert(accounts).returning(accounts.c.id, sort_by_parameter_order=True),
+        account_ids = await open_new_accounts(
+            conn,
             [
-                {
-                    "owner": f"user:{user_id}",
-                    "name": name,
-                    "asset": asset,
-                    "policy": BalancePolicy.NON_NEGATIVE.value,
-                    "shards": shards,
-                }
+                (user_owner(user_id), name, asset, BalancePolicy.NON_NEGATIVE, shards)
                 for user_id in ids
                 for name, asset, shards in (
-                    ("coins", Asset.COIN.value, 1),
-                    ("diamonds", Asset.DIAMOND.value, diamond_shards),
+                    ("coins", Asset.COIN, 1),
+                    ("diamonds", Asset.DIAMOND, diamond_shards),
                 )
             ],
         )
-        account_ids = [int(r[0]) for r in wallets]
         coins, diamonds = account_ids[0::2], account_ids[1::2]
-        await conn.execute(
-            insert(balances),
-            [{"account_id": a, "shard": 0} for a in coins]
-            + [{"account_id": a, "shard": s} for a in diamonds for s in range(diamond_shards)],
-        )
         from sqlalchemy import bindparam, update
 
         await conn.execute(
@@ -308,8 +296,7 @@ async def bulk_users(
 
 async def platform_account_ids(eco: Economy) -> list[int]:
     async with eco.db.read() as conn:
-        rows = await conn.execute(select(accounts.c.id).where(accounts.c.owner == PLATFORM))
-        return [int(r[0]) for r in rows]
+        return await account_ids_of(conn, PLATFORM)
 
 
 # --- servers in their own processes -------------------------------------------------------------

@@ -15,7 +15,7 @@ import asyncio
 import uuid
 from typing import Any
 
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select
 
 from bench._common import (
     economy_on,
@@ -35,6 +35,8 @@ from bench._load import LoadPlan, LoadResult, run_in_process
 from economy.tables import gift_sends
 from graph.auth import mint_token
 from graph.global_ids import to_global_id
+from ledger.accounts import read_balance
+from ledger.verify import checked_accounts_below_zero, keys_per_kind
 
 SIGN_IN_PASSES = 3
 
@@ -190,27 +192,10 @@ async def _check_ledger(
     async with economy_on(url) as eco, eco.db.read() as conn:
         rows = await conn.execute(select(gift_sends.c.id, gift_sends.c.transaction_id))
         booked = {to_global_id("GiftSend", int(i)): int(t) for i, t in rows}
-        keys_per_gift = await conn.scalar(
-            text(
-                "SELECT count(*) FROM gift_sends g JOIN ledger_idempotency_keys k "
-                "ON k.transaction_id = g.transaction_id"
-            )
-        )
-        negative = await conn.scalar(
-            text(
-                "SELECT count(*) FROM (SELECT a.id FROM ledger_accounts a "
-                "JOIN ledger_balances b ON b.account_id = a.id WHERE a.policy = 'NON_NEGATIVE' "
-                "GROUP BY a.id HAVING sum(b.balance) - sum(b.held) < 0) AS below"
-            )
-        )
+        keys_per_gift = (await keys_per_kind(conn)).get("GIFT", 0)
+        negative = len(await checked_accounts_below_zero(conn))
         spent = await conn.scalar(select(func.coalesce(func.sum(gift_sends.c.coins), 0)))
-        coins_spent = await conn.scalar(
-            text(
-                "SELECT coalesce(sum(b.balance), 0) FROM ledger_balances b "
-                "JOIN ledger_accounts a ON a.id = b.account_id "
-                "WHERE a.owner = 'platform' AND a.name = 'coins_spent'"
-            )
-        )
+        coins_spent = (await read_balance(conn, eco.platform.coins_spent)).balance
     accepted_ids = [gift_id for _, gift_id in accepted]
     lost = len(set(accepted_ids) - booked.keys())
     doubled = (len(accepted_ids) - len(set(accepted_ids))) + max(

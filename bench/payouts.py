@@ -38,7 +38,7 @@ from economy.users import User
 from kernel.errors import DomainError
 from ledger import Asset, Transfer, verify_ledger
 from ledger.accounts import read_balance
-from ledger.tables import holds
+from ledger.history import hold_statuses
 from payouts.dispatch import Dispatcher
 from payouts.requests import request_payout
 from payouts.service import PayoutService
@@ -710,9 +710,7 @@ async def count_outcomes(eco: Economy, records: FakeRecords, creators: Sequence[
     by_user = {c.user.id: c for c in creators}
     async with eco.db.read() as conn:
         ours = [payout_from_row(r._mapping) for r in await conn.execute(select(payouts))]
-        hold_status = {
-            int(i): str(s) for i, s in await conn.execute(select(holds.c.id, holds.c.status))
-        }
+        hold_status = await hold_statuses(conn)
     stripe_payouts = by_payout(records.stripe_payouts, lambda p: p["metadata"].get("payout_id"))
     stripe_transfers = by_payout(records.stripe_transfers, lambda t: t["transfer_group"])
     batches = by_payout(records.paypal_batches, lambda b: b["sender_batch_id"])

@@ -14,7 +14,6 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from sqlalchemy import func, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -296,7 +295,7 @@ def _require_existing_sqlite(url: str) -> None:
 async def _verify(url: str) -> tuple[list[str], int, int]:
     from diamonds.migrate import current_revision
     from ledger import Database, verify_ledger
-    from ledger.tables import accounts, transfers
+    from ledger.verify import ledger_size
 
     db = Database(url)
     try:
@@ -304,11 +303,10 @@ async def _verify(url: str) -> tuple[list[str], int, int]:
             raise CommandError(f"{safe_url(url)} has no schema; run `diamonds migrate` first")
         async with db.read() as conn:
             violations = await verify_ledger(conn)
-            n_accounts = await conn.scalar(select(func.count()).select_from(accounts))
-            n_transfers = await conn.scalar(select(func.count()).select_from(transfers))
+            n_accounts, n_transfers = await ledger_size(conn)
     finally:
         await db.dispose()
-    return [str(v) for v in violations], int(n_accounts or 0), int(n_transfers or 0)
+    return [str(v) for v in violations], n_accounts, n_transfers
 
 
 def _schema(_args: argparse.Namespace) -> int:

@@ -5,16 +5,13 @@ and the user directory that every operation needs. One per process, built by `Ec
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
 from economy.events import EventBus
+from economy.gift_desk import GiftDesk
 from economy.platform import PlatformAccounts, open_platform_accounts
 from economy.users import UserDirectory
 from ledger import Database, Ledger
 from settings.service import Settings
-
-if TYPE_CHECKING:
-    from economy.gift_desk import GiftDesk
 
 
 @dataclass
@@ -26,8 +23,12 @@ class Economy:
     users: UserDirectory
     events: EventBus = field(default_factory=EventBus)
     """Live events (gifts, wallet and payout changes), published after their commit."""
-    gift_desk: GiftDesk | None = None
-    """Books concurrent gifts together (`economy.gift_desk`); opened on first use."""
+    gift_desk: GiftDesk = field(init=False)
+    """Books concurrent gifts together (`economy.gift_desk`); opened with the economy, closed
+    with it."""
+
+    def __post_init__(self) -> None:
+        self.gift_desk = GiftDesk(self)
 
     @classmethod
     async def start(cls, settings: Settings, db: Database | None = None) -> Economy:
@@ -55,7 +56,6 @@ class Economy:
         )
 
     async def close(self) -> None:
-        if self.gift_desk is not None:
-            await self.gift_desk.close()
+        await self.gift_desk.close()
         await self.events.close()
         await self.db.dispose()

@@ -4,7 +4,8 @@ commit per batch instead of a dozen statements and a commit per gift.
 
 A gift waits only while earlier batches are being written: an idle desk books a lone gift at
 once. Each gift in a batch is checked on its own (stream live, gift available, coins enough, key
-new), refused on its own, and booked as its own ledger transaction (`ledger.batch`). A batch
+new), refused on its own, and booked as its own ledger transaction (`ledger.batch`; the economy's
+statements for the batch, per dialect, are `economy.gift_batch`). A batch
 holds at most one gift per sender, so each viewer's debit is tested against their own row. When
 a batch cannot go through as a whole (a key claimed concurrently, a balance that moved, anything
 unexpected) it is rolled back, and its gifts are booked one at a time (`gifting.send_one`),
@@ -18,13 +19,11 @@ import logging
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from sqlalchemy import insert, select, text
-from sqlalchemy.ext.asyncio import AsyncConnection
-
-from economy.app import Economy
-from economy.catalog import Gift, gift_from_row, gifts_by_ids
+from economy.catalog import Gift
 from economy.events import Event, now
+from economy.gift_batch import open_gift_batch
 from economy.gifting import (
     GiftOrder,
     GiftResult,
@@ -34,22 +33,20 @@ from economy.gifting import (
     gift_moves,
     gift_send_row,
     gift_sent_by_transaction,
-    gift_sent_from_row,
     idempotency_conflict,
     insufficient_coins,
     refuse_gift,
     send_one,
 )
-from economy.streams import Stream, stream_from_row, streams_by_ids
-from economy.tables import gift_sends
-from economy.users import User, user_from_row
-from economy.users import by_ids as users_by_ids
+from economy.users import User
 from kernel.errors import DomainError
 from ledger import InsufficientFunds
-from ledger.batch import open_batch
 from ledger.batch.planning import BatchRetry, Entry
 from ledger.database import BatchConnection
 from settings.rates import GiftSplit
+
+if TYPE_CHECKING:
+    from economy.app import Economy
 
 log = logging.getLogger(__name__)
 
@@ -59,13 +56,6 @@ EXTRA_BATCH_AT_LEAST = 8
 """While a batch is being written, another opens only for at least this many waiting gifts:
 fewer wait for the one in flight and go with the rest, in one larger batch, when it is done."""
 MAX_ATTEMPTS = 3
-
-
-def desk_of(eco: Economy) -> GiftDesk:
-    """The economy's desk, opened on first use."""
-    if eco.gift_desk is None:
-        eco.gift_desk = GiftDesk(eco)
-    return eco.gift_desk
 
 
 @dataclass
@@ -175,24 +165,27 @@ class GiftDesk:
 
     async def _book_in(self, conn: BatchConnection, batch: Sequence[_Waiting]) -> list[_Outcome]:
         outcomes: list[_Outcome | None] = [None] * len(batch)
-        known, stream_rows, gift_rows, balances = await _first_look(conn, [w.order for w in batch])
+        gift_batch = open_gift_batch(self._eco.db, self._eco.ledger, conn)
+        look = await gift_batch.first_look([w.order for w in batch])
         fresh: list[int] = []
         for index, waiting in enumerate(batch):
             request = waiting.order.request
-            found = known.get((request.scope, request.key))
+            found = look.used_keys.get((request.scope, request.key))
             if found is None:
                 fresh.append(index)
             elif found[0] == request.request_hash:
                 outcomes[index] = _Replay(found[1])
             else:
                 outcomes[index] = idempotency_conflict()
-        await self._load_creators(conn, {s.creator_id for s in stream_rows.values()})
+        missing = {s.creator_id for s in look.streams.values()} - self._creators.keys()
+        if missing:
+            self._creators.update(await gift_batch.creators(sorted(missing)))
         entries: list[Entry] = []
         planned: list[tuple[int, Gift, User, GiftSplit]] = []
         for index in fresh:
             order = batch[index].order
-            stream = stream_rows.get(order.stream_id)
-            gift = gift_rows.get(order.gift_id)
+            stream = look.streams.get(order.stream_id)
+            gift = look.gifts.get(order.gift_id)
             try:
                 refuse_gift(order, stream, gift)
             except DomainError as refusal:
@@ -212,7 +205,7 @@ class GiftDesk:
                 )
             )
         try:
-            booked = await open_batch(self._eco.ledger, conn).record(entries, first_look=balances)
+            booked = await gift_batch.ledger.record(entries, first_look=look.available)
         except BatchRetry as retry:
             raise BatchRetry([planned[i][0] for i in retry.entries], str(retry)) from None
         rows: list[dict[str, int]] = []
@@ -225,7 +218,7 @@ class GiftDesk:
             rows.append(gift_send_row(order, creator, split, result))
             kept.append((index, gift, creator))
         if rows:
-            inserted = await _insert_gift_sends(conn, rows)
+            inserted = await gift_batch.insert_gift_sends(rows)
             for (index, gift, creator), sent in zip(kept, inserted, strict=True):
                 outcomes[index] = _Booked(sent, gift, creator)
         self.batches += 1
@@ -263,125 +256,7 @@ class GiftDesk:
                     assert sent is not None
                     _answer(waiting, GiftResult(sent=sent, replayed=True))
 
-    async def _load_creators(self, conn: BatchConnection, ids: set[int]) -> None:
-        missing = sorted(ids - self._creators.keys())
-        if not missing:
-            return
-        if isinstance(conn, AsyncConnection):
-            self._creators.update(await users_by_ids(conn, missing))
-            return
-        for row in await conn.fetch(_PG_USERS, missing):
-            if row["coin_account_id"] is not None:
-                self._creators[int(row["id"])] = user_from_row(row)
-
 
 def _answer(waiting: _Waiting, result: GiftResult) -> None:
     if not waiting.answer.done():
         waiting.answer.set_result(result)
-
-
-_Known = dict[tuple[str, str], tuple[str, int]]
-"""Idempotency keys already used: (scope, key) -> (request hash, transaction)."""
-
-
-async def _first_look(
-    conn: BatchConnection, orders: Sequence[GiftOrder]
-) -> tuple[_Known, dict[int, Stream], dict[int, Gift], dict[int, int] | None]:
-    """The orders' keys already used, their streams, their gifts and (PostgreSQL) what the
-    senders' coin wallets hold, unlocked: one round trip on PostgreSQL."""
-    stream_ids = sorted({o.stream_id for o in orders})
-    gift_ids = sorted({o.gift_id for o in orders})
-    if isinstance(conn, AsyncConnection):
-        return (
-            await _known_keys(conn, orders),
-            await streams_by_ids(conn, stream_ids),
-            await gifts_by_ids(conn, gift_ids),
-            None,
-        )
-    keys, found_streams, found_gifts, balances = (
-        await conn.fetch(
-            _PG_FIRST_LOOK,
-            [o.request.scope for o in orders],
-            [o.request.key for o in orders],
-            stream_ids,
-            gift_ids,
-            sorted({o.sender.coin_account_id for o in orders}),
-        )
-    )[0]
-    return (
-        {(s, k): (h, int(t)) for s, k, h, t in keys},
-        {int(r["id"]): stream_from_row(r) for r in found_streams},
-        {int(r["id"]): gift_from_row(r) for r in found_gifts},
-        {int(a): int(v) for a, v in balances},
-    )
-
-
-async def _known_keys(conn: AsyncConnection, orders: Sequence[GiftOrder]) -> _Known:
-    """SQLite: the orders' keys already used."""
-    pairs = [(o.request.scope, o.request.key) for o in orders]
-    if not pairs:
-        return {}
-    # A join with the pairs, not a row-value IN: SQLite scans the whole table for the latter,
-    # and probes the primary key once per pair for the former.
-    placeholders = ", ".join(f"(:s{n}, :k{n})" for n in range(len(pairs)))
-    rows = await conn.execute(
-        text(
-            "SELECT k.scope, k.key, k.request_hash, k.transaction_id "  # noqa: S608 - placeholders
-            f"FROM (VALUES {placeholders}) AS asked "
-            "JOIN ledger_idempotency_keys AS k "
-            "ON k.scope = asked.column1 AND k.key = asked.column2"
-        ),
-        {f"{c}{n}": v for n, pair in enumerate(pairs) for c, v in zip("sk", pair, strict=True)},
-    )
-    return {(s, k): (h, int(t)) for s, k, h, t in rows}
-
-
-async def _insert_gift_sends(conn: BatchConnection, rows: list[dict[str, int]]) -> list[GiftSent]:
-    """The rows, as booked, in the given order."""
-    if not isinstance(conn, AsyncConnection):
-        inserted = await conn.fetch(
-            _PG_GIFT_SENDS, *([row[name] for row in rows] for name in _GIFT_SEND_COLUMNS)
-        )
-        by_transaction = {int(r["transaction_id"]): gift_sent_from_row(r) for r in inserted}
-        return [by_transaction[row["transaction_id"]] for row in rows]
-    # SQLite: one multi-row insert and one read back (an ordered RETURNING would insert the
-    # rows one statement at a time there).
-    await conn.execute(insert(gift_sends), rows)
-    booked = await conn.execute(
-        select(gift_sends).where(
-            gift_sends.c.transaction_id.in_([r["transaction_id"] for r in rows])
-        )
-    )
-    by_transaction = {int(r.transaction_id): gift_sent_from_row(r._mapping) for r in booked}
-    return [by_transaction[row["transaction_id"]] for row in rows]
-
-
-# PostgreSQL (asyncpg itself): fixed statements over arrays, prepared once per connection.
-# Arrays of whole rows come back as asyncpg records with the tables' column names.
-_PG_FIRST_LOOK = (
-    "SELECT ARRAY(SELECT (k.scope, k.key, k.request_hash, k.transaction_id)"
-    " FROM ledger_idempotency_keys AS k JOIN unnest($1::VARCHAR[], $2::VARCHAR[])"
-    " AS asked(scope, key) ON k.scope = asked.scope AND k.key = asked.key),"
-    " ARRAY(SELECT s FROM streams AS s WHERE s.id = ANY($3::BIGINT[])),"
-    " ARRAY(SELECT g FROM gifts AS g WHERE g.id = ANY($4::BIGINT[])),"
-    " ARRAY(SELECT a FROM (SELECT account_id, balance - held FROM ledger_balances"
-    " WHERE account_id = ANY($5::BIGINT[]) AND shard = 0) AS a)"
-)
-_PG_USERS = "SELECT * FROM users WHERE id = ANY($1::BIGINT[])"
-_GIFT_SEND_COLUMNS = (
-    "transaction_id",
-    "stream_id",
-    "gift_id",
-    "sender_id",
-    "creator_id",
-    "quantity",
-    "coins",
-    "creator_diamonds",
-    "platform_diamonds",
-)
-_PG_GIFT_SENDS = (
-    "INSERT INTO gift_sends (transaction_id, stream_id, gift_id, sender_id, creator_id, "
-    "quantity, coins, creator_diamonds, platform_diamonds) SELECT * FROM unnest("
-    "$1::BIGINT[], $2::BIGINT[], $3::BIGINT[], $4::BIGINT[], $5::BIGINT[], $6::INTEGER[], "
-    "$7::BIGINT[], $8::BIGINT[], $9::BIGINT[]) RETURNING *"
-)

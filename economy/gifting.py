@@ -12,12 +12,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from economy.app import Economy
 from economy.catalog import Gift, get_gift
 from economy.events import Event, GiftReceived, WalletChanged, now
 from economy.streams import Stream, get_stream
@@ -35,6 +34,9 @@ from ledger import (
 )
 from ledger.idempotency import idempotency_key
 from settings.rates import GiftSplit
+
+if TYPE_CHECKING:
+    from economy.app import Economy
 
 
 @dataclass(frozen=True)
@@ -96,9 +98,7 @@ async def send_gift(
         ),
     )
     if eco.settings.gift_batch_size > 1:
-        from economy.gift_desk import desk_of
-
-        return await desk_of(eco).send(order)
+        return await eco.gift_desk.send(order)
     return await send_one(eco, order)
 
 

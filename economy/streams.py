@@ -7,17 +7,19 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from economy.app import Economy
 from economy.tables import gift_sends, streams, users
 from economy.users import User
 from kernel.errors import DomainError, NotFound
 from kernel.validation import text_field
+
+if TYPE_CHECKING:
+    from economy.app import Economy
 
 MAX_TITLE_LENGTH = 200
 

@@ -8,14 +8,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from economy.users import by_id
 from ledger import Balance
 from ledger.accounts import read_balance, read_balances
 from ledger.debts import diamonds_owed
-from ledger.tables import transactions, transfers
+from ledger.history import account_history
 
 
 @dataclass(frozen=True)
@@ -52,34 +51,8 @@ async def wallet_entries(
     conn: AsyncConnection, account_id: int, *, before_id: int | None, limit: int
 ) -> list[WalletEntry]:
     """Up to `limit` transfers touching the account, newest first, older than `before_id`."""
-    touches = (transfers.c.debit_account_id == account_id) | (
-        transfers.c.credit_account_id == account_id
-    )
-    query = (
-        select(
-            transfers.c.id,
-            transfers.c.transaction_id,
-            transactions.c.kind,
-            transfers.c.amount,
-            transfers.c.credit_account_id,
-            transfers.c.created_at,
-        )
-        .join(transactions, transactions.c.id == transfers.c.transaction_id)
-        .where(touches)
-    )
-    if before_id is not None:
-        query = query.where(transfers.c.id < before_id)
-    rows = await conn.execute(query.order_by(transfers.c.id.desc()).limit(limit))
-    return [
-        WalletEntry(
-            transfer_id=int(t),
-            transaction_id=int(x),
-            kind=kind,
-            amount=int(a) if int(credit) == account_id else -int(a),
-            created_at=at,
-        )
-        for t, x, kind, a, credit, at in rows
-    ]
+    rows = await account_history(conn, account_id, before_id=before_id, limit=limit)
+    return [WalletEntry(*row) for row in rows]
 
 
 async def diamonds_available(conn: AsyncConnection, user_id: int) -> int:

@@ -9,7 +9,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ledger.database import insert_ignoring_conflicts
@@ -95,6 +95,42 @@ async def open_account(
             [{"account_id": account.id, "shard": shard} for shard in range(account.shards)],
         )
     return account
+
+
+AccountSpec = tuple[str, str, str, BalancePolicy, int]
+"""(owner, name, asset, policy, shards) of an account to open."""
+
+
+async def open_new_accounts(conn: AsyncConnection, wanted: Sequence[AccountSpec]) -> list[int]:
+    """Open accounts that do not exist yet, with their zeroed shards, in two statements whatever
+    their number (seeding many users at once); their ids, in order. Unlike `open_account`, an
+    account that exists already is an error (the unique key refuses it)."""
+    made = await conn.execute(
+        insert(accounts).returning(accounts.c.id, sort_by_parameter_order=True),
+        [
+            {"owner": o, "name": n, "asset": a, "policy": p.value, "shards": s}
+            for o, n, a, p, s in wanted
+        ],
+    )
+    ids = [int(row[0]) for row in made]
+    await conn.execute(
+        insert(balances),
+        [
+            {"account_id": account_id, "shard": shard}
+            for account_id, (_, _, _, _, shards) in zip(ids, wanted, strict=True)
+            for shard in range(shards)
+        ],
+    )
+    _opened_here(conn).update(ids)
+    return ids
+
+
+async def account_ids_of(conn: AsyncConnection, owner: str) -> list[int]:
+    """The ids of every account of `owner`, in order."""
+    rows = await conn.execute(
+        select(accounts.c.id).where(accounts.c.owner == owner).order_by(accounts.c.id)
+    )
+    return [int(row[0]) for row in rows]
 
 
 _OPENED = "ledger.accounts_opened"

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from sqlalchemy import func, select, union_all
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from ledger.tables import accounts, balances, holds, idempotency_keys, transfers
+from ledger.tables import accounts, balances, holds, idempotency_keys, transactions, transfers
 
 
 @dataclass(frozen=True)
@@ -28,7 +28,7 @@ async def verify_ledger(conn: AsyncConnection) -> list[Violation]:
         _assets_sum_to_zero,
         _balances_match_transfers,
         _held_matches_pending_holds,
-        _no_checked_account_below_zero,
+        checked_accounts_below_zero,
         _no_debt_account_above_zero,
         _transfers_match_account_assets,
         _holds_resolved_once,
@@ -37,6 +37,24 @@ async def verify_ledger(conn: AsyncConnection) -> list[Violation]:
     ):
         found.extend(await check(conn))
     return found
+
+
+async def ledger_size(conn: AsyncConnection) -> tuple[int, int]:
+    """How many accounts and transfers `verify_ledger` checks."""
+    n_accounts = await conn.scalar(select(func.count()).select_from(accounts))
+    n_transfers = await conn.scalar(select(func.count()).select_from(transfers))
+    return int(n_accounts or 0), int(n_transfers or 0)
+
+
+async def keys_per_kind(conn: AsyncConnection) -> dict[str, int]:
+    """How many idempotency keys name a transaction of each kind."""
+    rows = await conn.execute(
+        select(transactions.c.kind, func.count())
+        .select_from(idempotency_keys)
+        .join(transactions, transactions.c.id == idempotency_keys.c.transaction_id)
+        .group_by(transactions.c.kind)
+    )
+    return {str(kind): int(n) for kind, n in rows}
 
 
 async def _assets_sum_to_zero(conn: AsyncConnection) -> list[Violation]:
@@ -122,7 +140,8 @@ async def _held_matches_pending_holds(conn: AsyncConnection) -> list[Violation]:
     ]
 
 
-async def _no_checked_account_below_zero(conn: AsyncConnection) -> list[Violation]:
+async def checked_accounts_below_zero(conn: AsyncConnection) -> list[Violation]:
+    """Invariant 2 alone: every NON_NEGATIVE account whose available is below zero."""
     available = func.sum(balances.c.balance) - func.sum(balances.c.held)
     rows = await conn.execute(
         select(accounts.c.id, accounts.c.owner, accounts.c.name, accounts.c.asset, available)

@@ -23,9 +23,6 @@ PACKAGES = (
 )
 
 KNOWN_CYCLES: set[frozenset[str]] = {
-    # gifting imports `desk_of` inside a function, gift_desk imports gifting's names (issue 11:
-    # the group-commit restructuring removes it).
-    frozenset({"economy.gift_desk", "economy.gifting"}),
     # wallets/types.py imports users' `User` inside a resolver, users/types.py imports `Wallet`
     # (issue 11: the graph restructuring removes it).
     frozenset({"graph.users.types", "graph.wallets.types"}),

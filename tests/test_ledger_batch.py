@@ -15,6 +15,7 @@ from economy.app import Economy
 from ledger import BalancePolicy, IdempotentRequest, InsufficientFunds, Transfer
 from ledger.batch import open_batch
 from ledger.batch.planning import Entry, FundsMoved, KeysTaken
+from ledger.batch.postgres import AlsoRead, PostgresBatch
 from ledger.database import WRITER_CACHE_KIB
 from ledger.errors import UnknownAccount
 from ledger.tables import idempotency_keys, transfers
@@ -241,3 +242,25 @@ async def test_sqlites_writer_keeps_a_large_page_cache_and_its_readers_the_defau
         reader = (await conn.exec_driver_sql("PRAGMA cache_size")).scalar()
     assert writer == -WRITER_CACHE_KIB
     assert reader == -2000  # SQLite's own default
+
+
+async def test_a_first_look_reads_used_keys_balances_and_the_callers_reads_at_once(
+    book: Book, accounts: Accounts
+) -> None:
+    wallet, shop = accounts.wallet, accounts.shop
+    async with book.eco.db.batch() as conn:
+        (booked,) = await open_batch(book.ledger, conn).record(
+            [Entry("TEST", [Transfer(wallet, shop, COIN, 3)], idempotency=_key("seen"))]
+        )
+    asked = [_key("seen"), _key("new")]
+    async with book.eco.db.batch() as conn:
+        batch = open_batch(book.ledger, conn)
+        if isinstance(batch, PostgresBatch):
+            also = (AlsoRead("ARRAY(SELECT {}::BIGINT + {}::BIGINT)", (40, 2)),)
+            look = await batch.first_look(asked, [wallet], also=also)
+            assert look.available == {wallet: 7}
+            assert look.also == ([42],)
+        else:
+            look = await batch.first_look(asked, [wallet])
+            assert look.available is None
+    assert look.used_keys == {("test:batch", "seen"): (_key("seen").request_hash, booked)}

@@ -22,7 +22,6 @@ from economy.events import (
     wallet_topic,
 )
 from economy.fanout import SubscriberTooSlow
-from economy.gift_desk import desk_of
 from economy.gifting import send_gift
 from economy.stream_totals import read_running_total
 from economy.tables import gift_sends
@@ -206,7 +205,7 @@ async def test_gifts_sent_at_once_are_booked_together_each_exactly_once(
     live = await live_stream()
     rose = await gift("Rose", 1)
     viewers = [await funded_viewer(3) for _ in range(40)]
-    desk = desk_of(economy)
+    desk = economy.gift_desk
     batches_before = desk.batches
 
     async def send(n: int, key: str) -> Any:
@@ -277,7 +276,7 @@ async def test_one_gift_at_a_time_when_batching_is_off(
             )
         )
         events = await drain(sub)
-    assert eco.gift_desk is None
+    assert eco.gift_desk.batches == 0
     assert sorted(e.gift_send_id for e in events) == sorted(r.sent.id for r in results)
 
 

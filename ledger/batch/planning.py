@@ -49,6 +49,8 @@ class FirstLook:
     used_keys: UsedKeys
     available: dict[int, int] | None
     """Balance - held of each single-shard checked account, or None if not read."""
+    also: tuple[Any, ...] = ()
+    """The values of the caller's own reads sent along (`PostgresBatch.first_look`'s `also`)."""
 
 
 class BatchRetry(LedgerError):

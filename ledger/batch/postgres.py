@@ -5,6 +5,7 @@ rows, so each is prepared once per connection whatever the batch's size.
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
@@ -25,25 +26,48 @@ from ledger.errors import UnknownAccount
 from ledger.idempotency import IdempotentRequest
 
 
+@dataclass(frozen=True)
+class AlsoRead:
+    """A read of the caller's own tables to send with the batch's first look, in the same round
+    trip: one SQL expression of one value (an `ARRAY(SELECT ...)`), whose parameters are written
+    `{}` (the statement's only braces), in the order of `args`. The same `sql` each time keeps
+    the statement prepared once per connection."""
+
+    sql: str
+    args: tuple[Any, ...]
+
+
 class PostgresBatch(LedgerBatch):
     def __init__(self, ledger: Ledger, conn: PgDriver) -> None:
         super().__init__(ledger)
         self.conn = conn
 
     async def first_look(
-        self, requests: Sequence[IdempotentRequest], accounts: Collection[int]
+        self,
+        requests: Sequence[IdempotentRequest],
+        accounts: Collection[int],
+        also: Sequence[AlsoRead] = (),
     ) -> FirstLook:
-        """The keys already used and the accounts' available amounts, in one round trip."""
-        (row,) = await self.conn.fetch(
+        """The keys already used, the accounts' available amounts and the caller's `also`
+        reads (their values in `FirstLook.also`, in order), in one round trip."""
+        statement, args = (
             _FIRST_LOOK,
-            [r.scope for r in requests],
-            [r.key for r in requests],
-            sorted(accounts),
+            [
+                [r.scope for r in requests],
+                [r.key for r in requests],
+                sorted(accounts),
+            ],
         )
-        keys, available = row
+        for read in also:
+            numbers = [f"${n}" for n in range(len(args) + 1, len(args) + 1 + len(read.args))]
+            statement += ", " + read.sql.format(*numbers)
+            args.extend(read.args)
+        (row,) = await self.conn.fetch(statement, *args)
+        keys, available, *extra = row
         return FirstLook(
             used_keys={(s, k): (h, int(t)) for s, k, h, t in keys},
             available={int(a): int(v) for a, v in available},
+            also=tuple(extra),
         )
 
     async def _account_rows(self, ids: Sequence[int]) -> Sequence[Mapping[str, Any]]:
