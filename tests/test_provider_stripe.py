@@ -47,7 +47,9 @@ from providers.testing import (
     Signing,
 )
 
-TIMEOUT = 0.4
+TIMEOUT = 1.0
+"""Short enough that the lost-answer scenarios (a hanging fake) finish quickly, long enough that
+an ordinary call to the fake on a loaded CI machine does not time out (0.4 s did)."""
 """The provider's HTTP timeout in these tests: a hang longer than this is a lost answer."""
 
 FAST = RetryPolicy(
