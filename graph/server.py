@@ -20,6 +20,7 @@ from graph.auth import InvalidToken, principal_from_header
 from graph.context import Context
 from graph.live.feeds import Feeds
 from graph.live.transport import LiveView, connection_context
+from graph.request_guard import RequestGuardView
 from graph.schema import schema
 from graph.webhooks import add_identity_webhook_route, add_webhook_routes
 from payouts.runtime import embedded_worker
@@ -35,7 +36,9 @@ SCHEMA_STATE: web.AppKey[SchemaState] = web.AppKey("schema_state")
 MAX_REQUEST_BYTES = 256 * 1024
 
 
-class DiamondsGraphQLView(PersistedQueryView, OrjsonView, LiveView, GraphQLView[Context, None]):
+class DiamondsGraphQLView(
+    RequestGuardView, PersistedQueryView, OrjsonView, LiveView, GraphQLView[Context, None]
+):
     """Strawberry's view with our context: the economy and the caller named by the token."""
 
     def __init__(

@@ -1,0 +1,71 @@
+"""HTTP requests refused before any GraphQL work, with a GraphQL error body and a 4xx status:
+a JSON body that is not an object.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+from strawberry.http.types import QueryParams
+
+BAD_REQUEST = "BAD_REQUEST"
+
+_JSON_KINDS = {
+    int: "a number",
+    float: "a number",
+    bool: "a boolean",
+    str: "a string",
+    list: "an array",
+    type(None): "null",
+}
+
+
+class RefusedRequest(Exception):
+    """Answered as `{"errors": [{message, extensions: {code}}]}` with this HTTP status."""
+
+    def __init__(self, status: int, message: str, code: str = BAD_REQUEST) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+
+    def response(self) -> web.Response:
+        body = {"errors": [{"message": self.message, "extensions": {"code": self.code}}]}
+        return web.json_response(body, status=self.status)
+
+
+def json_object(value: object) -> dict[str, Any]:
+    """A decoded JSON request body, which must be an object. Raises `RefusedRequest` (400) for
+    a number, a string, an array (batches are not served) or null."""
+    if isinstance(value, dict):
+        return value
+    kind = _JSON_KINDS.get(type(value), "not an object")
+    raise RefusedRequest(
+        400, f'the request body must be a JSON object such as {{"query": "..."}}, not {kind}'
+    )
+
+
+class RequestGuardView:
+    """Mixed in before Strawberry's aiohttp `GraphQLView`: checks the decoded JSON body and
+    answers a `RefusedRequest` as its GraphQL error."""
+
+    def parse_json(self, data: str | bytes) -> Any:
+        return json_object(super().parse_json(data))  # type: ignore[misc]
+
+    def parse_query_params(self, params: QueryParams) -> dict[str, Any]:
+        """A GET's `variables` and `extensions`, decoded unchecked (null is allowed there;
+        Strawberry checks their shape)."""
+        decode = super().parse_json  # type: ignore[misc]
+        found: dict[str, Any] = dict(params)
+        for name in ("variables", "extensions"):
+            if found.get(name):
+                found[name] = decode(found[name])
+        return found
+
+    async def __call__(self, request: web.Request) -> web.StreamResponse:
+        try:
+            response: web.StreamResponse = await super().__call__(request)  # type: ignore[misc]
+        except RefusedRequest as exc:
+            return exc.response()
+        return response
