@@ -3,9 +3,14 @@ typed GraphQL error, never HTTP 500 or "Unexpected error."."""
 
 from __future__ import annotations
 
+import base64
 from typing import Any
 
 import pytest
+
+from graph.global_ids import to_global_id
+
+from .queries import SEND_GIFT
 
 
 @pytest.mark.parametrize("body", [b"42", b"null", b"[]", b'"{ giftCatalog { id } }"', b"true"])
@@ -25,3 +30,64 @@ async def test_get_variables_may_still_be_null(api: Any) -> None:
     )
     assert response.status == 200
     assert (await response.json())["data"] == {"giftCatalog": []}
+
+
+def b64(text: str) -> str:
+    return base64.urlsafe_b64encode(text.encode()).decode()
+
+
+def arabic_indic(number: int) -> str:
+    return "".join(chr(0x660 + int(digit)) for digit in str(number))
+
+
+def non_canonical_ids(type_name: str, pk: int) -> list[str]:
+    """Ids the old decoder took as aliases of (type_name, pk), and "²" that crashed it."""
+    canonical = to_global_id(type_name, pk)
+    return [
+        b64(f"{type_name}:{arabic_indic(pk)}"),
+        canonical + "====",
+        canonical.rstrip("=") if canonical.endswith("=") else canonical + "=",
+        b64(f"{type_name}:0{pk}"),
+        b64(f"{type_name}:²"),
+    ]
+
+
+async def test_node_refuses_unicode_digits_and_non_canonical_ids(
+    graphql: Any, make_user: Any
+) -> None:
+    user = await make_user()
+    query = "query($id: ID!) { node(id: $id) { id } }"
+    for text in non_canonical_ids("User", user.id):
+        response = await graphql(query, {"id": text}, subject=user.subject)
+        assert response.error_codes == ["BAD_USER_INPUT"], text
+        assert response.data == {"node": None}
+    canonical = await graphql(query, {"id": to_global_id("User", user.id)}, subject=user.subject)
+    assert canonical.data == {"node": {"id": to_global_id("User", user.id)}}
+
+
+async def test_a_mutation_refuses_a_non_canonical_stream_id_as_invalid_id(
+    graphql: Any, funded_viewer: Any, live_stream: Any, gift: Any
+) -> None:
+    rose = await gift("Rose", 1)
+    viewer = await funded_viewer(10)
+    live = await live_stream()
+    for n, stream_id in enumerate(non_canonical_ids("LiveStream", live.stream.id)):
+        variables = {
+            "stream": stream_id,
+            "gift": to_global_id("Gift", rose.id),
+            "quantity": 1,
+            "key": f"alias-{n}",
+        }
+        response = await graphql(SEND_GIFT, variables, subject=viewer.subject)
+        assert response.errors == []
+        assert response.data["sendGift"]["errors"][0]["code"] == "INVALID_ID", stream_id
+
+
+@pytest.mark.parametrize(
+    "cursor", [b64("cursor:²"), b64(f"cursor:{arabic_indic(1)}"), b64("cursor:1") + "===="]
+)
+async def test_a_non_canonical_cursor_is_bad_input(graphql: Any, cursor: str) -> None:
+    response = await graphql(
+        "query($a: String) { liveStreams(after: $a) { edges { cursor } } }", {"a": cursor}
+    )
+    assert response.error_codes == ["BAD_USER_INPUT"]
