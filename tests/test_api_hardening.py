@@ -4,13 +4,14 @@ typed GraphQL error, never HTTP 500 or "Unexpected error."."""
 from __future__ import annotations
 
 import base64
+import json
 from typing import Any
 
 import pytest
 
 from graph.global_ids import to_global_id
 
-from .queries import SEND_GIFT
+from .queries import GRANT, SEND_GIFT
 
 
 @pytest.mark.parametrize("body", [b"42", b"null", b"[]", b'"{ giftCatalog { id } }"', b"true"])
@@ -91,3 +92,34 @@ async def test_a_non_canonical_cursor_is_bad_input(graphql: Any, cursor: str) ->
         "query($a: String) { liveStreams(after: $a) { edges { cursor } } }", {"a": cursor}
     )
     assert response.error_codes == ["BAD_USER_INPUT"]
+
+
+GRANT_LITERAL = """mutation { grantCoins(input: {subject: "viewer:lit", coins: %s, reason: "r",
+  idempotencyKey: "k"}) { replayed errors { code } } }"""
+
+
+@pytest.mark.parametrize("literal", ["18446744073709551616", "1.0", '"²"', "true", '"1e3"'])
+async def test_an_invalid_bigint_literal_is_a_validation_error_like_a_variable(
+    graphql: Any, admin: Any, literal: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    as_literal = await graphql(GRANT_LITERAL % literal, subject=admin.subject, roles=["ADMIN"])
+    value = json.loads(literal)
+    as_variable = await graphql(
+        GRANT,
+        {"subject": "viewer:lit", "coins": value, "reason": "r", "key": "k"},
+        subject=admin.subject,
+        roles=["ADMIN"],
+    )
+    assert as_variable.status == as_literal.status == 200
+    for response in (as_literal, as_variable):
+        assert response.data is None
+        (error,) = response.errors
+        assert error["message"] != "Unexpected error."
+        assert "BigInt" in error["message"]
+    assert [r for r in caplog.records if r.levelname == "ERROR"] == []
+
+
+@pytest.mark.parametrize("literal", ["5", '"5"', "-0"])
+async def test_a_valid_bigint_literal_still_works(graphql: Any, admin: Any, literal: str) -> None:
+    response = await graphql(GRANT_LITERAL % literal, subject=admin.subject, roles=["ADMIN"])
+    assert response.errors == []
