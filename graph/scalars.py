@@ -1,18 +1,20 @@
 """Custom scalars: `BigInt`, a whole number that may pass GraphQL's 32-bit `Int`, used for
-every amount of coins, diamonds and money.
+every amount of coins, diamonds and money, and `DateTime`, an ISO 8601 moment the service can
+hold in UTC.
 """
 
 from __future__ import annotations
 
 import re
+from datetime import datetime
 from typing import Any, NewType
 
 import strawberry
-from graphql import GraphQLError, ValueNode, print_ast, value_from_ast_untyped
+from graphql import GraphQLError, StringValueNode, ValueNode, print_ast, value_from_ast_untyped
 
 from kernel.clock import as_utc as utc
 
-__all__ = ["BIGINT_SCALAR", "MAX_BIGINT", "BigInt", "utc"]
+__all__ = ["BIGINT_SCALAR", "DATETIME_SCALAR", "MAX_BIGINT", "BigInt", "utc"]
 
 MAX_BIGINT = 2**63 - 1
 
@@ -58,4 +60,44 @@ BIGINT_SCALAR = strawberry.scalar(
     serialize=int,
     parse_value=_parse,
     parse_literal=_parse_literal,
+)
+
+
+def _bad_datetime(value: object, reason: str, node: ValueNode | None = None) -> GraphQLError:
+    return GraphQLError(
+        f"DateTime cannot represent {value!r}: {reason}",
+        node,
+        extensions={"code": "BAD_USER_INPUT"},
+    )
+
+
+def _parse_datetime(value: object) -> datetime:
+    """An ISO 8601 date and time, in UTC (a naive one is taken as UTC). Raises a BAD_USER_INPUT
+    `GraphQLError` for anything else, a moment whose UTC form leaves years 1 to 9999
+    (`0001-01-01T00:00:00+14:00`) included."""
+    if not isinstance(value, str):
+        raise _bad_datetime(value, "expected an ISO 8601 string")
+    try:
+        return utc(datetime.fromisoformat(value))
+    except OverflowError:
+        raise _bad_datetime(value, "out of range once in UTC") from None
+    except ValueError as exc:
+        raise _bad_datetime(value, str(exc) or "not an ISO 8601 date and time") from None
+
+
+def _parse_datetime_literal(node: ValueNode, _variables: dict[str, Any] | None = None) -> datetime:
+    if not isinstance(node, StringValueNode):
+        raise _bad_datetime(print_ast(node), "expected an ISO 8601 string", node)
+    try:
+        return _parse_datetime(node.value)
+    except GraphQLError as exc:
+        raise GraphQLError(exc.message, node, extensions=exc.extensions) from None
+
+
+DATETIME_SCALAR = strawberry.scalar(
+    name="DateTime",
+    description="Date with time (isoformat)",
+    serialize=datetime.isoformat,
+    parse_value=_parse_datetime,
+    parse_literal=_parse_datetime_literal,
 )

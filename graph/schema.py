@@ -5,6 +5,7 @@ passes through (depth, alias and token limits, parser and validation caches, err
 from __future__ import annotations
 
 import logging
+from datetime import datetime
 
 import strawberry
 from graphql import GraphQLError
@@ -22,7 +23,7 @@ from graph.node import resolve_node
 from graph.payouts.schema import PayoutMutations, PayoutQueries
 from graph.purchases.schema import PurchaseMutations
 from graph.reconciliation.schema import ReconciliationMutations, ReconciliationQueries
-from graph.scalars import BIGINT_SCALAR, BigInt
+from graph.scalars import BIGINT_SCALAR, DATETIME_SCALAR, BigInt
 from graph.streams.schema import StreamMutations, StreamQueries
 from graph.users.schema import UserQueries
 from graph.wallets.schema import WalletMutations
@@ -80,7 +81,9 @@ schema = DiamondsSchema(
     query=Query,
     mutation=Mutation,
     subscription=Subscription,
-    config=StrawberryConfig(auto_camel_case=True, scalar_map={BigInt: BIGINT_SCALAR}),
+    config=StrawberryConfig(
+        auto_camel_case=True, scalar_map={BigInt: BIGINT_SCALAR, datetime: DATETIME_SCALAR}
+    ),
     # Factories: a fresh extension per request; the parser and validation caches are shared.
     extensions=[
         operation_limits(MAX_DEPTH, MAX_ALIASES),  # QueryDepthLimiter, MaxAliasesLimiter

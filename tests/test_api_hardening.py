@@ -123,3 +123,37 @@ async def test_an_invalid_bigint_literal_is_a_validation_error_like_a_variable(
 async def test_a_valid_bigint_literal_still_works(graphql: Any, admin: Any, literal: str) -> None:
     response = await graphql(GRANT_LITERAL % literal, subject=admin.subject, roles=["ADMIN"])
     assert response.errors == []
+
+
+@pytest.mark.parametrize(
+    "moment", ["0001-01-01T00:00:00+14:00", "9999-12-31T23:59:59-14:00", "yesterday", "2026-13-01"]
+)
+async def test_an_out_of_range_or_malformed_datetime_is_bad_user_input(
+    graphql: Any, moment: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    as_variable = await graphql(
+        "query($after: DateTime) { payouts(createdAfter: $after) { edges { cursor } } }",
+        {"after": moment},
+        subject="finance:fay",
+        roles=["FINANCE"],
+    )
+    as_literal = await graphql(
+        '{ payouts(createdBefore: "' + moment + '") { edges { cursor } } }',
+        subject="finance:fay",
+        roles=["FINANCE"],
+    )
+    for response in (as_variable, as_literal):
+        assert response.status == 200
+        assert response.error_codes == ["BAD_USER_INPUT"]
+        assert "DateTime cannot represent" in response.errors[0]["message"]
+    assert [r for r in caplog.records if r.levelname == "ERROR"] == []
+
+
+async def test_a_datetime_in_range_is_read_in_utc(graphql: Any) -> None:
+    for moment in ("2026-01-01T00:00:00+14:00", "2026-01-01T00:00:00", "2026-01-01T00:00:00Z"):
+        response = await graphql(
+            '{ payouts(createdAfter: "' + moment + '") { edges { cursor } } }',
+            subject="finance:fay",
+            roles=["FINANCE"],
+        )
+        assert response.errors == []
