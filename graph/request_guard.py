@@ -1,5 +1,5 @@
 """HTTP requests refused before any GraphQL work, with a GraphQL error body and a 4xx status:
-a JSON body that is not an object.
+a JSON body that is not an object, and a query text longer than `DIAMONDS_MAX_QUERY_BYTES`.
 """
 
 from __future__ import annotations
@@ -7,9 +7,11 @@ from __future__ import annotations
 from typing import Any
 
 from aiohttp import web
+from strawberry.http import GraphQLRequestData
 from strawberry.http.types import QueryParams
 
 BAD_REQUEST = "BAD_REQUEST"
+QUERY_TOO_LARGE = "QUERY_TOO_LARGE"
 
 _JSON_KINDS = {
     int: "a number",
@@ -46,9 +48,32 @@ def json_object(value: object) -> dict[str, Any]:
     )
 
 
+def check_query_size(query: str | None, max_bytes: int) -> None:
+    """Raises `RefusedRequest` (413) for a query text longer than `max_bytes` in UTF-8, comments
+    and blanks included (the token limit does not count them)."""
+    if query is None or len(query) * 4 <= max_bytes:
+        return
+    size = len(query.encode("utf-8", "surrogatepass"))
+    if size > max_bytes:
+        raise RefusedRequest(
+            413, f"the query is {size} bytes long; at most {max_bytes} are read", QUERY_TOO_LARGE
+        )
+
+
 class RequestGuardView:
-    """Mixed in before Strawberry's aiohttp `GraphQLView`: checks the decoded JSON body and
-    answers a `RefusedRequest` as its GraphQL error."""
+    """Mixed in before Strawberry's aiohttp `GraphQLView` (after the persisted queries, which
+    must not remember a text refused here): checks the decoded JSON body and the query's size,
+    and answers a `RefusedRequest` as its GraphQL error."""
+
+    max_query_bytes: int
+
+    async def parse_http_body(self, request: Any) -> GraphQLRequestData | list[GraphQLRequestData]:
+        parsed: GraphQLRequestData | list[GraphQLRequestData] = await super().parse_http_body(  # type: ignore[misc]
+            request
+        )
+        for data in parsed if isinstance(parsed, list) else [parsed]:
+            check_query_size(data.query, self.max_query_bytes)
+        return parsed
 
     def parse_json(self, data: str | bytes) -> Any:
         return json_object(super().parse_json(data))  # type: ignore[misc]

@@ -13,8 +13,9 @@ from strawberry.extensions import MaskErrors, MaxTokensLimiter
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
 
-from graph.apq import DocumentCache, operation_limits
+from graph.apq import operation_limits
 from graph.compliance.schema import ComplianceMutations, ComplianceQueries
+from graph.documents import DocumentCache
 from graph.errors import should_mask
 from graph.gifts.schema import GiftMutations, GiftQueries
 from graph.global_ids import Node

@@ -37,7 +37,7 @@ MAX_REQUEST_BYTES = 256 * 1024
 
 
 class DiamondsGraphQLView(
-    RequestGuardView, PersistedQueryView, OrjsonView, LiveView, GraphQLView[Context, None]
+    PersistedQueryView, RequestGuardView, OrjsonView, LiveView, GraphQLView[Context, None]
 ):
     """Strawberry's view with our context: the economy and the caller named by the token."""
 
@@ -55,6 +55,7 @@ class DiamondsGraphQLView(
             max_subscriptions_per_connection=eco.settings.max_subscriptions_per_connection,
         )
         self.eco = eco
+        self.max_query_bytes = eco.settings.max_query_bytes
         self.feeds = Feeds(schema, eco)
         self.persisted_queries = PersistedQueries()
         self.payouts = payouts
