@@ -1,5 +1,6 @@
 """HTTP requests refused before any GraphQL work, with a GraphQL error body and a 4xx status:
-a JSON body that is not an object, and a query text longer than `DIAMONDS_MAX_QUERY_BYTES`.
+a JSON body that is not an object, a query text longer than `DIAMONDS_MAX_QUERY_BYTES`, and an
+operation the method cannot run (a subscription over HTTP, a mutation over GET).
 """
 
 from __future__ import annotations
@@ -7,11 +8,25 @@ from __future__ import annotations
 from typing import Any
 
 from aiohttp import web
+from strawberry.exceptions import MissingQueryError
 from strawberry.http import GraphQLRequestData
 from strawberry.http.types import QueryParams
+from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
+from strawberry.types import ExecutionResult
+from strawberry.types.graphql import OperationType
 
 BAD_REQUEST = "BAD_REQUEST"
 QUERY_TOO_LARGE = "QUERY_TOO_LARGE"
+SUBSCRIPTIONS_NEED_WEBSOCKET = (
+    "subscriptions need the websocket transport at /graphql (graphql-transport-ws); "
+    "HTTP serves queries and mutations"
+)
+OPERATIONS_BY_METHOD = {
+    "GET": frozenset({OperationType.QUERY}),
+    "POST": frozenset({OperationType.QUERY, OperationType.MUTATION}),
+}
+"""What each method runs: Strawberry also allows subscriptions over HTTP for its multipart
+transport, which this API does not serve (they ran into a TypeError)."""
 
 _JSON_KINDS = {
     int: "a number",
@@ -94,3 +109,35 @@ class RequestGuardView:
         except RefusedRequest as exc:
             return exc.response()
         return response
+
+    async def execute_single(
+        self,
+        request: Any,
+        request_adapter: Any,
+        sub_response: Any,
+        context: Any,
+        root_value: Any,
+        request_data: GraphQLRequestData,
+    ) -> ExecutionResult:
+        """Strawberry's `execute_single` with `OPERATIONS_BY_METHOD`, its refusals answered as
+        GraphQL errors."""
+        method = request_adapter.method
+        try:
+            result: ExecutionResult = await self.schema.execute(  # type: ignore[attr-defined]
+                request_data.query,
+                root_value=root_value,
+                variable_values=request_data.variables,
+                context_value=context,
+                operation_name=request_data.operation_name,
+                allowed_operation_types=OPERATIONS_BY_METHOD[method],
+                operation_extensions=request_data.extensions,
+            )
+        except InvalidOperationTypeError as exc:
+            if exc.operation_type is OperationType.SUBSCRIPTION:
+                raise RefusedRequest(405, SUBSCRIPTIONS_NEED_WEBSOCKET) from None
+            raise RefusedRequest(405, exc.as_http_error_reason(method)) from None
+        except CannotGetOperationTypeError as exc:
+            raise RefusedRequest(400, exc.as_http_error_reason()) from None
+        except MissingQueryError:
+            raise RefusedRequest(400, "no GraphQL query found in the request") from None
+        return result

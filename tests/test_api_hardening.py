@@ -157,3 +157,33 @@ async def test_a_datetime_in_range_is_read_in_utc(graphql: Any) -> None:
             roles=["FINANCE"],
         )
         assert response.errors == []
+
+
+async def test_a_subscription_over_http_post_is_refused_clearly(
+    api: Any, token_for: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    response = await api.post(
+        "/graphql",
+        json={"query": "subscription { walletChanged { balance } }"},
+        headers={"Authorization": f"Bearer {token_for('viewer:sub', 'VIEWER')}"},
+    )
+    assert response.status == 405
+    body = await response.json()
+    assert body["errors"][0]["extensions"]["code"] == "BAD_REQUEST"
+    assert "websocket" in body["errors"][0]["message"]
+    assert "graphql-transport-ws" in body["errors"][0]["message"]
+    assert [r for r in caplog.records if r.levelname == "ERROR"] == []
+
+
+async def test_a_subscription_or_mutation_over_get_is_refused_clearly(api: Any) -> None:
+    subscription = await api.get(
+        "/graphql", params={"query": "subscription { walletChanged { balance } }"}
+    )
+    assert subscription.status == 405
+    assert "websocket" in (await subscription.json())["errors"][0]["message"]
+    mutation = await api.get(
+        "/graphql",
+        params={"query": 'mutation { endStream(input: {streamId: "x"}) { errors { code } } }'},
+    )
+    assert mutation.status == 405
+    assert (await mutation.json())["errors"][0]["extensions"]["code"] == "BAD_REQUEST"
