@@ -1,14 +1,14 @@
-"""The request fast path: automatic persisted queries, parsed and validated documents kept
-once per query text, and JSON through orjson.
+"""The request fast path: automatic persisted queries (bounded by entries and bytes), the
+operation limits' validation rules built once, and JSON through orjson.
 
 Automatic persisted queries follow Apollo's convention: a client sends
 `extensions.persistedQuery = {"version": 1, "sha256Hash": "<hex>"}` and no query; when the
 server does not know the hash it answers `PERSISTED_QUERY_NOT_FOUND`, and the client sends the
 query once with its hash, which the server checks and remembers.
 
-A remembered query keeps its parsed and validated document (`DocumentCache` below, shared with
-every request that sends the same text), so a client in a gift storm sends a hash and its
-variables, and the server neither parses nor validates.
+A remembered query keeps its parsed and validated document (`graph.documents.DocumentCache`,
+shared with every request that sends the same text), so a client in a gift storm sends a hash
+and its variables, and the server neither parses nor validates.
 """
 
 from __future__ import annotations
@@ -16,22 +16,22 @@ from __future__ import annotations
 import hashlib
 import re
 from collections import OrderedDict
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import orjson
 from aiohttp import web
-from graphql import ASTValidationRule, DocumentNode, GraphQLError, parse
+from graphql import ASTValidationRule
 from strawberry.extensions import AddValidationRules, SchemaExtension
 from strawberry.extensions.max_aliases import create_validator as aliases_rule
 from strawberry.extensions.query_depth_limiter import create_validator as depth_rule
 from strawberry.http import GraphQLRequestData
-from strawberry.schema.schema import validate_document
 
 PERSISTED_QUERY_NOT_FOUND = "PERSISTED_QUERY_NOT_FOUND"
 PERSISTED_QUERY_NOT_SUPPORTED = "PERSISTED_QUERY_NOT_SUPPORTED"
 PERSISTED_QUERY_HASH_MISMATCH = "PERSISTED_QUERY_HASH_MISMATCH"
 MAX_PERSISTED_QUERIES = 10_000
+MAX_PERSISTED_QUERY_BYTES = 32 * 1024 * 1024
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 
 
@@ -52,10 +52,15 @@ def query_hash(query: str) -> str:
 
 
 class PersistedQueries:
-    """Query texts by their SHA-256, the least recently used forgotten past `capacity`."""
+    """Query texts by their SHA-256, the least recently used forgotten past `capacity` texts
+    or `max_bytes` of text (each text counted at its length, its hash at 64)."""
 
-    def __init__(self, capacity: int = MAX_PERSISTED_QUERIES) -> None:
+    def __init__(
+        self, capacity: int = MAX_PERSISTED_QUERIES, max_bytes: int = MAX_PERSISTED_QUERY_BYTES
+    ) -> None:
         self.capacity = capacity
+        self.max_bytes = max_bytes
+        self.accounted_bytes = 0
         self._texts: OrderedDict[str, str] = OrderedDict()
 
     def __len__(self) -> int:
@@ -87,10 +92,14 @@ class PersistedQueries:
             raise PersistedQueryError(
                 PERSISTED_QUERY_HASH_MISMATCH, "provided sha does not match query"
             )
-        known = self._texts.setdefault(digest, query)
+        known = self._texts.get(digest)
+        if known is None:
+            known = self._texts[digest] = query
+            self.accounted_bytes += len(query) + 64
         self._texts.move_to_end(digest)
-        while len(self._texts) > self.capacity:
-            self._texts.popitem(last=False)
+        while len(self._texts) > self.capacity or self.accounted_bytes > self.max_bytes:
+            _digest, forgotten = self._texts.popitem(last=False)
+            self.accounted_bytes -= len(forgotten) + 64
         return known
 
 
@@ -141,52 +150,3 @@ def operation_limits(max_depth: int, max_aliases: int) -> Callable[[], SchemaExt
         aliases_rule(max_aliases),
     ]
     return lambda: AddValidationRules(rules)
-
-
-class DocumentCache(SchemaExtension):
-    """Parsing and validation, each done once per distinct query text: the document and its
-    validation errors are kept together (a persisted query's text is the very same string
-    object every time, so finding it costs a dictionary lookup)."""
-
-    _documents: OrderedDict[tuple[str, Any], tuple[DocumentNode, list[GraphQLError]]] = (
-        OrderedDict()
-    )
-    capacity = MAX_PERSISTED_QUERIES
-
-    def on_parse(self) -> Iterator[None]:
-        context = self.execution_context
-        query = context.query
-        if query is not None and context.graphql_document is None:
-            options = tuple(sorted(context.parse_options.items()))
-            cached = self._documents.get((query, options))
-            if cached is None:
-                document = parse(query, **context.parse_options)
-                context.graphql_document = document
-                self._remember(query, options, document)
-            else:
-                context.graphql_document = cached[0]
-        yield
-
-    def on_validate(self) -> Iterator[None]:
-        context = self.execution_context
-        query, document = context.query, context.graphql_document
-        if query is not None and document is not None:
-            options = tuple(sorted(context.parse_options.items()))
-            cached = self._documents.get((query, options))
-            if cached is not None and cached[0] is document:
-                errors = cached[1]
-                if errors is _UNVALIDATED:
-                    errors = validate_document(
-                        context.schema._schema, document, context.validation_rules
-                    )
-                    self._documents[(query, options)] = (document, errors)
-                context.pre_execution_errors = list(errors)
-        yield
-
-    def _remember(self, query: str, options: Any, document: DocumentNode) -> None:
-        self._documents[(query, options)] = (document, _UNVALIDATED)
-        while len(self._documents) > self.capacity:
-            self._documents.popitem(last=False)
-
-
-_UNVALIDATED: list[GraphQLError] = []

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Generic, TypeVar
@@ -30,19 +31,31 @@ def to_global_id(type_name: str, pk: int) -> strawberry.ID:
     return strawberry.ID(base64.urlsafe_b64encode(f"{type_name}:{pk}".encode()).decode())
 
 
-def from_global_id(global_id: str) -> tuple[str, int]:
-    """(type name, primary key) of a global id. Raises `MalformedId`."""
-    if not global_id or len(global_id) > 200:
+_PAIR = re.compile(r"([A-Za-z_][A-Za-z0-9_]*):(0|[1-9][0-9]{0,17})")
+"""The decoded form: an ASCII name, a colon and ASCII digits without leading zeros."""
+
+
+def decode_pair(text: str) -> tuple[str, int]:
+    """(name, number) of `base64url("Name:N")` in its one canonical form, the form
+    `to_global_id` and `encode_cursor` give out: strict base64 (padded, no stray characters or
+    bits), an ASCII name, and ASCII digits without leading zeros (no superscript or
+    Arabic-Indic digits, no "01"). The one decoder of ids and cursors. Raises `MalformedId`,
+    never anything else."""
+    if not 0 < len(text) <= 200 or not text.isascii():
         raise MalformedId("not a valid id")
     try:
-        padded = global_id + "=" * (-len(global_id) % 4)
-        decoded = base64.urlsafe_b64decode(padded.encode("ascii")).decode("utf-8")
-    except (binascii.Error, UnicodeError, ValueError):
+        raw = base64.urlsafe_b64decode(text.encode("ascii"))
+    except (binascii.Error, ValueError):
         raise MalformedId("not a valid id") from None
-    type_name, sep, pk = decoded.partition(":")
-    if not sep or not type_name.isidentifier() or not pk.isdigit() or len(pk) > 18:
+    match = _PAIR.fullmatch(raw.decode("latin-1"))
+    if match is None or base64.urlsafe_b64encode(raw).decode("ascii") != text:
         raise MalformedId("not a valid id")
-    return type_name, int(pk)
+    return match[1], int(match[2])
+
+
+def from_global_id(global_id: str) -> tuple[str, int]:
+    """(type name, primary key) of a global id. Raises `MalformedId`."""
+    return decode_pair(global_id)
 
 
 def pk_of(global_id: str, type_name: str) -> int:
@@ -83,16 +96,17 @@ def encode_cursor(position: int) -> str:
 
 
 def decode_cursor(cursor: str | None) -> int | None:
+    """The keyset position behind an `after:` cursor; BAD_USER_INPUT for anything
+    `encode_cursor` did not give out."""
     if cursor is None:
         return None
     try:
-        text = base64.urlsafe_b64decode(cursor.encode("ascii")).decode()
-    except (binascii.Error, UnicodeError, ValueError):
-        text = ""
-    prefix, _, position = text.partition(":")
-    if prefix != "cursor" or not position.isdigit() or len(position) > 18:
+        prefix, position = decode_pair(cursor)
+    except MalformedId:
+        prefix, position = "", 0
+    if prefix != "cursor":
         raise bad_input("'after' is not a cursor this API gave out")
-    return int(position)
+    return position
 
 
 @dataclass(frozen=True)

@@ -5,6 +5,7 @@ passes through (depth, alias and token limits, parser and validation caches, err
 from __future__ import annotations
 
 import logging
+from datetime import datetime
 
 import strawberry
 from graphql import GraphQLError
@@ -12,8 +13,9 @@ from strawberry.extensions import MaskErrors, MaxTokensLimiter
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
 
-from graph.apq import DocumentCache, operation_limits
+from graph.apq import operation_limits
 from graph.compliance.schema import ComplianceMutations, ComplianceQueries
+from graph.documents import DocumentCache
 from graph.errors import should_mask
 from graph.gifts.schema import GiftMutations, GiftQueries
 from graph.gifts.subscriptions import GiftSubscriptions
@@ -23,7 +25,7 @@ from graph.payouts.schema import PayoutMutations, PayoutQueries
 from graph.payouts.subscriptions import PayoutSubscriptions
 from graph.purchases.schema import PurchaseMutations
 from graph.reconciliation.schema import ReconciliationMutations, ReconciliationQueries
-from graph.scalars import BIGINT_SCALAR, BigInt
+from graph.scalars import BIGINT_SCALAR, DATETIME_SCALAR, BigInt
 from graph.streams.schema import StreamMutations, StreamQueries
 from graph.streams.subscriptions import StreamSubscriptions
 from graph.users.schema import UserQueries
@@ -94,7 +96,9 @@ schema = DiamondsSchema(
     query=Query,
     mutation=Mutation,
     subscription=Subscription,
-    config=StrawberryConfig(auto_camel_case=True, scalar_map={BigInt: BIGINT_SCALAR}),
+    config=StrawberryConfig(
+        auto_camel_case=True, scalar_map={BigInt: BIGINT_SCALAR, datetime: DATETIME_SCALAR}
+    ),
     # Factories: a fresh extension per request; the parser and validation caches are shared.
     extensions=[
         operation_limits(MAX_DEPTH, MAX_ALIASES),  # QueryDepthLimiter, MaxAliasesLimiter

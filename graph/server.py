@@ -19,6 +19,7 @@ from graph.apq import OrjsonView, PersistedQueries, PersistedQueryView
 from graph.auth import InvalidToken, principal_from_header
 from graph.context import Context
 from graph.live_feeds import Feeds
+from graph.request_guard import RequestGuardView
 from graph.schema import schema
 from graph.webhooks import add_identity_webhook_route, add_webhook_routes
 from graph.websocket import LiveView, connection_context
@@ -35,7 +36,9 @@ SCHEMA_STATE: web.AppKey[SchemaState] = web.AppKey("schema_state")
 MAX_REQUEST_BYTES = 256 * 1024
 
 
-class DiamondsGraphQLView(PersistedQueryView, OrjsonView, LiveView, GraphQLView[Context, None]):
+class DiamondsGraphQLView(
+    PersistedQueryView, RequestGuardView, OrjsonView, LiveView, GraphQLView[Context, None]
+):
     """Strawberry's view with our context: the economy and the caller named by the token."""
 
     def __init__(
@@ -52,6 +55,7 @@ class DiamondsGraphQLView(PersistedQueryView, OrjsonView, LiveView, GraphQLView[
             max_subscriptions_per_connection=eco.settings.max_subscriptions_per_connection,
         )
         self.eco = eco
+        self.max_query_bytes = eco.settings.max_query_bytes
         self.feeds = Feeds(schema, eco)
         self.persisted_queries = PersistedQueries()
         self.payouts = payouts

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from kernel.clock import utcnow
 from ledger.database import insert_ignoring_conflicts
 from payouts.actors import STATEMENT_PREFIX, WEBHOOK_PREFIX
 from payouts.asking import ask
@@ -26,10 +27,10 @@ from payouts.outcomes import (
     note_ignored,
 )
 from payouts.service import PayoutService
-from payouts.store import Payout, StaleStatus, load_payout
+from payouts.store import Payout, StaleStatus, load_payout, record_event
 from payouts.tables import provider_events
 from providers.base import Capability, PayoutProvider, PayoutResult, PayoutState, StatusUpdate
-from providers.errors import ProviderError
+from providers.errors import ProviderError, UnappliableWebhook
 from providers.retry import RetryPolicy
 
 log = logging.getLogger(__name__)
@@ -42,7 +43,8 @@ class Applied:
     event_id: str
     payout_id: int | None
     outcome: str
-    """applied, flagged (a discrepancy), ignored (noted in the history), duplicate, unmatched."""
+    """applied, flagged (a discrepancy), ignored (noted in the history), duplicate, unmatched,
+    unappliable (recorded, and noted in the payout's history)."""
 
 
 def payout_id_of(reference: str | None) -> tuple[int, int] | None:
@@ -58,8 +60,49 @@ async def receive_webhook(
 ) -> list[Applied]:
     """Verify (raises `WebhookVerificationError`) and apply every update the delivery carries.
     Raises `ProviderError` when a confirming lookup fails: the provider should redeliver."""
-    updates = await provider.parse_webhook(headers, body)
+    try:
+        updates = await provider.parse_webhook(headers, body)
+    except UnappliableWebhook as exc:
+        return [await record_unappliable(svc, provider.slug, exc)]
     return [await apply_update(svc, provider, update) for update in updates]
+
+
+async def record_unappliable(svc: PayoutService, slug: str, exc: UnappliableWebhook) -> Applied:
+    """A verified event we cannot apply, recorded once (outcome `unappliable: <reason>`) so that
+    answering it stops the provider's redeliveries, logged at WARNING, and noted in the history
+    of the payout it names, where FINANCE sees it. Nothing else changes."""
+    log.warning("%s webhook %s cannot be applied: %s", slug, exc.event_id, exc.reason)
+    named = StatusUpdate(
+        event_id=exc.event_id,
+        state=PayoutState.PENDING,
+        occurred_at=utcnow(),
+        payout_id=exc.payout_reference,
+        provider_reference=exc.provider_reference,
+    )
+    async with svc.writing() as conn:
+        found = await _find(conn, slug, named)
+        payout = found[0] if found is not None else None
+        claimed = await conn.execute(
+            insert_ignoring_conflicts(conn.dialect, provider_events).values(
+                provider=slug,
+                event_id=exc.event_id[:255],
+                payout_id=payout.id if payout is not None else None,
+                outcome=f"unappliable: {exc.reason}"[:64],
+            )
+        )
+        if claimed.rowcount != 1:
+            return Applied(exc.event_id, payout.id if payout else None, "duplicate")
+        if payout is not None:
+            await record_event(
+                conn,
+                payout.id,
+                payout.status,
+                payout.status,
+                actor=f"{WEBHOOK_PREFIX}{slug}",
+                reason=f"unappliable webhook {exc.event_id[:255]}: {exc.reason}",
+                details={"note": True, "event_id": exc.event_id[:255], "unappliable": True},
+            )
+    return Applied(exc.event_id, payout.id if payout else None, "unappliable")
 
 
 @dataclass(frozen=True)

@@ -41,6 +41,28 @@ class WebhookVerificationError(ProviderError):
     """A webhook whose signature, timestamp or shape cannot be trusted."""
 
 
+class UnappliableWebhook(ProviderError):
+    """A verified webhook that cannot be applied (a field no value of ours can hold, such as a
+    `created` time past year 9999): recorded and answered so the provider stops redelivering,
+    and shown on the payout it names. `payout_reference` is ours (`diamonds-payout-<id>`),
+    `provider_reference` the provider's, when the event carries them."""
+
+    def __init__(
+        self,
+        provider: str,
+        event_id: str,
+        reason: str,
+        *,
+        payout_reference: str | None = None,
+        provider_reference: str | None = None,
+    ) -> None:
+        super().__init__(provider, f"event {event_id} cannot be applied: {reason}")
+        self.event_id = event_id
+        self.reason = reason
+        self.payout_reference = payout_reference
+        self.provider_reference = provider_reference
+
+
 class ProviderConfigError(ProviderError):
     """The provider is missing configuration or has bad credentials. `missing` names the
     variables that are not set, when that is the reason."""

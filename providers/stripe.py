@@ -42,6 +42,7 @@ from providers.errors import (
     PermanentProviderError,
     ProviderConfigError,
     TransientProviderError,
+    UnappliableWebhook,
     UnknownOutcome,
     WebhookVerificationError,
 )
@@ -145,6 +146,20 @@ def verify_signature(
     if not any(hmac.compare_digest(digest, candidate) for candidate in candidates):
         raise WebhookVerificationError(SLUG, "no v1 signature matches the body")
     return timestamp
+
+
+def _event_time(event: Mapping[str, Any], payout_id: str, reference: object) -> datetime:
+    """The event's `created` as a time; `UnappliableWebhook` for one no datetime can hold."""
+    try:
+        return datetime.fromtimestamp(event["created"], UTC)
+    except (ValueError, OverflowError, OSError):
+        raise UnappliableWebhook(
+            SLUG,
+            event["id"],
+            f"created {event['created']} is not a time",
+            payout_reference=payout_id,
+            provider_reference=reference if isinstance(reference, str) else None,
+        ) from None
 
 
 def _event_fields(body: bytes) -> dict[str, Any]:
@@ -588,6 +603,7 @@ class StripeProvider(PayoutProvider):
         payout_id = metadata.get("payout_id")
         if not isinstance(payout_id, str):
             return []
+        occurred_at = _event_time(event, payout_id, payout.get("id"))
         status = str(payout.get("status"))
         state = payout_state(status)
         previous = event["data"].get("previous_attributes") or {}
@@ -602,7 +618,7 @@ class StripeProvider(PayoutProvider):
             StatusUpdate(
                 event_id=event["id"],
                 state=state,
-                occurred_at=datetime.fromtimestamp(event["created"], UTC),
+                occurred_at=occurred_at,
                 payout_id=payout_id,
                 provider_reference=payout.get("id"),
                 raw_type=event["type"],

@@ -83,6 +83,8 @@ class Settings:
     leaderboard_throttle_ms: int = 1_000
     """A stream's leaderboard is sent to subscribers at most once per this interval."""
     max_subscriptions_per_connection: int = 20
+    max_query_bytes: int = 100_000
+    """The longest query text (UTF-8 bytes) an HTTP request may send; a longer one is a 413."""
     gift_batch_size: int = 256
     """Gifts booked together in one database transaction at most (1: one at a time)."""
     db_pool_size: int = 20
@@ -164,6 +166,7 @@ class Settings:
             max_subscriptions_per_connection=read.integer(
                 "DIAMONDS_MAX_SUBSCRIPTIONS", 20, 1, 1_000
             ),
+            max_query_bytes=read.integer("DIAMONDS_MAX_QUERY_BYTES", 100_000, 1_000, 10_000_000),
             gift_batch_size=read.integer("DIAMONDS_GIFT_BATCH_SIZE", 256, 1, 10_000),
             db_pool_size=read.integer("DIAMONDS_DB_POOL_SIZE", 20, 1, 1_000),
             db_max_overflow=read.optional_integer("DIAMONDS_DB_MAX_OVERFLOW", 0, 1_000),
