@@ -1,16 +1,21 @@
 """Wallets as the API shows them: a user's coin or diamond account with its balance, what is
-available after holds, and its history of transfers, newest first, keyset-paged.
+available after holds, and its history of transfers, newest first, keyset-paged, each saying
+what it was (a gift received in a stream from someone, a payout paid or returned...) and what it
+is about.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import enum
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import RowMapping, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from economy.tables import gift_sends
 from economy.users import by_id
 from ledger import Balance
 from ledger.accounts import read_balance, read_balances
@@ -18,19 +23,65 @@ from ledger.debts import diamonds_owed
 from ledger.tables import transactions, transfers
 
 
+class EntryKind(enum.Enum):
+    """What a movement of a wallet was, in a person's words."""
+
+    GIFT_RECEIVED = "GIFT_RECEIVED"
+    GIFT_SENT = "GIFT_SENT"
+    PURCHASE = "PURCHASE"
+    GRANT = "GRANT"
+    PAYOUT_PAID = "PAYOUT_PAID"
+    PAYOUT_RETURNED = "PAYOUT_RETURNED"
+    DEBT_SETTLED = "DEBT_SETTLED"
+    CORRECTION = "CORRECTION"
+    OTHER = "OTHER"
+
+
+PAYOUT_LEDGER_KINDS = {
+    "HOLD_POSTED": EntryKind.PAYOUT_PAID,
+    "PAYOUT_PAID": EntryKind.PAYOUT_PAID,
+    "PAYOUT_PAID_LATE": EntryKind.PAYOUT_PAID,
+    "PAYOUT_RETURNED": EntryKind.PAYOUT_RETURNED,
+    "PAYOUT_DEBT_SETTLED": EntryKind.DEBT_SETTLED,
+}
+"""How the payouts' ledger transactions read; any other `PAYOUT_*` (a payment booked on a
+discrepancy) is a correction."""
+
+
+def entry_kind(ledger_kind: str, amount: int, details: Mapping[str, Any]) -> EntryKind:
+    """What a transfer of `ledger_kind` was for the wallet it moved by `amount`."""
+    if ledger_kind == "GIFT":
+        return EntryKind.GIFT_RECEIVED if amount > 0 else EntryKind.GIFT_SENT
+    if ledger_kind in ("GRANT", "PURCHASE"):
+        return EntryKind(ledger_kind)
+    if ledger_kind == "HOLD_POSTED" and "payout_id" not in details:
+        return EntryKind.OTHER
+    if ledger_kind in PAYOUT_LEDGER_KINDS:
+        return PAYOUT_LEDGER_KINDS[ledger_kind]
+    if ledger_kind.startswith("PAYOUT_"):
+        return EntryKind.CORRECTION
+    return EntryKind.OTHER
+
+
 @dataclass(frozen=True)
 class WalletEntry:
-    """One transfer seen from one wallet: positive when it came in, negative when it went out."""
+    """One transfer seen from one wallet: positive when it came in, negative when it went out;
+    what it was, and the stream, sender, payout or purchase it is about (when it has one)."""
 
     transfer_id: int
     transaction_id: int
-    kind: str
+    kind: EntryKind
     amount: int
     created_at: datetime
+    stream_id: int | None = None
+    sender_id: int | None = None
+    payout_id: int | None = None
+    purchase_id: int | None = None
 
 
 __all__ = [
     "Balance",
+    "EntryKind",
     "WalletEntry",
     "diamonds_owed",
     "wallet_balance",
@@ -60,26 +111,41 @@ async def wallet_entries(
             transfers.c.id,
             transfers.c.transaction_id,
             transactions.c.kind,
+            transactions.c.details,
             transfers.c.amount,
             transfers.c.credit_account_id,
             transfers.c.created_at,
+            gift_sends.c.stream_id,
+            gift_sends.c.sender_id,
         )
         .join(transactions, transactions.c.id == transfers.c.transaction_id)
+        .outerjoin(gift_sends, gift_sends.c.transaction_id == transfers.c.transaction_id)
         .where(touches)
     )
     if before_id is not None:
         query = query.where(transfers.c.id < before_id)
     rows = await conn.execute(query.order_by(transfers.c.id.desc()).limit(limit))
-    return [
-        WalletEntry(
-            transfer_id=int(t),
-            transaction_id=int(x),
-            kind=kind,
-            amount=int(a) if int(credit) == account_id else -int(a),
-            created_at=at,
-        )
-        for t, x, kind, a, credit, at in rows
-    ]
+    return [_entry(account_id, row._mapping) for row in rows]
+
+
+def _entry(account_id: int, row: RowMapping) -> WalletEntry:
+    amount = (
+        int(row["amount"]) if int(row["credit_account_id"]) == account_id else -int(row["amount"])
+    )
+    details: Mapping[str, Any] = row["details"] or {}
+    payout_id = details.get("payout_id")
+    purchase_id = details.get("purchase")
+    return WalletEntry(
+        transfer_id=int(row["id"]),
+        transaction_id=int(row["transaction_id"]),
+        kind=entry_kind(str(row["kind"]), amount, details),
+        amount=amount,
+        created_at=row["created_at"],
+        stream_id=int(row["stream_id"]) if row["stream_id"] is not None else None,
+        sender_id=int(row["sender_id"]) if row["sender_id"] is not None else None,
+        payout_id=int(payout_id) if isinstance(payout_id, int) else None,
+        purchase_id=int(purchase_id) if isinstance(purchase_id, int) else None,
+    )
 
 
 async def diamonds_available(conn: AsyncConnection, user_id: int) -> int:

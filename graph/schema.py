@@ -13,6 +13,7 @@ from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
 
 from graph.apq import DocumentCache, operation_limits
+from graph.audit.schema import AuditQueries
 from graph.compliance.schema import ComplianceMutations, ComplianceQueries
 from graph.errors import should_mask
 from graph.gifts.schema import GiftMutations, GiftQueries
@@ -43,6 +44,7 @@ class Query(
     PayoutQueries,
     ReconciliationQueries,
     ComplianceQueries,
+    AuditQueries,
 ):
     node: Node | None = strawberry.field(resolver=resolve_node, description="Any object by id.")
 

@@ -1,5 +1,5 @@
 """GraphQL types of wallets: `Wallet` (a user's coin or diamond account) and the transfers
-in its history, seen from the wallet's side (positive in, negative out).
+in its history, seen from the wallet's side (positive in, negative out), each saying what it was.
 """
 
 from __future__ import annotations
@@ -11,12 +11,13 @@ from typing import TYPE_CHECKING, Annotated
 import strawberry
 from strawberry.types import Info
 
-from economy.wallets import WalletEntry, diamonds_owed, wallet_entries
+from economy.wallets import EntryKind, WalletEntry, diamonds_owed, wallet_entries
 from graph.context import Context
 from graph.global_ids import Connection, Node, PageRequest, connection, to_global_id
 from graph.scalars import BigInt, utc
 
 if TYPE_CHECKING:
+    from graph.streams.types import LiveStream
     from graph.users.types import User
 
 
@@ -26,32 +27,74 @@ class Asset(enum.Enum):
     DIAMOND = "DIAMOND"
 
 
-@strawberry.enum(description="Why money moved.")
-class WalletTransactionKind(enum.Enum):
-    GIFT = "GIFT"
-    GRANT = "GRANT"
-    HOLD_POSTED = "HOLD_POSTED"
-    OTHER = "OTHER"
+WalletTransactionKind = strawberry.enum(
+    EntryKind,
+    description="What a movement was: GIFT_RECEIVED (in a stream, from a sender), GIFT_SENT, "
+    "PURCHASE, GRANT, PAYOUT_PAID (diamonds that left with a paid payout), PAYOUT_RETURNED "
+    "(diamonds back from a payout the provider returned), DEBT_SETTLED (diamonds that paid "
+    "down what was owed), CORRECTION (a payment booked on a discrepancy), OTHER.",
+)
+
+RELATED_TYPES = (
+    ("payout_id", "Payout"),
+    ("stream_id", "LiveStream"),
+    ("purchase_id", "CoinPurchase"),
+)
+"""The object a movement links to, the first one it has, by its global id's type."""
 
 
-@strawberry.type(description="One movement in or out of a wallet.")
+@strawberry.type(description="One movement in or out of a wallet, saying what it was.")
 class WalletTransaction:
     id: strawberry.ID
     amount: BigInt = strawberry.field(description="Positive when it came in, negative when out.")
-    kind: WalletTransactionKind
+    kind: WalletTransactionKind  # type: ignore[valid-type]
+    related_id: strawberry.ID | None = strawberry.field(
+        description="What it is about: the Payout, the LiveStream a gift was sent in, or the "
+        "CoinPurchase (a global id for `node`); null for grants and other movements."
+    )
     created_at: datetime
+    entry: strawberry.Private[WalletEntry]
 
     @classmethod
     def of(cls, entry: WalletEntry) -> WalletTransaction:
-        known = WalletTransactionKind.__members__
+        related = next(
+            (
+                to_global_id(type_name, pk)
+                for attr, type_name in RELATED_TYPES
+                if (pk := getattr(entry, attr)) is not None
+            ),
+            None,
+        )
         return cls(
             id=to_global_id("WalletTransaction", entry.transfer_id),
             amount=BigInt(entry.amount),
-            kind=WalletTransactionKind[entry.kind]
-            if entry.kind in known
-            else WalletTransactionKind.OTHER,
+            kind=entry.kind,
+            related_id=related,
             created_at=utc(entry.created_at),
+            entry=entry,
         )
+
+    @strawberry.field(description="The stream a gift was sent in (gifts only).")
+    async def stream(
+        self, info: Info[Context, None]
+    ) -> Annotated[LiveStream, strawberry.lazy("graph.streams.types")] | None:
+        from graph.streams.types import LiveStream
+
+        if self.entry.stream_id is None:
+            return None
+        found = await info.context.loaders.stream.load(self.entry.stream_id)
+        return LiveStream.of(found) if found else None
+
+    @strawberry.field(description="Who sent the gift (gifts only).")
+    async def sender(
+        self, info: Info[Context, None]
+    ) -> Annotated[User, strawberry.lazy("graph.users.types")] | None:
+        from graph.users.types import User
+
+        if self.entry.sender_id is None:
+            return None
+        found = await info.context.loaders.user.load(self.entry.sender_id)
+        return User.of(found) if found else None
 
 
 @strawberry.type(
