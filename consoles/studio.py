@@ -186,6 +186,8 @@ WALLET_WORDS = {
     "GIFT_SENT": "Gift sent",
     "PURCHASE": "Coins bought",
     "GRANT": "Coins granted",
+    "PAYOUT_REQUESTED": "Payout requested (diamonds held)",
+    "PAYOUT_RELEASED": "Payout released (hold let go)",
     "PAYOUT_PAID": "Payout paid",
     "PAYOUT_RETURNED": "Payout returned",
     "DEBT_SETTLED": "Owed diamonds settled",

@@ -1,7 +1,7 @@
 """Wallets as the API shows them: a user's coin or diamond account with its balance, what is
-available after holds, and its history of transfers, newest first, keyset-paged, each saying
-what it was (a gift received in a stream from someone, a payout paid or returned...) and what it
-is about.
+available after holds, and its history (the ledger transactions that moved its balance or its
+holds), newest first, keyset-paged, each saying what it was (a gift received in a stream from
+someone, a payout requested, paid, released or returned...) and what it is about.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import RowMapping, select
+from sqlalchemy import RowMapping, case, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from economy.tables import gift_sends
@@ -20,7 +20,7 @@ from economy.users import by_id
 from ledger import Balance
 from ledger.accounts import read_balance, read_balances
 from ledger.debts import diamonds_owed
-from ledger.tables import transactions, transfers
+from ledger.tables import holds, transactions, transfers
 
 
 class EntryKind(enum.Enum):
@@ -30,6 +30,8 @@ class EntryKind(enum.Enum):
     GIFT_SENT = "GIFT_SENT"
     PURCHASE = "PURCHASE"
     GRANT = "GRANT"
+    PAYOUT_REQUESTED = "PAYOUT_REQUESTED"
+    PAYOUT_RELEASED = "PAYOUT_RELEASED"
     PAYOUT_PAID = "PAYOUT_PAID"
     PAYOUT_RETURNED = "PAYOUT_RETURNED"
     DEBT_SETTLED = "DEBT_SETTLED"
@@ -38,7 +40,9 @@ class EntryKind(enum.Enum):
 
 
 PAYOUT_LEDGER_KINDS = {
+    "PAYOUT_HOLD": EntryKind.PAYOUT_REQUESTED,
     "HOLD_POSTED": EntryKind.PAYOUT_PAID,
+    "HOLD_VOIDED": EntryKind.PAYOUT_RELEASED,
     "PAYOUT_PAID": EntryKind.PAYOUT_PAID,
     "PAYOUT_PAID_LATE": EntryKind.PAYOUT_PAID,
     "PAYOUT_RETURNED": EntryKind.PAYOUT_RETURNED,
@@ -54,7 +58,7 @@ def entry_kind(ledger_kind: str, amount: int, details: Mapping[str, Any]) -> Ent
         return EntryKind.GIFT_RECEIVED if amount > 0 else EntryKind.GIFT_SENT
     if ledger_kind in ("GRANT", "PURCHASE"):
         return EntryKind(ledger_kind)
-    if ledger_kind == "HOLD_POSTED" and "payout_id" not in details:
+    if ledger_kind in ("HOLD_POSTED", "HOLD_VOIDED") and "payout_id" not in details:
         return EntryKind.OTHER
     if ledger_kind in PAYOUT_LEDGER_KINDS:
         return PAYOUT_LEDGER_KINDS[ledger_kind]
@@ -65,13 +69,14 @@ def entry_kind(ledger_kind: str, amount: int, details: Mapping[str, Any]) -> Ent
 
 @dataclass(frozen=True)
 class WalletEntry:
-    """One transfer seen from one wallet: positive when it came in, negative when it went out;
-    what it was, and the stream, sender, payout or purchase it is about (when it has one)."""
+    """One ledger transaction seen from one wallet: `amount` positive when it came in, negative
+    when it went out; `held` positive when diamonds were reserved, negative when let go; what it
+    was, and the stream, sender, payout or purchase it is about (when it has one)."""
 
-    transfer_id: int
     transaction_id: int
     kind: EntryKind
     amount: int
+    held: int
     created_at: datetime
     stream_id: int | None = None
     sender_id: int | None = None
@@ -102,44 +107,77 @@ async def wallet_balances(conn: AsyncConnection, account_ids: Sequence[int]) -> 
 async def wallet_entries(
     conn: AsyncConnection, account_id: int, *, before_id: int | None, limit: int
 ) -> list[WalletEntry]:
-    """Up to `limit` transfers touching the account, newest first, older than `before_id`."""
-    touches = (transfers.c.debit_account_id == account_id) | (
-        transfers.c.credit_account_id == account_id
-    )
-    query = (
+    """Up to `limit` ledger transactions that moved the account's balance or its holds, newest
+    first, older than the transaction `before_id`: each with what came in or went out and what
+    was held (a payout's hold placed) or let go (posted or released)."""
+    moved = await _balance_moves(conn, account_id, before_id, limit)
+    held = await _hold_moves(conn, account_id, before_id, limit)
+    chosen = sorted(set(moved) | set(held), reverse=True)[:limit]
+    if not chosen:
+        return []
+    rows = await conn.execute(
         select(
-            transfers.c.id,
-            transfers.c.transaction_id,
+            transactions.c.id,
             transactions.c.kind,
             transactions.c.details,
-            transfers.c.amount,
-            transfers.c.credit_account_id,
-            transfers.c.created_at,
+            transactions.c.created_at,
             gift_sends.c.stream_id,
             gift_sends.c.sender_id,
         )
-        .join(transactions, transactions.c.id == transfers.c.transaction_id)
-        .outerjoin(gift_sends, gift_sends.c.transaction_id == transfers.c.transaction_id)
-        .where(touches)
+        .outerjoin(gift_sends, gift_sends.c.transaction_id == transactions.c.id)
+        .where(transactions.c.id.in_(chosen))
+    )
+    found = {int(row.id): row._mapping for row in rows}
+    return [_entry(found[t], moved.get(t, 0), held.get(t, 0)) for t in chosen]
+
+
+async def _balance_moves(
+    conn: AsyncConnection, account_id: int, before_id: int | None, limit: int
+) -> dict[int, int]:
+    """The newest `limit` transactions' net change to the account's balance."""
+    signed = case(
+        (transfers.c.credit_account_id == account_id, transfers.c.amount),
+        else_=-transfers.c.amount,
+    )
+    query = select(transfers.c.transaction_id, func.sum(signed)).where(
+        (transfers.c.debit_account_id == account_id) | (transfers.c.credit_account_id == account_id)
     )
     if before_id is not None:
-        query = query.where(transfers.c.id < before_id)
-    rows = await conn.execute(query.order_by(transfers.c.id.desc()).limit(limit))
-    return [_entry(account_id, row._mapping) for row in rows]
-
-
-def _entry(account_id: int, row: RowMapping) -> WalletEntry:
-    amount = (
-        int(row["amount"]) if int(row["credit_account_id"]) == account_id else -int(row["amount"])
+        query = query.where(transfers.c.transaction_id < before_id)
+    rows = await conn.execute(
+        query.group_by(transfers.c.transaction_id)
+        .order_by(transfers.c.transaction_id.desc())
+        .limit(limit)
     )
+    return {int(t): int(amount) for t, amount in rows}
+
+
+async def _hold_moves(
+    conn: AsyncConnection, account_id: int, before_id: int | None, limit: int
+) -> dict[int, int]:
+    """The newest `limit` transactions' change to what the account holds: a hold placed adds to
+    it, a hold posted or voided takes it away."""
+    changes: dict[int, int] = {}
+    for column, sign in ((holds.c.transaction_id, 1), (holds.c.resolved_transaction_id, -1)):
+        query = select(column, holds.c.amount).where(
+            holds.c.debit_account_id == account_id, column.is_not(None)
+        )
+        if before_id is not None:
+            query = query.where(column < before_id)
+        for t, amount in await conn.execute(query.order_by(column.desc()).limit(limit)):
+            changes[int(t)] = changes.get(int(t), 0) + sign * int(amount)
+    return changes
+
+
+def _entry(row: RowMapping, amount: int, held: int) -> WalletEntry:
     details: Mapping[str, Any] = row["details"] or {}
     payout_id = details.get("payout_id")
     purchase_id = details.get("purchase")
     return WalletEntry(
-        transfer_id=int(row["id"]),
-        transaction_id=int(row["transaction_id"]),
+        transaction_id=int(row["id"]),
         kind=entry_kind(str(row["kind"]), amount, details),
         amount=amount,
+        held=held,
         created_at=row["created_at"],
         stream_id=int(row["stream_id"]) if row["stream_id"] is not None else None,
         sender_id=int(row["sender_id"]) if row["sender_id"] is not None else None,

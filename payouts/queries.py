@@ -102,3 +102,11 @@ async def count_payouts(conn: AsyncConnection, where: PayoutFilter) -> int:
     """How many payouts match `where`."""
     query = select(func.count()).select_from(payouts).where(*_conditions(where))
     return int(await conn.scalar(query) or 0)
+
+
+async def payout_requested_in(conn: AsyncConnection, transaction_id: int) -> int | None:
+    """The payout whose request held its diamonds in ledger transaction `transaction_id`."""
+    found = await conn.scalar(
+        select(payouts.c.id).where(payouts.c.request_transaction_id == transaction_id)
+    )
+    return int(found) if found is not None else None

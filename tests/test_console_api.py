@@ -229,7 +229,7 @@ async def test_a_creator_lists_past_streams_and_earnings_per_day(
 
 HISTORY = """
 { me { diamondWallet { transactions(first: 10) { edges { node {
-    kind amount relatedId stream { title } sender { subject } } } } } } }
+    kind amount held relatedId stream { title } sender { subject } } } } } } }
 """
 
 
@@ -250,13 +250,26 @@ async def test_the_wallet_history_says_what_each_movement_was(
     rig.bank.settled[f"diamonds-payout-{pk}"] = PayoutState.RETURNED  # the bank's books agree
     assert (await api.post("/webhooks/ledgerbank", data=body, headers=headers)).status == 200
 
+    released_id = await requested(graphql, "creator:ann", 5_000, key="c")
+    canceled = await graphql(
+        "mutation($id: ID!) { cancelPayout(input: {payoutId: $id}) { errors { code } } }",
+        {"id": released_id},
+        subject="creator:ann",
+        roles=["CREATOR"],
+    )
+    assert canceled.data["cancelPayout"]["errors"] == []
+
     seen = await graphql(HISTORY, subject="creator:ann", roles=["CREATOR"])
     entries = [e["node"] for e in seen.data["me"]["diamondWallet"]["transactions"]["edges"]]
-    assert [(e["kind"], e["amount"], e["relatedId"]) for e in entries] == [
-        ("PAYOUT_RETURNED", 10_000, returned_id),
-        ("PAYOUT_PAID", -10_000, returned_id),
-        ("PAYOUT_PAID", -20_000, paid_id),
-        ("GIFT_RECEIVED", 60_000, entries[-1]["relatedId"]),
+    assert [(e["kind"], e["amount"], e["held"], e["relatedId"]) for e in entries] == [
+        ("PAYOUT_RELEASED", 0, -5_000, released_id),
+        ("PAYOUT_REQUESTED", 0, 5_000, released_id),
+        ("PAYOUT_RETURNED", 10_000, 0, returned_id),
+        ("PAYOUT_PAID", -10_000, -10_000, returned_id),
+        ("PAYOUT_PAID", -20_000, -20_000, paid_id),
+        ("PAYOUT_REQUESTED", 0, 10_000, returned_id),
+        ("PAYOUT_REQUESTED", 0, 20_000, paid_id),
+        ("GIFT_RECEIVED", 60_000, 0, entries[-1]["relatedId"]),
     ]
     assert entries[-1]["stream"] == {"title": "earning"}
     assert entries[-1]["sender"]["subject"].startswith("viewer")

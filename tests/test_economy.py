@@ -541,7 +541,7 @@ async def test_a_wallet_lists_its_entries_newest_first_with_signs(
     async with economy.db.read() as conn:
         page = await wallet_entries(conn, viewer.coin_account_id, before_id=None, limit=3)
         older = await wallet_entries(
-            conn, viewer.coin_account_id, before_id=page[-1].transfer_id, limit=3
+            conn, viewer.coin_account_id, before_id=page[-1].transaction_id, limit=3
         )
         creator = await wallet_entries(
             conn, live.creator.diamond_account_id, before_id=None, limit=10

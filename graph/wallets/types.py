@@ -15,6 +15,7 @@ from economy.wallets import EntryKind, WalletEntry, diamonds_owed, wallet_entrie
 from graph.context import Context
 from graph.global_ids import Connection, Node, PageRequest, connection, to_global_id
 from graph.scalars import BigInt, utc
+from payouts.queries import payout_requested_in
 
 if TYPE_CHECKING:
     from graph.streams.types import LiveStream
@@ -30,7 +31,9 @@ class Asset(enum.Enum):
 WalletTransactionKind = strawberry.enum(
     EntryKind,
     description="What a movement was: GIFT_RECEIVED (in a stream, from a sender), GIFT_SENT, "
-    "PURCHASE, GRANT, PAYOUT_PAID (diamonds that left with a paid payout), PAYOUT_RETURNED "
+    "PURCHASE, GRANT, PAYOUT_REQUESTED (diamonds held for a payout), PAYOUT_RELEASED (held "
+    "diamonds let go: the payout failed, was rejected or canceled), PAYOUT_PAID (diamonds that "
+    "left with a paid payout), PAYOUT_RETURNED "
     "(diamonds back from a payout the provider returned), DEBT_SETTLED (diamonds that paid "
     "down what was owed), CORRECTION (a payment booked on a discrepancy), OTHER.",
 )
@@ -43,35 +46,49 @@ RELATED_TYPES = (
 """The object a movement links to, the first one it has, by its global id's type."""
 
 
-@strawberry.type(description="One movement in or out of a wallet, saying what it was.")
+@strawberry.type(
+    description="One ledger transaction that moved a wallet's balance or what it holds, saying "
+    "what it was."
+)
 class WalletTransaction:
     id: strawberry.ID
     amount: BigInt = strawberry.field(description="Positive when it came in, negative when out.")
-    kind: WalletTransactionKind  # type: ignore[valid-type]
-    related_id: strawberry.ID | None = strawberry.field(
-        description="What it is about: the Payout, the LiveStream a gift was sent in, or the "
-        "CoinPurchase (a global id for `node`); null for grants and other movements."
+    held: BigInt = strawberry.field(
+        description="Change to what is held: positive when diamonds were reserved for a payout, "
+        "negative when the hold was paid out or released."
     )
+    kind: WalletTransactionKind  # type: ignore[valid-type]
     created_at: datetime
     entry: strawberry.Private[WalletEntry]
 
     @classmethod
     def of(cls, entry: WalletEntry) -> WalletTransaction:
-        related = next(
+        return cls(
+            id=to_global_id("WalletTransaction", entry.transaction_id),
+            amount=BigInt(entry.amount),
+            held=BigInt(entry.held),
+            kind=entry.kind,
+            created_at=utc(entry.created_at),
+            entry=entry,
+        )
+
+    @strawberry.field(
+        description="What it is about: the Payout, the LiveStream a gift was sent in, or the "
+        "CoinPurchase (a global id for `node`); null for grants and other movements."
+    )
+    async def related_id(self, info: Info[Context, None]) -> strawberry.ID | None:
+        entry = self.entry
+        if entry.payout_id is None and entry.kind is EntryKind.PAYOUT_REQUESTED:
+            async with info.context.eco.db.read() as conn:
+                payout_id = await payout_requested_in(conn, entry.transaction_id)
+            return to_global_id("Payout", payout_id) if payout_id is not None else None
+        return next(
             (
                 to_global_id(type_name, pk)
                 for attr, type_name in RELATED_TYPES
                 if (pk := getattr(entry, attr)) is not None
             ),
             None,
-        )
-        return cls(
-            id=to_global_id("WalletTransaction", entry.transfer_id),
-            amount=BigInt(entry.amount),
-            kind=entry.kind,
-            related_id=related,
-            created_at=utc(entry.created_at),
-            entry=entry,
         )
 
     @strawberry.field(description="The stream a gift was sent in (gifts only).")
@@ -156,4 +173,4 @@ class Wallet(Node):
             entries = await wallet_entries(
                 conn, self.account_id, before_id=page.after, limit=page.limit + 1
             )
-        return connection(entries, page, lambda e: e.transfer_id, WalletTransaction.of)
+        return connection(entries, page, lambda e: e.transaction_id, WalletTransaction.of)
