@@ -5,23 +5,20 @@ for FINANCE and ADMIN.
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 from strawberry.types import Info
 
 from economy import earnings
 from economy import users as economy_users
-from economy.streams import creator_streams_page
+from economy.streams import creator_streams_page, streams_earnings
 from graph.context import Context
 from graph.errors import bad_input
 from graph.global_ids import Connection, Node, PageRequest, connection, to_global_id
 from graph.scalars import BigInt, utc
+from graph.streams.summary import CreatorStream
 from graph.wallets.types import Asset, Wallet
 from kernel.errors import DomainError
-
-if TYPE_CHECKING:
-    from graph.streams.types import LiveStream
 
 
 @strawberry.type(description="What a creator earned on one day (UTC).")
@@ -65,16 +62,17 @@ class User(Node):
     )
     async def streams(
         self, info: Info[Context, None], first: int | None = None, after: str | None = None
-    ) -> Connection[Annotated[LiveStream, strawberry.lazy("graph.streams.types")]]:
-        from graph.streams.types import LiveStream
-
+    ) -> Connection[CreatorStream]:
         await info.context.require_money_of(self.record.id, "this user's streams")
         page = PageRequest.of(first, after)
         async with info.context.eco.db.read() as conn:
             rows = await creator_streams_page(
                 conn, self.record.id, after_id=page.after, limit=page.limit + 1
             )
-        return connection(rows, page, lambda s: s.id, LiveStream.of)
+            earned = await streams_earnings(conn, [s.id for s in rows])
+        return connection(
+            rows, page, lambda s: s.id, lambda s: CreatorStream.earning(s, earned[s.id])
+        )
 
     @strawberry.field(
         description="Diamonds received from gifts per UTC day, from `since` to `until` (both "

@@ -15,10 +15,10 @@ from economy.wallets import EntryKind, WalletEntry, diamonds_owed, wallet_entrie
 from graph.context import Context
 from graph.global_ids import Connection, Node, PageRequest, connection, to_global_id
 from graph.scalars import BigInt, utc
+from graph.streams.summary import StreamSummary
 from payouts.queries import payout_requested_in
 
 if TYPE_CHECKING:
-    from graph.streams.types import LiveStream
     from graph.users.types import User
 
 
@@ -92,15 +92,11 @@ class WalletTransaction:
         )
 
     @strawberry.field(description="The stream a gift was sent in (gifts only).")
-    async def stream(
-        self, info: Info[Context, None]
-    ) -> Annotated[LiveStream, strawberry.lazy("graph.streams.types")] | None:
-        from graph.streams.types import LiveStream
-
+    async def stream(self, info: Info[Context, None]) -> StreamSummary | None:
         if self.entry.stream_id is None:
             return None
         found = await info.context.loaders.stream.load(self.entry.stream_id)
-        return LiveStream.of(found) if found else None
+        return StreamSummary.of(found) if found else None
 
     @strawberry.field(description="Who sent the gift (gifts only).")
     async def sender(
