@@ -35,8 +35,10 @@ def earnings_chart(days: Sequence[Mapping[str, Any]]) -> Markup:
         disable_xml_declaration=True,
         title="Diamonds earned per day",
         no_data_text="No earnings yet",
+        truncate_label=-1,
+        value_formatter=lambda value: f"{int(value):,}",
     )
-    chart.x_labels = [str(d["day"]) for d in days]
+    chart.x_labels = [str(d["day"])[5:] for d in days]  # MM-DD: the year is in the range
     chart.add("Diamonds", [int(d["diamonds"]) for d in days])
     svg = chart.render(is_unicode=True)
     return Markup(svg)  # noqa: S704 - pygal's own SVG, built from integers and dates
