@@ -1,5 +1,6 @@
 """The payouts list's filters as the URL carries them (status, provider, creator, created from and
-to, the page cursor), turned into the `payouts` query's variables and back into links.
+to, diamonds from and to, the sort, the page cursor), turned into the `payouts` query's variables
+and back into links.
 """
 
 from __future__ import annotations
@@ -24,6 +25,13 @@ PAYOUT_STATUSES = (
     "REJECTED",
 )
 """The API's `PayoutStatus` values (tests/test_console_operations.py compares them)."""
+PAYOUT_SORTS = (
+    ("NEWEST", "Newest first"),
+    ("OLDEST", "Oldest first"),
+    ("LARGEST", "Largest first"),
+    ("SMALLEST", "Smallest first"),
+)
+"""The API's `PayoutSort` values, with their labels."""
 
 
 class BadFilter(ValueError):
@@ -39,6 +47,9 @@ class PayoutFilters:
     """A date, YYYY-MM-DD: created on or after its start (UTC)."""
     created_to: str = ""
     """A date, YYYY-MM-DD: created on or before it (UTC), the whole day included."""
+    min_diamonds: str = ""
+    max_diamonds: str = ""
+    sort: str = ""
     after: str = ""
 
     @classmethod
@@ -48,9 +59,24 @@ class PayoutFilters:
 
     def variables(self) -> dict[str, object]:
         """The `PayoutList` operation's variables; raises `BadFilter` for a bad value."""
+        found: dict[str, object] = {"first": PAGE_SIZE, **self.filter_variables()}
+        if self.after:
+            found["after"] = self.after
+        return found
+
+    def filter_variables(self) -> dict[str, object]:
+        """The filters and sort alone (what `PayoutExport` takes); raises `BadFilter`."""
         if self.status and self.status not in PAYOUT_STATUSES:
             raise BadFilter(f"status: {self.status!r} is not a payout status")
-        found: dict[str, object] = {"first": PAGE_SIZE}
+        if self.sort and self.sort not in dict(PAYOUT_SORTS):
+            raise BadFilter(f"sort: {self.sort!r} is not a way to sort payouts")
+        found: dict[str, object] = {}
+        if self.sort:
+            found["sort"] = self.sort
+        if self.min_diamonds:
+            found["minDiamonds"] = _diamonds("diamonds from", self.min_diamonds)
+        if self.max_diamonds:
+            found["maxDiamonds"] = _diamonds("diamonds to", self.max_diamonds)
         if self.status:
             found["status"] = self.status
         if self.provider:
@@ -62,8 +88,6 @@ class PayoutFilters:
         if self.created_to:
             next_day = _day("created to", self.created_to) + timedelta(days=1)
             found["createdBefore"] = f"{next_day}T00:00:00+00:00"
-        if self.after:
-            found["after"] = self.after
         return found
 
     def query_string(self, **changes: str) -> str:
@@ -81,3 +105,9 @@ def _day(name: str, text: str) -> date:
         return date.fromisoformat(text)
     except ValueError:
         raise BadFilter(f"{name}: {text!r} is not a date (YYYY-MM-DD)") from None
+
+
+def _diamonds(name: str, text: str) -> int:
+    if not text.isdigit():
+        raise BadFilter(f"{name}: {text!r} is not a whole number of diamonds")
+    return int(text)

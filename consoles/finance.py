@@ -13,7 +13,7 @@ from aiohttp import web
 
 from consoles.areas import CONSOLE
 from consoles.execute import OperationFailed
-from consoles.filters import PAYOUT_STATUSES, BadFilter, PayoutFilters
+from consoles.filters import PAYOUT_SORTS, PAYOUT_STATUSES, BadFilter, PayoutFilters
 from consoles.operations import operation
 from consoles.pages import Guarded, guard, guarded_form, wants_fragment
 
@@ -89,10 +89,26 @@ async def queue_page(request: web.Request) -> web.Response:
     return await _list(signed_in, PayoutFilters.from_query(query), title=queue[1], queue=name)
 
 
+APPROVABLE = ("AWAITING_APPROVAL", "ON_HOLD")
+"""The statuses a payout can be approved from: its row gets a box to select it for bulk
+approval."""
+
+
 async def _list(
-    signed_in: Guarded, filters: PayoutFilters, *, title: str, queue: str | None
+    signed_in: Guarded,
+    filters: PayoutFilters,
+    *,
+    title: str,
+    queue: str | None,
+    extra: Mapping[str, Any] | None = None,
+    status: int = 200,
 ) -> web.Response:
     values: dict[str, Any] = {
+        "sorts": PAYOUT_SORTS,
+        "approvable": APPROVABLE,
+        "total": 0,
+        "bulk": None,
+        **(extra or {}),
         "title": title,
         "queue": queue,
         "queues": QUEUES,
@@ -115,8 +131,28 @@ async def _list(
         return signed_in.page("console/payouts.html", values, status=400)
     values["payouts"] = [edge["node"] for edge in data["payouts"]["edges"]]
     values["page"] = data["payouts"]["pageInfo"]
+    values["total"] = data["payouts"]["totalCount"]
     values["providers"] = [p["slug"] for p in data["payoutProviders"]]
-    return signed_in.page("console/payouts.html", values)
+    return signed_in.page("console/payouts.html", values, status=status)
+
+
+async def list_of(
+    signed_in: Guarded,
+    queue: str | None,
+    *,
+    extra: Mapping[str, Any] | None = None,
+    status: int = 200,
+) -> web.Response:
+    """The payouts list, or queue `queue`, filtered as the request's URL says, with `extra`
+    values for the page (a bulk approval's confirmation or outcome)."""
+    found = next((q for q in QUEUES if q[0] == queue), None)
+    query = dict(signed_in.request.query)
+    if found is not None:
+        query["status"] = found[2]
+    filters = PayoutFilters.from_query(query)
+    title = found[1] if found else "Payouts"
+    name = found[0] if found else None
+    return await _list(signed_in, filters, title=title, queue=name, extra=extra, status=status)
 
 
 async def _panel(

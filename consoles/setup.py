@@ -12,7 +12,7 @@ import aiohttp_jinja2
 import jinja2
 from aiohttp import web
 
-from consoles import finance, reviews, studio
+from consoles import bulk, exports, finance, reconciliation, reports, reviews, studio
 from consoles.areas import AREAS, Area
 from consoles.formatting import FILTERS
 from consoles.graphiql_notice import graphiql_offline_note
@@ -59,16 +59,28 @@ def add_consoles(app: web.Application, config: ConsoleConfig) -> None:
     get, post = _get(routes), _post(routes)
     get("/console", finance.payouts_page)
     get("/console/payouts", finance.payouts_page)
+    get("/console/payouts.csv", exports.payouts_csv)
+    post("/console/bulk-approve", bulk.bulk_approve)
     get("/console/queues/{queue}", finance.queue_page)
     get("/console/payouts/{payout_id}", finance.payout_page)
     post("/console/payouts/{payout_id}/{action}", finance.payout_action)
     get("/console/discrepancies", finance.discrepancies_page)
     post("/console/discrepancies/{discrepancy_id}/acknowledge", finance.acknowledge_discrepancy)
     get("/console/reviews/{review}", reviews.review_page)
+    get("/console/audit", reports.audit_page)
+    get("/console/reports/year-end", reports.year_end_page)
+    get("/console/reports/year-end.csv", reports.year_end_csv)
+    get("/console/reconciliation", reconciliation.runs_page)
+    post("/console/reconciliation", reconciliation.reconcile)
+    get("/console/reconciliation/{run_id}", reconciliation.run_page)
+    get("/console/reconciliation/{run_id}/lines.csv", reconciliation.run_csv)
+    post("/console/reconciliation/{run_id}/lines/{line_id}/resolve", reconciliation.resolve)
     post("/console/reviews/{review}/{subject_id}", reviews.decide)
     get("/studio", studio.studio_page)
     post("/studio/payouts", studio.request_payout)
     get("/studio/live", studio.live_page)
+    get("/studio/earnings", studio.earnings_page)
+    get("/studio/wallet", studio.wallet_page)
     routes.add_route("GET", LIVE_PATH, LiveSocket())
     routes.add_static(STATIC_PATH, STATIC_DIR)
 

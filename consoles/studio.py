@@ -1,16 +1,19 @@
 """The creator studio's pages: the diamond wallet, the creator's payouts and the cash-out form
-(with each missing eligibility requirement shown), and the live gifts feed of their stream.
+(with each missing eligibility requirement shown), the live gifts feed of their stream, the
+earnings (per stream and per day, with a chart) and the wallet history.
 """
 
 from __future__ import annotations
 
 import secrets
 from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from aiohttp import web
 
 from consoles.areas import STUDIO
+from consoles.charts import earnings_chart
 from consoles.execute import OperationFailed
 from consoles.operations import operation
 from consoles.pages import Guarded, guard, guarded_form, wants_fragment
@@ -142,3 +145,74 @@ async def live_page(request: web.Request) -> web.Response:
         return signed_in.refused(exc)
     values = {"stream": stream, "live_query": operation("GiftReceived")}
     return signed_in.page("studio/live.html", values)
+
+
+CHART_DAYS = 30
+"""How many days the earnings chart shows, today included."""
+
+
+async def earnings_page(request: web.Request) -> web.Response:
+    """Earnings per stream (paged) and per day over the last `CHART_DAYS` days, as a chart."""
+    signed_in = guard(request, STUDIO)
+    today = datetime.now(UTC).date()
+    variables: dict[str, Any] = {
+        "first": 25,
+        "since": (today - timedelta(days=CHART_DAYS - 1)).isoformat(),
+        "until": today.isoformat(),
+    }
+    after = request.query.get("after")
+    if after:
+        variables["after"] = after
+    try:
+        data = await signed_in.run("StudioEarnings", variables)
+    except OperationFailed as exc:
+        return signed_in.refused(exc)
+    me = data["me"]
+    days = me["earningsByDay"]
+    values = {
+        "me": me,
+        "wallet": me["diamondWallet"],
+        "streams": [edge["node"] for edge in me["streams"]["edges"]],
+        "page": me["streams"]["pageInfo"],
+        "days": days,
+        "period_total": sum(int(d["diamonds"]) for d in days),
+        "chart": earnings_chart(days),
+    }
+    return signed_in.page("studio/earnings.html", values)
+
+
+WALLET_WORDS = {
+    "GIFT_RECEIVED": "Gift received",
+    "GIFT_SENT": "Gift sent",
+    "PURCHASE": "Coins bought",
+    "GRANT": "Coins granted",
+    "PAYOUT_REQUESTED": "Payout requested (diamonds held)",
+    "PAYOUT_RELEASED": "Payout released (hold let go)",
+    "PAYOUT_PAID": "Payout paid",
+    "PAYOUT_RETURNED": "Payout returned",
+    "DEBT_SETTLED": "Owed diamonds settled",
+    "CORRECTION": "Correction",
+    "OTHER": "Other",
+}
+"""How the wallet history names each `WalletTransactionKind`."""
+
+
+async def wallet_page(request: web.Request) -> web.Response:
+    """The diamond wallet's history, newest first, each entry saying what it was."""
+    signed_in = guard(request, STUDIO)
+    variables: dict[str, Any] = {"first": 50}
+    after = request.query.get("after")
+    if after:
+        variables["after"] = after
+    try:
+        data = await signed_in.run("StudioWallet", variables)
+    except OperationFailed as exc:
+        return signed_in.refused(exc)
+    wallet = data["me"]["diamondWallet"]
+    values = {
+        "wallet": wallet,
+        "entries": [edge["node"] for edge in wallet["transactions"]["edges"]],
+        "page": wallet["transactions"]["pageInfo"],
+        "words": WALLET_WORDS,
+    }
+    return signed_in.page("studio/wallet.html", values)

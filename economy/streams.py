@@ -164,3 +164,25 @@ async def leaderboard(conn: AsyncConnection, stream_id: int, limit: int) -> list
         LeaderboardEntry(rank=n, user_id=int(u), subject=s, display_name=d, coins=int(t))
         for n, (u, s, d, t) in enumerate(rows, start=1)
     ]
+
+
+async def creator_streams_page(
+    conn: AsyncConnection, creator_id: int, *, after_id: int | None, limit: int
+) -> list[Stream]:
+    """A creator's streams, live and ended, newest first, keyset-paged by id."""
+    query = select(streams).where(streams.c.creator_id == creator_id)
+    if after_id is not None:
+        query = query.where(streams.c.id < after_id)
+    rows = await conn.execute(query.order_by(streams.c.id.desc()).limit(limit))
+    return [stream_from_row(r._mapping) for r in rows]
+
+
+async def streams_earnings(conn: AsyncConnection, stream_ids: Sequence[int]) -> dict[int, int]:
+    """Diamonds each creator received in each of these streams (0 when none), in one query."""
+    rows = await conn.execute(
+        select(gift_sends.c.stream_id, func.sum(gift_sends.c.creator_diamonds))
+        .where(gift_sends.c.stream_id.in_(list(stream_ids)))
+        .group_by(gift_sends.c.stream_id)
+    )
+    found = {int(s): int(total or 0) for s, total in rows}
+    return {stream_id: found.get(stream_id, 0) for stream_id in stream_ids}

@@ -66,3 +66,8 @@ class IsFinance(_RequireRoles):
 class CanCancelPayouts(_RequireRoles):
     roles = (Role.CREATOR, Role.FINANCE)
     action = "cancel payouts"
+
+
+class CanReadAuditLog(_RequireRoles):
+    roles = (Role.FINANCE, Role.ADMIN)
+    action = "read the audit log"

@@ -14,6 +14,7 @@ from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
 
 from graph.apq import operation_limits
+from graph.audit.schema import AuditQueries
 from graph.compliance.schema import ComplianceMutations, ComplianceQueries
 from graph.documents import DocumentCache
 from graph.errors import should_mask
@@ -48,6 +49,7 @@ class Query(
     PayoutQueries,
     ReconciliationQueries,
     ComplianceQueries,
+    AuditQueries,
 ):
     node: Node | None = strawberry.field(resolver=resolve_node, description="Any object by id.")
 

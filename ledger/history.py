@@ -1,46 +1,79 @@
-"""What was booked, read back: an account's transfers, newest first, keyset-paged, each signed
-as the account saw it (positive in, negative out), and where each hold stands.
+"""What was booked, read back: the ledger transactions that moved an account's balance or what
+it holds, newest first and keyset-paged by transaction, and where each hold stands.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import case, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ledger.tables import holds, transactions, transfers
 
-HistoryRow = tuple[int, int, str, int, datetime]
-"""(transfer id, transaction id, transaction kind, signed amount, created at)."""
+
+@dataclass(frozen=True)
+class Booked:
+    """One ledger transaction as booked: its kind, details and time."""
+
+    id: int
+    kind: str
+    details: Mapping[str, Any]
+    created_at: datetime
 
 
-async def account_history(
+async def balance_moves(
     conn: AsyncConnection, account_id: int, *, before_id: int | None, limit: int
-) -> list[HistoryRow]:
-    """Up to `limit` transfers touching the account, newest first, older than `before_id`."""
-    touches = (transfers.c.debit_account_id == account_id) | (
-        transfers.c.credit_account_id == account_id
+) -> dict[int, int]:
+    """The newest `limit` transactions (older than `before_id`) that moved the account's
+    balance, each with its net change to it (positive in, negative out)."""
+    signed = case(
+        (transfers.c.credit_account_id == account_id, transfers.c.amount),
+        else_=-transfers.c.amount,
     )
-    query = (
-        select(
-            transfers.c.id,
-            transfers.c.transaction_id,
-            transactions.c.kind,
-            transfers.c.amount,
-            transfers.c.credit_account_id,
-            transfers.c.created_at,
-        )
-        .join(transactions, transactions.c.id == transfers.c.transaction_id)
-        .where(touches)
+    query = select(transfers.c.transaction_id, func.sum(signed)).where(
+        (transfers.c.debit_account_id == account_id) | (transfers.c.credit_account_id == account_id)
     )
     if before_id is not None:
-        query = query.where(transfers.c.id < before_id)
-    rows = await conn.execute(query.order_by(transfers.c.id.desc()).limit(limit))
-    return [
-        (int(t), int(x), kind, int(a) if int(credit) == account_id else -int(a), at)
-        for t, x, kind, a, credit, at in rows
-    ]
+        query = query.where(transfers.c.transaction_id < before_id)
+    rows = await conn.execute(
+        query.group_by(transfers.c.transaction_id)
+        .order_by(transfers.c.transaction_id.desc())
+        .limit(limit)
+    )
+    return {int(t): int(amount) for t, amount in rows}
+
+
+async def hold_moves(
+    conn: AsyncConnection, account_id: int, *, before_id: int | None, limit: int
+) -> dict[int, int]:
+    """The newest `limit` transactions' change to what the account holds: a hold placed adds to
+    it, a hold posted or voided takes it away."""
+    changes: dict[int, int] = {}
+    for column, sign in ((holds.c.transaction_id, 1), (holds.c.resolved_transaction_id, -1)):
+        query = select(column, holds.c.amount).where(
+            holds.c.debit_account_id == account_id, column.is_not(None)
+        )
+        if before_id is not None:
+            query = query.where(column < before_id)
+        for t, amount in await conn.execute(query.order_by(column.desc()).limit(limit)):
+            changes[int(t)] = changes.get(int(t), 0) + sign * int(amount)
+    return changes
+
+
+async def transactions_by_id(conn: AsyncConnection, ids: Sequence[int]) -> dict[int, Booked]:
+    rows = await conn.execute(
+        select(
+            transactions.c.id,
+            transactions.c.kind,
+            transactions.c.details,
+            transactions.c.created_at,
+        ).where(transactions.c.id.in_(list(ids)))
+    )
+    return {int(r.id): Booked(int(r.id), str(r.kind), r.details or {}, r.created_at) for r in rows}
 
 
 async def hold_statuses(conn: AsyncConnection) -> dict[int, str]:

@@ -96,7 +96,7 @@ async def test_a_gift_goes_from_the_viewers_coins_to_the_creators_diamonds(
     )
     edges = history.data["me"]["coinWallet"]["transactions"]["edges"]
     assert [e["node"] for e in edges] == [
-        {"amount": -7, "kind": "GIFT"},
+        {"amount": -7, "kind": "GIFT_SENT"},
         {"amount": 100, "kind": "GRANT"},
     ]
     await assert_ledger_clean(economy)

@@ -26,7 +26,7 @@ from economy.streams import (
 )
 from economy.tables import users
 from economy.users import User
-from economy.wallets import wallet_entries
+from economy.wallets import EntryKind, wallet_entries
 from kernel.audit import audit_log
 from kernel.errors import DomainError
 from ledger import verify_ledger
@@ -541,15 +541,17 @@ async def test_a_wallet_lists_its_entries_newest_first_with_signs(
     async with economy.db.read() as conn:
         page = await wallet_entries(conn, viewer.coin_account_id, before_id=None, limit=3)
         older = await wallet_entries(
-            conn, viewer.coin_account_id, before_id=page[-1].transfer_id, limit=3
+            conn, viewer.coin_account_id, before_id=page[-1].transaction_id, limit=3
         )
         creator = await wallet_entries(
             conn, live.creator.diamond_account_id, before_id=None, limit=10
         )
 
-    assert [(e.kind, e.amount) for e in page] == [("GIFT", -5)] * 3
-    assert [(e.kind, e.amount) for e in older] == [("GRANT", 100)]
-    assert [(e.kind, e.amount) for e in creator] == [("GIFT", 5)] * 3
+    assert [(e.kind, e.amount) for e in page] == [(EntryKind.GIFT_SENT, -5)] * 3
+    assert [(e.kind, e.amount) for e in older] == [(EntryKind.GRANT, 100)]
+    assert [(e.kind, e.amount, e.stream_id, e.sender_id) for e in creator] == [
+        (EntryKind.GIFT_RECEIVED, 5, live.stream.id, viewer.id)
+    ] * 3
 
 
 async def test_a_user_is_created_once_with_both_wallets_even_when_racing(

@@ -15,6 +15,10 @@ from graph.payouts.mutations.acknowledge_discrepancy import (
     AcknowledgeDiscrepancyPayload,
     acknowledge_discrepancy,
 )
+from graph.payouts.mutations.bulk_approve_payouts import (
+    BulkApprovePayoutsPayload,
+    bulk_approve_payouts,
+)
 from graph.payouts.mutations.request_payout import RequestPayoutPayload, request_payout_mutation
 from graph.payouts.mutations.review_payout import (
     PayoutReviewPayload,
@@ -24,11 +28,20 @@ from graph.payouts.mutations.review_payout import (
     resolve_payout,
     retry_payout,
 )
-from graph.payouts.types import Payout, PayoutDiscrepancy, PayoutProviderInfo, PayoutStatus
+from graph.payouts.types import (
+    Payout,
+    PayoutConnection,
+    PayoutDiscrepancy,
+    PayoutProviderInfo,
+    PayoutSort,
+    PayoutStatus,
+)
 from graph.permissions import CanCancelPayouts, CanRequestPayouts, IsAuthenticated, IsFinance
+from graph.scalars import BigInt
 from kernel.clock import as_utc
+from payouts import queries
 from payouts.discrepancies import list_discrepancies
-from payouts.queries import PayoutFilter, payouts_page
+from payouts.queries import PayoutFilter
 from payouts.store import load_payout
 
 
@@ -51,8 +64,9 @@ class PayoutQueries:
 
     @strawberry.field(
         permission_classes=[IsAuthenticated],
-        description="Payouts, newest first: your own; FINANCE and ADMIN see everyone's and may "
-        "filter by creator subject.",
+        description="Payouts, newest first unless sorted otherwise: your own; FINANCE and ADMIN "
+        "see everyone's and may filter by creator subject. `minDiamonds` and `maxDiamonds` bound "
+        "the amount (inclusive), `createdAfter` inclusive and `createdBefore` exclusive the time.",
     )
     async def payouts(
         self,
@@ -64,7 +78,10 @@ class PayoutQueries:
         created_after: datetime | None = None,
         created_before: datetime | None = None,
         creator: str | None = None,
-    ) -> Connection[Payout]:
+        min_diamonds: BigInt | None = None,
+        max_diamonds: BigInt | None = None,
+        sort: PayoutSort = queries.PayoutOrder.NEWEST,  # type: ignore[valid-type]
+    ) -> PayoutConnection:
         page = PageRequest.of(first, after)
         ctx = info.context
         if ctx.principal.sees_all_money:
@@ -79,10 +96,17 @@ class PayoutQueries:
             provider=provider,
             created_after=as_utc(created_after) if created_after else None,
             created_before=as_utc(created_before) if created_before else None,
+            min_diamonds=None if min_diamonds is None else int(min_diamonds),
+            max_diamonds=None if max_diamonds is None else int(max_diamonds),
         )
         async with ctx.eco.db.read() as conn:
-            rows = await payouts_page(conn, where, before_id=page.after, limit=page.limit + 1)
-        return connection(rows, page, lambda p: p.id, Payout.of)
+            rows = await queries.payouts_page(
+                conn, where, before_id=page.after, limit=page.limit + 1, order=sort
+            )
+        found = connection(rows, page, lambda p: p.id, Payout.of)
+        return PayoutConnection(
+            edges=found.edges, page_info=found.page_info, where=where, order=sort
+        )
 
     @strawberry.field(
         permission_classes=[IsFinance],
@@ -130,6 +154,12 @@ class PayoutMutations:
         resolver=approve_payout,
         permission_classes=[IsFinance],
         description="Approve a payout awaiting approval or on hold (FINANCE, not the requester).",
+    )
+    bulk_approve_payouts: BulkApprovePayoutsPayload = strawberry.mutation(
+        resolver=bulk_approve_payouts,
+        permission_classes=[IsFinance],
+        description="Approve many payouts, each on its own: the answer says per payout whether "
+        "it was approved or why not; the four-eyes rule holds per payout (FINANCE).",
     )
     reject_payout: PayoutReviewPayload = strawberry.mutation(
         resolver=reject_payout,

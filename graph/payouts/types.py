@@ -13,15 +13,17 @@ from strawberry.types import Info
 from economy import events
 from graph.auth import Principal, Role
 from graph.context import Context
-from graph.global_ids import Node, to_global_id
+from graph.global_ids import Connection, Node, to_global_id
+from graph.permissions import IsFinance
 from graph.scalars import BigInt, utc
 from graph.users.types import User
-from payouts import actors, states
+from payouts import actors, queries, states
 from payouts import attempts as attempt_records
 from payouts import discrepancies as discrepancy_records
 from payouts.attempts import attempts_of
 from payouts.discrepancies import Discrepancy as DiscrepancyRecord
 from payouts.discrepancies import discrepancies_of
+from payouts.export import MAX_EXPORT_ROWS, payouts_csv
 from payouts.store import Payout as PayoutRecord
 from payouts.store import load_payout, payout_history
 from providers.base import MAX_FIELD_LENGTH, PayeeField, PayoutProvider
@@ -361,3 +363,32 @@ class PayoutStatusUpdate(PayoutAmounts):
             withholding=BigInt(event.withholding_minor),
             net=BigInt(event.net_minor),
         )
+
+
+PayoutSort = strawberry.enum(
+    queries.PayoutOrder,
+    name="PayoutSort",
+    description="How payouts are listed: NEWEST or OLDEST first, or by diamonds, LARGEST or "
+    "SMALLEST first (equal amounts newest first).",
+)
+
+
+@strawberry.type(description="A page of payouts, with how many match and all of them as CSV.")
+class PayoutConnection(Connection[Payout]):
+    where: strawberry.Private[queries.PayoutFilter]
+    order: strawberry.Private[queries.PayoutOrder]
+
+    @strawberry.field(description="How many payouts match the filter, on every page.")
+    async def total_count(self, info: Info[Context, None]) -> int:
+        async with info.context.eco.db.read() as conn:
+            return await queries.count_payouts(conn, self.where)
+
+    @strawberry.field(
+        permission_classes=[IsFinance],
+        description="Every payout matching the filter (not only this page), in the same order, "
+        f"as CSV with a header row; at most {MAX_EXPORT_ROWS:,} rows; amounts are integers "
+        "(diamonds, minor units) (FINANCE).",
+    )
+    async def csv(self, info: Info[Context, None]) -> str:
+        async with info.context.eco.db.read() as conn:
+            return await payouts_csv(conn, self.where, self.order)

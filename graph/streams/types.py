@@ -6,7 +6,6 @@ every subscriber of a stream).
 
 from __future__ import annotations
 
-import enum
 from datetime import datetime
 
 import strawberry
@@ -17,15 +16,10 @@ from graph.context import Context
 from graph.errors import bad_input
 from graph.global_ids import Node, to_global_id
 from graph.scalars import BigInt, utc
+from graph.streams.summary import StreamStatus
 from graph.users.types import User
 
 MAX_LEADERBOARD = 100
-
-
-@strawberry.enum
-class StreamStatus(enum.Enum):
-    LIVE = "LIVE"
-    ENDED = "ENDED"
 
 
 @strawberry.type(description="One gifter's place on a stream's leaderboard.")

@@ -4,16 +4,28 @@ for FINANCE and ADMIN.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
 import strawberry
 from strawberry.types import Info
 
+from economy import earnings
 from economy import users as economy_users
+from economy.streams import creator_streams_page, streams_earnings
 from graph.context import Context
-from graph.global_ids import Node, to_global_id
-from graph.scalars import utc
+from graph.errors import bad_input
+from graph.global_ids import Connection, Node, PageRequest, connection, to_global_id
+from graph.scalars import BigInt, utc
+from graph.streams.summary import CreatorStream
 from graph.wallets.types import Asset, Wallet
+from kernel.errors import DomainError
+
+
+@strawberry.type(description="What a creator earned on one day (UTC).")
+class DayEarnings:
+    day: date
+    diamonds: BigInt = strawberry.field(description="Diamonds received from gifts that day.")
+    gifts: int = strawberry.field(description="How many gift sends brought them.")
 
 
 @strawberry.type(description="A person on the platform: a viewer, a creator, or staff.")
@@ -43,3 +55,38 @@ class User(Node):
     async def diamond_wallet(self, info: Info[Context, None]) -> Wallet:
         await info.context.require_money_of(self.record.id, "this user's diamond wallet")
         return Wallet.of(self.record.diamond_account_id, self.record.id, Asset.DIAMOND)
+
+    @strawberry.field(
+        description="The streams this user ran, live and ended, newest first (at most 100 a "
+        "page), each with its earnings. Owner, FINANCE and ADMIN only."
+    )
+    async def streams(
+        self, info: Info[Context, None], first: int | None = None, after: str | None = None
+    ) -> Connection[CreatorStream]:
+        await info.context.require_money_of(self.record.id, "this user's streams")
+        page = PageRequest.of(first, after)
+        async with info.context.eco.db.read() as conn:
+            rows = await creator_streams_page(
+                conn, self.record.id, after_id=page.after, limit=page.limit + 1
+            )
+            earned = await streams_earnings(conn, [s.id for s in rows])
+        return connection(
+            rows, page, lambda s: s.id, lambda s: CreatorStream.earning(s, earned[s.id])
+        )
+
+    @strawberry.field(
+        description="Diamonds received from gifts per UTC day, from `since` to `until` (both "
+        f"included, at most {earnings.MAX_DAYS} days), every day listed, zero when nothing came. "
+        "Owner, FINANCE and ADMIN only."
+    )
+    async def earnings_by_day(
+        self, info: Info[Context, None], since: date, until: date
+    ) -> list[DayEarnings]:
+        await info.context.require_money_of(self.record.id, "this user's earnings")
+        try:
+            earnings.check_range(since, until)
+        except DomainError as refused:
+            raise bad_input(refused.message) from None
+        async with info.context.eco.db.read() as conn:
+            days = await earnings.earnings_by_day(conn, self.record.id, since, until)
+        return [DayEarnings(day=d.day, diamonds=BigInt(d.diamonds), gifts=d.gifts) for d in days]

@@ -1,5 +1,5 @@
 """GraphQL types of wallets: `Wallet` (a user's coin or diamond account) and the transfers
-in its history, seen from the wallet's side (positive in, negative out).
+in its history, seen from the wallet's side (positive in, negative out), each saying what it was.
 """
 
 from __future__ import annotations
@@ -11,10 +11,12 @@ from typing import TYPE_CHECKING, Annotated
 import strawberry
 from strawberry.types import Info
 
-from economy.wallets import WalletEntry, diamonds_owed, wallet_entries
+from economy.wallets import EntryKind, WalletEntry, diamonds_owed, wallet_entries
 from graph.context import Context
 from graph.global_ids import Connection, Node, PageRequest, connection, to_global_id
 from graph.scalars import BigInt, utc
+from graph.streams.summary import StreamSummary
+from payouts.queries import payout_requested_in
 
 if TYPE_CHECKING:
     from graph.users.types import User
@@ -26,32 +28,86 @@ class Asset(enum.Enum):
     DIAMOND = "DIAMOND"
 
 
-@strawberry.enum(description="Why money moved.")
-class WalletTransactionKind(enum.Enum):
-    GIFT = "GIFT"
-    GRANT = "GRANT"
-    HOLD_POSTED = "HOLD_POSTED"
-    OTHER = "OTHER"
+WalletTransactionKind = strawberry.enum(
+    EntryKind,
+    description="What a movement was: GIFT_RECEIVED (in a stream, from a sender), GIFT_SENT, "
+    "PURCHASE, GRANT, PAYOUT_REQUESTED (diamonds held for a payout), PAYOUT_RELEASED (held "
+    "diamonds let go: the payout failed, was rejected or canceled), PAYOUT_PAID (diamonds that "
+    "left with a paid payout), PAYOUT_RETURNED "
+    "(diamonds back from a payout the provider returned), DEBT_SETTLED (diamonds that paid "
+    "down what was owed), CORRECTION (a payment booked on a discrepancy), OTHER.",
+)
+
+RELATED_TYPES = (
+    ("payout_id", "Payout"),
+    ("stream_id", "LiveStream"),
+    ("purchase_id", "CoinPurchase"),
+)
+"""The object a movement links to, the first one it has, by its global id's type."""
 
 
-@strawberry.type(description="One movement in or out of a wallet.")
+@strawberry.type(
+    description="One ledger transaction that moved a wallet's balance or what it holds, saying "
+    "what it was."
+)
 class WalletTransaction:
     id: strawberry.ID
     amount: BigInt = strawberry.field(description="Positive when it came in, negative when out.")
-    kind: WalletTransactionKind
+    held: BigInt = strawberry.field(
+        description="Change to what is held: positive when diamonds were reserved for a payout, "
+        "negative when the hold was paid out or released."
+    )
+    kind: WalletTransactionKind  # type: ignore[valid-type]
     created_at: datetime
+    entry: strawberry.Private[WalletEntry]
 
     @classmethod
     def of(cls, entry: WalletEntry) -> WalletTransaction:
-        known = WalletTransactionKind.__members__
         return cls(
-            id=to_global_id("WalletTransaction", entry.transfer_id),
+            id=to_global_id("WalletTransaction", entry.transaction_id),
             amount=BigInt(entry.amount),
-            kind=WalletTransactionKind[entry.kind]
-            if entry.kind in known
-            else WalletTransactionKind.OTHER,
+            held=BigInt(entry.held),
+            kind=entry.kind,
             created_at=utc(entry.created_at),
+            entry=entry,
         )
+
+    @strawberry.field(
+        description="What it is about: the Payout, the LiveStream a gift was sent in, or the "
+        "CoinPurchase (a global id for `node`); null for grants and other movements."
+    )
+    async def related_id(self, info: Info[Context, None]) -> strawberry.ID | None:
+        entry = self.entry
+        if entry.payout_id is None and entry.kind is EntryKind.PAYOUT_REQUESTED:
+            async with info.context.eco.db.read() as conn:
+                payout_id = await payout_requested_in(conn, entry.transaction_id)
+            return to_global_id("Payout", payout_id) if payout_id is not None else None
+        return next(
+            (
+                to_global_id(type_name, pk)
+                for attr, type_name in RELATED_TYPES
+                if (pk := getattr(entry, attr)) is not None
+            ),
+            None,
+        )
+
+    @strawberry.field(description="The stream a gift was sent in (gifts only).")
+    async def stream(self, info: Info[Context, None]) -> StreamSummary | None:
+        if self.entry.stream_id is None:
+            return None
+        found = await info.context.loaders.stream.load(self.entry.stream_id)
+        return StreamSummary.of(found) if found else None
+
+    @strawberry.field(description="Who sent the gift (gifts only).")
+    async def sender(
+        self, info: Info[Context, None]
+    ) -> Annotated[User, strawberry.lazy("graph.users.types")] | None:
+        from graph.users.types import User
+
+        if self.entry.sender_id is None:
+            return None
+        found = await info.context.loaders.user.load(self.entry.sender_id)
+        return User.of(found) if found else None
 
 
 @strawberry.type(
@@ -113,7 +169,7 @@ class Wallet(Node):
             entries = await wallet_entries(
                 conn, self.account_id, before_id=page.after, limit=page.limit + 1
             )
-        return connection(entries, page, lambda e: e.transfer_id, WalletTransaction.of)
+        return connection(entries, page, lambda e: e.transaction_id, WalletTransaction.of)
 
 
 @strawberry.type(description="The caller's wallet moved.")

@@ -78,3 +78,29 @@ async def test_a_creator_watches_gifts_arrive_in_their_live_stream(
     await expect(row).to_contain_text("5")
     await expect(page.locator("#stream-total")).to_have_text("5")
     await screenshot(page, "live")
+
+
+async def test_a_creator_sees_the_earnings_chart_and_a_readable_wallet_history(
+    served: Served,
+    page: Page,
+    rich_creator: Callable[..., Awaitable[User]],
+    token_for: Callable[..., str],
+    screenshot: Callable[[Page, str], Awaitable[None]],
+) -> None:
+    await rich_creator(4_000, "creator:eve")
+    await sign_in(page, served, "/studio", token_for("creator:eve", "CREATOR"))
+    await page.goto(f"{served.url}/studio/earnings")
+    chart = page.locator("#earnings-chart svg")
+    await expect(chart).to_be_visible()
+    await expect(chart).to_contain_text("Diamonds earned per day")
+    await expect(page.locator("#period-total")).to_have_text("4,000")
+    await expect(page.locator("#streams tbody tr").first).to_contain_text("earning")
+    await expect(page.locator("#streams tbody tr").first).to_contain_text("4,000")
+    await screenshot(page, "earnings")
+
+    await page.click("nav.main >> text=Wallet history")
+    entry = page.locator("#wallet-history tbody tr").first
+    await expect(entry).to_contain_text("Gift received")
+    await expect(entry).to_contain_text("earning")
+    await expect(entry).to_contain_text("4,000")
+    await screenshot(page, "wallet-history")
