@@ -25,3 +25,21 @@ def text_field(value: str, *, field: str, code: str, max_length: int, what: str)
     if any(ord(ch) < 32 for ch in cleaned):
         raise DomainError(code, f"{what} must not contain control characters", field)
     return cleaned
+
+
+MAX_SUBJECT_LENGTH = 255
+"""A subject (a token's `sub`, a `creator:` argument) fits the users table's column."""
+
+
+def subject(value: str, *, field: str) -> str:
+    """A person's subject as given: 1 to 255 characters, no control characters and no lone
+    surrogates (neither database stores them). Raises INVALID_SUBJECT naming `field`."""
+    if not value or len(value) > MAX_SUBJECT_LENGTH:
+        raise DomainError(
+            "INVALID_SUBJECT", f"a subject has 1 to {MAX_SUBJECT_LENGTH} characters", field
+        )
+    if any(ord(ch) < 32 or ord(ch) == 127 or 0xD800 <= ord(ch) <= 0xDFFF for ch in value):
+        raise DomainError(
+            "INVALID_SUBJECT", "a subject has no control characters or lone surrogates", field
+        )
+    return value

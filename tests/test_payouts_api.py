@@ -191,6 +191,37 @@ async def test_creators_see_their_own_payouts_and_finance_sees_and_filters_all(
     assert [e["node"]["id"] for e in by_creator.data["payouts"]["edges"]] == [bob_payout]
 
 
+@pytest.mark.parametrize("creator", ["", "x" * 256, "creator:\u0000nul", "x" * 100_000])
+async def test_a_finance_filter_by_a_bad_subject_is_bad_input_and_creates_nobody(
+    graphql: Post, rig: Rig, sql: Any, creator: str
+) -> None:
+    await graphql("{ me { subject } }", subject="finance:fay", roles=["FINANCE"])
+    before = await sql("SELECT count(*) FROM users")
+    found = await graphql(
+        "query($c: String!) { payouts(creator: $c) { edges { node { id } } } }",
+        {"c": creator},
+        subject="finance:fay",
+        roles=["FINANCE"],
+    )
+    assert found.errors[0]["extensions"]["code"] == "BAD_USER_INPUT"
+    assert "creator" in found.errors[0]["message"]
+    assert await sql("SELECT count(*) FROM users") == before
+
+
+async def test_a_finance_filter_by_an_unknown_creator_finds_nothing_and_creates_nobody(
+    graphql: Post, rig: Rig, sql: Any
+) -> None:
+    await graphql("{ me { subject } }", subject="finance:fay", roles=["FINANCE"])
+    before = await sql("SELECT count(*) FROM users")
+    found = await graphql(
+        '{ payouts(creator: "creator:nobody") { totalCount edges { node { id } } } }',
+        subject="finance:fay",
+        roles=["FINANCE"],
+    )
+    assert found.data["payouts"] == {"totalCount": 0, "edges": []}
+    assert await sql("SELECT count(*) FROM users") == before
+
+
 async def test_finance_approves_rejects_retries_and_resolves_over_http(
     graphql: Post, rig: Rig, rich_creator: Callable[..., Awaitable[Any]]
 ) -> None:

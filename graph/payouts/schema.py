@@ -9,7 +9,9 @@ from datetime import datetime
 import strawberry
 from strawberry.types import Info
 
+from economy.users import by_subject
 from graph.context import Context
+from graph.errors import bad_input
 from graph.global_ids import Connection, MalformedId, PageRequest, connection, pk_of
 from graph.payouts.mutations.acknowledge_discrepancy import (
     AcknowledgeDiscrepancyPayload,
@@ -38,7 +40,9 @@ from graph.payouts.types import (
 )
 from graph.permissions import CanCancelPayouts, CanRequestPayouts, IsAuthenticated, IsFinance
 from graph.scalars import BigInt
+from kernel import validation
 from kernel.clock import as_utc
+from kernel.errors import DomainError
 from payouts import queries
 from payouts.discrepancies import list_discrepancies
 from payouts.queries import PayoutFilter
@@ -87,7 +91,7 @@ class PayoutQueries:
         if ctx.principal.sees_all_money:
             user_id = None
             if creator is not None:
-                user_id = (await ctx.eco.users.ensure(creator)).id
+                user_id = await _creator_id(ctx, creator)
         else:
             user_id = (await ctx.user()).id
         where = PayoutFilter(
@@ -189,3 +193,18 @@ class PayoutMutations:
         permission_classes=[IsFinance],
         description="Close a discrepancy once it has been dealt with, with a note (FINANCE).",
     )
+
+
+NO_SUCH_USER = 0
+"""No user has id 0: the filter of a creator nobody is matches no payout."""
+
+
+async def _creator_id(ctx: Context, creator: str) -> int:
+    """The creator a FINANCE filter names, read and never created (a read writes nothing)."""
+    try:
+        checked = validation.subject(creator, field="creator")
+    except DomainError as exc:
+        raise bad_input(f"creator: {exc.message}") from None
+    async with ctx.eco.db.read() as conn:
+        found = await by_subject(conn, checked)
+    return NO_SUCH_USER if found is None else found.id
