@@ -4,6 +4,7 @@ settings a command runs with (`--database-url` overriding the environment) and t
 
 from __future__ import annotations
 
+import getpass
 import logging
 import os
 import sys
@@ -40,6 +41,14 @@ def settings_for(database_url: str | None) -> Settings:
             [f"--database-url {database_url!r}: expected a sqlite:/// or postgresql:// URL"]
         )
     return settings
+
+
+def cli_actor() -> str:
+    """Who to name in the audit log for a command run by hand: `cli:<login>`, else `cli`."""
+    try:
+        return f"cli:{getpass.getuser()}"
+    except (KeyError, OSError):
+        return "cli"
 
 
 def safe_url(url: str) -> str:

@@ -7,12 +7,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import getpass
 import sys
 from collections.abc import Awaitable, Callable
 from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
+
+from diamonds.console import cli_actor
 
 if TYPE_CHECKING:
     from compliance.service import Compliance
@@ -20,13 +21,6 @@ if TYPE_CHECKING:
 SAMPLE = Path(str(resources.files("compliance") / "data"))
 """The sample OFAC files shipped with the compliance package."""
 T = TypeVar("T")
-
-
-def _actor() -> str:
-    try:
-        return f"cli:{getpass.getuser()}"
-    except (KeyError, OSError):
-        return "cli"
 
 
 def register(commands: Any) -> None:
@@ -38,7 +32,7 @@ def register(commands: Any) -> None:
 
     def common(parser: argparse.ArgumentParser) -> None:
         parser.add_argument("--database-url", metavar="URL", help="overrides DIAMONDS_DATABASE_URL")
-        parser.add_argument("--actor", default=_actor(), help="who to name in the audit log")
+        parser.add_argument("--actor", default=cli_actor(), help="who to name in the audit log")
 
     sanctions = sub.add_parser("sanctions", help="the sanctions list").add_subparsers(
         title="commands", metavar="COMMAND", required=True

@@ -6,21 +6,20 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import getpass
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
-from diamonds.console import EXIT_FAILED, EXIT_OK, EXIT_USAGE, CommandError, settings_for
+from diamonds.console import (
+    EXIT_FAILED,
+    EXIT_OK,
+    EXIT_USAGE,
+    CommandError,
+    cli_actor,
+    settings_for,
+)
 
 MAX_RANGE_DAYS = 366
-
-
-def _actor() -> str:
-    try:
-        return f"cli:{getpass.getuser()}"
-    except (KeyError, OSError):
-        return "cli"
 
 
 def _day(text: str) -> date:
@@ -41,7 +40,7 @@ def register(commands: Any) -> None:
     parser.add_argument("--until", type=_day, help="the last day of a range (inclusive)")
     parser.add_argument("--csv", type=Path, help="write the (last) run's lines to this CSV file")
     parser.add_argument("--database-url", metavar="URL", help="overrides DIAMONDS_DATABASE_URL")
-    parser.add_argument("--actor", default=_actor(), help="who to name as the run's starter")
+    parser.add_argument("--actor", default=cli_actor(), help="who to name as the run's starter")
     parser.set_defaults(command=_reconcile)
 
 

@@ -38,7 +38,7 @@ from payouts.service import PayoutService
 from payouts.store import load_payout
 from payouts.tables import payout_attempts, payouts
 from payouts.webhooks import apply_statement
-from providers.base import Capability, PayoutState, StatusUpdate
+from providers.base import Capability, PayoutProvider, PayoutState, StatusUpdate
 from providers.records import ProviderRecord
 
 log = logging.getLogger(__name__)
@@ -85,8 +85,8 @@ def checked_period(start: date, end: date) -> Period:
     return Period(start, end)
 
 
-def reconcilable(svc: PayoutService, slug: str) -> None:
-    """Refuse a provider that cannot list its own records (or is not configured here)."""
+def reconcilable(svc: PayoutService, slug: str) -> PayoutProvider:
+    """The provider, refused when it cannot list its own records (or is not configured here)."""
     provider = svc.provider(slug)
     if Capability.RECONCILE not in provider.capabilities:
         raise DomainError(
@@ -94,6 +94,7 @@ def reconcilable(svc: PayoutService, slug: str) -> None:
             f"{slug} cannot list its settled payouts, so it cannot be reconciled",
             "provider",
         )
+    return provider
 
 
 async def our_attempts(conn: AsyncConnection, slug: str, period: Period) -> list[OurAttempt]:
@@ -189,8 +190,7 @@ async def reconcile_period(
     """Reconcile `slug` over `period`. Returns the finished run, or None when another worker is
     running it (or, without `rerun`, it has run already). A provider that cannot be read leaves
     the run FAILED with the reason, and raises."""
-    reconcilable(svc, slug)
-    provider = svc.provider(slug)
+    provider = reconcilable(svc, slug)
     settle = window if window is not None else svc.policy.settlement_window
     async with svc.eco.db.write() as conn:
         run_id = await claim_run(
