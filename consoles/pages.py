@@ -76,7 +76,13 @@ class Guarded:
         return render(
             self.request,
             template,
-            {"area": self.area, "session": self.session, "csrf": self.session.csrf, **values},
+            {
+                "area": self.area,
+                "live_path": self.area.live_path,
+                "session": self.session,
+                "csrf": self.session.csrf,
+                **values,
+            },
             status=status,
         )
 
@@ -122,7 +128,7 @@ class Refusal(Exception):
 
 def guard(request: web.Request, area: Area) -> Guarded:
     """The visitor, admitted to `area`; raises `Refusal` with the sign-in form or a 403 page."""
-    session = read_session(config_of(request).settings, request)
+    session = read_session(config_of(request).settings, request, area)
     if session is None:
         raise Refusal(sign_in_page(request, area))
     if not area.admits(session.principal):

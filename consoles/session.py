@@ -1,5 +1,6 @@
-"""The console session: a bearer token, checked by the API's own verifier, kept in a signed,
-HttpOnly, SameSite=Strict cookie that expires with the token, and its per-session CSRF token.
+"""An area's session: a bearer token, checked by the API's own verifier, kept in that area's
+signed, HttpOnly, SameSite=Strict cookie (scoped to its path, signed with a key of its own) that
+expires with the token, and its per-session CSRF token.
 """
 
 from __future__ import annotations
@@ -15,10 +16,10 @@ from dataclasses import dataclass
 import jwt
 from aiohttp import web
 
+from consoles.areas import Area
 from graph.auth import InvalidToken, Principal, verify_token
 from settings.service import Settings
 
-COOKIE_NAME = "diamonds_session"
 CSRF_FIELD = "csrf"
 _KEY_LABEL = b"diamonds console session cookie"
 
@@ -33,9 +34,11 @@ class Session:
     csrf: str
 
 
-def _key(settings: Settings) -> bytes:
-    """The cookie's signing key, derived from the API's secret (never the secret itself)."""
-    return hmac.new(settings.jwt_secret.encode(), _KEY_LABEL, hashlib.sha256).digest()
+def _key(settings: Settings, area: Area) -> bytes:
+    """An area's cookie signing key, derived from the API's secret (never the secret itself) and
+    the area, so one area's cookie, renamed, does not verify in the other."""
+    label = _KEY_LABEL + b" " + area.slug.encode()
+    return hmac.new(settings.jwt_secret.encode(), label, hashlib.sha256).digest()
 
 
 def _b64(raw: bytes) -> str:
@@ -46,8 +49,8 @@ def _unb64(text: str) -> bytes:
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
-def _signature(settings: Settings, payload: str) -> str:
-    return _b64(hmac.new(_key(settings), payload.encode(), hashlib.sha256).digest())
+def _signature(settings: Settings, area: Area, payload: str) -> str:
+    return _b64(hmac.new(_key(settings, area), payload.encode(), hashlib.sha256).digest())
 
 
 def open_session(settings: Settings, token: str) -> Session:
@@ -62,14 +65,15 @@ def open_session(settings: Settings, token: str) -> Session:
     return Session(principal, token, int(claims["exp"]), secrets.token_urlsafe(32))
 
 
-def read_session(settings: Settings, request: web.Request) -> Session | None:
-    """The request's session: None without a cookie, with a forged one, or once the token has
-    expired or stopped verifying (e.g. the secret changed)."""
-    cookie = request.cookies.get(COOKIE_NAME)
+def read_session(settings: Settings, request: web.Request, area: Area) -> Session | None:
+    """The request's session in `area`: None without that area's cookie, with a forged one (or
+    the other area's), or once the token has expired or stopped verifying (e.g. the secret
+    changed)."""
+    cookie = request.cookies.get(area.cookie_name)
     if not cookie or "." not in cookie:
         return None
     payload, _, signature = cookie.rpartition(".")
-    if not hmac.compare_digest(signature, _signature(settings, payload)):
+    if not hmac.compare_digest(signature, _signature(settings, area, payload)):
         return None
     try:
         fields = json.loads(_unb64(payload))
@@ -83,27 +87,34 @@ def read_session(settings: Settings, request: web.Request) -> Session | None:
     return Session(principal, token, expires_at, csrf)
 
 
-def set_session_cookie(settings: Settings, response: web.StreamResponse, session: Session) -> None:
-    """Write the session cookie: it never outlives the token (`Max-Age`: the token's time left)."""
+def set_session_cookie(
+    settings: Settings, response: web.StreamResponse, session: Session, area: Area
+) -> None:
+    """Write the area's session cookie, sent only under its path: it never outlives the token
+    (`Max-Age`: the token's time left)."""
     payload = _b64(
         json.dumps(
             {"token": session.token, "csrf": session.csrf, "exp": session.expires_at}
         ).encode()
     )
     response.set_cookie(
-        COOKIE_NAME,
-        f"{payload}.{_signature(settings, payload)}",
+        area.cookie_name,
+        f"{payload}.{_signature(settings, area, payload)}",
         max_age=max(0, session.expires_at - int(time.time())),
-        path="/",
+        path=area.path,
         httponly=True,
         samesite="Strict",
         secure=not settings.development,
     )
 
 
-def clear_session_cookie(settings: Settings, response: web.StreamResponse) -> None:
+def clear_session_cookie(settings: Settings, response: web.StreamResponse, area: Area) -> None:
     response.del_cookie(
-        COOKIE_NAME, path="/", httponly=True, samesite="Strict", secure=not settings.development
+        area.cookie_name,
+        path=area.path,
+        httponly=True,
+        samesite="Strict",
+        secure=not settings.development,
     )
 
 

@@ -22,7 +22,6 @@ from consoles.signin import sign_in, sign_out
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 STATIC_PATH = "/consoles/static"
-LIVE_PATH = "/consoles/live"
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -50,12 +49,11 @@ def add_consoles(app: web.Application, config: ConsoleConfig) -> None:
         undefined=jinja2.ChainableUndefined,
     )
     environment.filters.update(FILTERS)
-    environment.globals.update(
-        static=STATIC_PATH, live_path=LIVE_PATH, console_path="/console", studio_path="/studio"
-    )
+    environment.globals.update(static=STATIC_PATH, console_path="/console", studio_path="/studio")
     routes = app.router
     for area in AREAS:
         _add_sign_in_routes(routes, area)
+        routes.add_route("GET", area.live_path, LiveSocket(area))
     get, post = _get(routes), _post(routes)
     get("/console", finance.payouts_page)
     get("/console/payouts", finance.payouts_page)
@@ -81,7 +79,6 @@ def add_consoles(app: web.Application, config: ConsoleConfig) -> None:
     get("/studio/live", studio.live_page)
     get("/studio/earnings", studio.earnings_page)
     get("/studio/wallet", studio.wallet_page)
-    routes.add_route("GET", LIVE_PATH, LiveSocket())
     routes.add_static(STATIC_PATH, STATIC_DIR)
 
 

@@ -1,5 +1,6 @@
 """Signing in and out of an area: a bearer token pasted (or a demo user's, in development) is
-checked by the API's verifier and exchanged for the session cookie; signing out clears it.
+checked by the API's verifier and exchanged for that area's session cookie; signing out clears
+it (the other area's stays).
 """
 
 from __future__ import annotations
@@ -40,17 +41,17 @@ async def sign_in(request: web.Request, area: Area) -> web.Response:
     if not area.admits(session.principal):
         return forbidden_page(request, area, session)
     response = web.HTTPSeeOther(_safe_next(area, str(form.get("next", ""))))
-    set_session_cookie(settings, response, session)
+    set_session_cookie(settings, response, session, area)
     raise response
 
 
 async def sign_out(request: web.Request, area: Area) -> web.Response:
     """Clear the cookie, whatever the role; only with this session's CSRF token (403 without)."""
     settings = config_of(request).settings
-    session = read_session(settings, request)
+    session = read_session(settings, request, area)
     form = await request.post()
     if session is not None and not csrf_matches(session, form.get(CSRF_FIELD)):
         return forbidden_page(request, area, session)
     response = web.HTTPSeeOther(area.path)
-    clear_session_cookie(settings, response)
+    clear_session_cookie(settings, response, area)
     raise response
