@@ -122,7 +122,8 @@ async def _eligibility(signed_in: Guarded, provider: str, currency: str) -> dict
 
 
 async def live_page(request: web.Request) -> web.Response:
-    """The creator's live stream now, with the gifts arriving (giftReceived, by live.js)."""
+    """The creator's live stream now, with the gifts arriving (giftReceived) and its top gifters
+    as they move (leaderboardChanged), both by live.js."""
     signed_in = guard(request, STUDIO)
     stream = None
     after: str | None = None
@@ -143,7 +144,11 @@ async def live_page(request: web.Request) -> web.Response:
             after = connection["pageInfo"]["endCursor"]
     except OperationFailed as exc:
         return signed_in.refused(exc)
-    values = {"stream": stream, "live_query": operation("GiftReceived")}
+    values = {
+        "stream": stream,
+        "live_query": operation("GiftReceived"),
+        "leaderboard_query": operation("LeaderboardChanged"),
+    }
     return signed_in.page("studio/live.html", values)
 
 

@@ -1,7 +1,8 @@
 // Live updates over graphql-transport-ws, through the consoles' own socket (the session cookie
 // says who is listening). An element with `data-live-socket` and `data-live-query` subscribes;
 // with `data-refresh-url` each matching message re-renders it from the server, with
-// `data-live-gifts` each message's gifts are added at its top.
+// `data-live-gifts` each message's gifts are added at its top, with `data-live-leaderboard` its
+// rows are replaced by each message's leaderboard.
 "use strict";
 
 function valueAt(data, path) {
@@ -15,26 +16,43 @@ function matches(element, data) {
   return String(valueAt(data, rule.slice(0, split))) === rule.slice(split + 1);
 }
 
+function row(texts, numeric) {
+  const tr = document.createElement("tr");
+  texts.forEach((text, index) => {
+    const cell = document.createElement("td");
+    cell.textContent = text;
+    if (numeric.includes(index)) cell.className = "num";
+    tr.appendChild(cell);
+  });
+  return tr;
+}
+
+function showLeaderboard(element, data) {
+  const entries = data.leaderboardChanged.entries;
+  const rows = entries.map((entry) =>
+    row([String(entry.rank), entry.displayName, Number(entry.total).toLocaleString("en-US")], [0, 2]),
+  );
+  if (!rows.length) {
+    rows.push(row(["No gifts yet…"], []));
+    rows[0].cells[0].colSpan = 3;
+  }
+  element.replaceChildren(...rows);
+}
+
 function addGifts(element, data) {
   const update = data.giftReceived;
   const total = document.getElementById("stream-total");
   if (total) total.textContent = Number(update.streamTotal).toLocaleString("en-US");
   element.querySelector("tr.empty")?.remove();
   for (const gift of update.gifts) {
-    const row = document.createElement("tr");
-    for (const text of [
+    const texts = [
       gift.committedAt.replace("T", " ").slice(0, 19),
       gift.senderName,
       gift.gift.name,
       String(gift.quantity),
       Number(gift.diamonds).toLocaleString("en-US"),
-    ]) {
-      const cell = document.createElement("td");
-      cell.textContent = text;
-      row.appendChild(cell);
-    }
-    row.cells[3].className = row.cells[4].className = "num";
-    element.prepend(row);
+    ];
+    element.prepend(row(texts, [3, 4]));
   }
 }
 
@@ -55,6 +73,7 @@ function subscribe(element) {
       if (!matches(element, data)) return;
       if (element.dataset.refreshUrl) await window.consoleRefresh(element, element.dataset.refreshUrl);
       if ("liveGifts" in element.dataset) addGifts(element, data);
+      if ("liveLeaderboard" in element.dataset) showLeaderboard(element, data);
     }
   });
   socket.addEventListener("close", () => {

@@ -1,5 +1,6 @@
 """Who may enter, in a real browser: a viewer is refused the console (403, with a page saying
-why), and a form posted with a forged or missing CSRF token changes nothing (403)."""
+why), a studio session is no console session (each area signs in and out on its own), and a form
+posted with a forged or missing CSRF token changes nothing (403)."""
 
 from __future__ import annotations
 
@@ -28,12 +29,29 @@ async def test_a_viewer_cannot_open_the_console(
     await expect(page.locator("h1")).to_contain_text("403")
     await screenshot(page, "viewer-refused")
 
-    # A creator signed in to the studio is refused the console too, and a viewer the studio.
+    # A creator signed in to the studio is not signed in at the console, and refused there.
     await sign_in(page, served, "/studio", token_for("creator:cid", "CREATOR"))
-    refused = await page.goto(f"{served.url}/console/payouts")
-    assert refused is not None
-    assert refused.status == 403
+    await page.goto(f"{served.url}/console/payouts")
+    await expect(page.locator("h1")).to_contain_text("Sign in to the finance console")
+    await page.fill("textarea#token", token_for("creator:cid", "CREATOR"))
+    async with page.expect_response(f"{served.url}/console/sign-in") as answer:
+        await page.click("form.stack button[type=submit]")
+    assert (await answer.value).status == 403
     await expect(page.locator("h1")).to_contain_text("Not for your role")
+
+
+async def test_signing_out_of_the_studio_leaves_the_console_signed_in(
+    served: Served, page: Page, token_for: Callable[..., str]
+) -> None:
+    await sign_in(page, served, "/console", token_for("finance:fay", "FINANCE"))
+    await sign_in(page, served, "/studio", token_for("creator:cid", "CREATOR"))
+    await expect(page.locator("body")).to_contain_text("creator:cid")
+    await page.click('button:has-text("Sign out")')
+    await page.wait_for_load_state()
+    await expect(page.locator("h1")).to_contain_text("Sign in to the creator studio")
+    await page.goto(f"{served.url}/console/payouts")
+    await expect(page.locator("body")).to_contain_text("finance:fay")
+    await expect(page.locator('button:has-text("Sign out")')).to_be_visible()
 
 
 async def test_a_forged_or_missing_csrf_token_changes_nothing(

@@ -1,5 +1,6 @@
 """The creator studio in a real browser: a creator signs in, sees the diamond wallet, asks for a
-payout and, refused for compliance, sees each missing requirement."""
+payout and, refused for compliance, sees each missing requirement; on the live page gifts arrive
+and move the leaderboard without a reload."""
 
 from __future__ import annotations
 
@@ -53,7 +54,7 @@ async def test_a_creator_sees_the_wallet_and_why_a_payout_is_refused(
     await expect(page.locator("table.payouts tbody tr").first).to_contain_text("2,000")
 
 
-async def test_a_creator_watches_gifts_arrive_in_their_live_stream(
+async def test_a_creator_watches_gifts_arrive_and_the_leaderboard_move_in_their_live_stream(
     served: Served,
     page: Page,
     live_stream: Callable[..., Awaitable[Any]],
@@ -64,6 +65,7 @@ async def test_a_creator_watches_gifts_arrive_in_their_live_stream(
 ) -> None:
     live = await live_stream(title="Sunday songs")
     viewer = await funded_viewer(100, "viewer:gil")
+    rival = await funded_viewer(100, "viewer:hal")
     rose = await gift("Rose", 1)
     await sign_in(page, served, "/studio", token_for(live.creator.subject, "CREATOR"))
     await page.goto(f"{served.url}/studio/live")
@@ -77,6 +79,20 @@ async def test_a_creator_watches_gifts_arrive_in_their_live_stream(
     await expect(row).to_contain_text("Rose")
     await expect(row).to_contain_text("5")
     await expect(page.locator("#stream-total")).to_have_text("5")
+    leaderboard = page.locator("#leaderboard tr")
+    await expect(leaderboard).to_have_count(1)
+    await expect(leaderboard.first).to_contain_text(viewer.display_name)
+    await page.evaluate("window.notReloaded = true")
+
+    await send_gift(
+        served.rig.eco, rival, stream_id=live.stream.id, gift_id=rose.id, quantity=8, key="g2"
+    )
+    await expect(leaderboard).to_have_count(2)
+    await expect(leaderboard.nth(0)).to_contain_text(rival.display_name)
+    await expect(leaderboard.nth(0)).to_contain_text("8")
+    await expect(leaderboard.nth(1)).to_contain_text(viewer.display_name)
+    await expect(leaderboard.nth(1)).to_contain_text("5")
+    assert await page.evaluate("window.notReloaded") is True
     await screenshot(page, "live")
 
 
