@@ -19,6 +19,7 @@ from graph.apq import OrjsonView, PersistedQueries, PersistedQueryView
 from graph.auth import InvalidToken, principal_from_header
 from graph.context import Context
 from graph.live_feeds import Feeds
+from graph.media_types import MediaTypeView
 from graph.request_guard import RequestGuardView
 from graph.schema import schema
 from graph.webhooks import add_identity_webhook_route, add_webhook_routes
@@ -37,7 +38,12 @@ MAX_REQUEST_BYTES = 256 * 1024
 
 
 class DiamondsGraphQLView(
-    PersistedQueryView, RequestGuardView, OrjsonView, LiveView, GraphQLView[Context, None]
+    MediaTypeView,
+    PersistedQueryView,
+    RequestGuardView,
+    OrjsonView,
+    LiveView,
+    GraphQLView[Context, None],
 ):
     """Strawberry's view with our context: the economy and the caller named by the token."""
 
