@@ -18,6 +18,7 @@ from economy.purchases.setup import PurchaseService
 from graph.apq import OrjsonView, PersistedQueries, PersistedQueryView
 from graph.auth import InvalidToken, principal_from_header
 from graph.context import Context
+from graph.cors import add_graphql_routes
 from graph.live_feeds import Feeds
 from graph.media_types import MediaTypeView
 from graph.request_guard import RequestGuardView
@@ -141,7 +142,7 @@ def create_app(
     if schema_state is not None:
         app[SCHEMA_STATE] = schema_state
     view = DiamondsGraphQLView(eco, payouts, purchases)
-    app.router.add_route("*", "/graphql", view)
+    add_graphql_routes(app, view, eco.settings.cors)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
 
