@@ -18,7 +18,9 @@ from economy.purchases.setup import PurchaseService
 from graph.apq import OrjsonView, PersistedQueries, PersistedQueryView
 from graph.auth import InvalidToken, principal_from_header
 from graph.context import Context
+from graph.cors import add_graphql_routes
 from graph.live_feeds import Feeds
+from graph.media_types import MediaTypeView
 from graph.request_guard import RequestGuardView
 from graph.schema import schema
 from graph.webhooks import add_identity_webhook_route, add_webhook_routes
@@ -37,7 +39,12 @@ MAX_REQUEST_BYTES = 256 * 1024
 
 
 class DiamondsGraphQLView(
-    PersistedQueryView, RequestGuardView, OrjsonView, LiveView, GraphQLView[Context, None]
+    MediaTypeView,
+    PersistedQueryView,
+    RequestGuardView,
+    OrjsonView,
+    LiveView,
+    GraphQLView[Context, None],
 ):
     """Strawberry's view with our context: the economy and the caller named by the token."""
 
@@ -135,7 +142,7 @@ def create_app(
     if schema_state is not None:
         app[SCHEMA_STATE] = schema_state
     view = DiamondsGraphQLView(eco, payouts, purchases)
-    app.router.add_route("*", "/graphql", view)
+    add_graphql_routes(app, view, eco.settings.cors)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
 

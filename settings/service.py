@@ -14,6 +14,7 @@ from pathlib import Path
 
 from kernel.env import EnvReader, describe_problems, parse_fraction
 from settings.compliance import ComplianceSettings
+from settings.cors import CorsSettings
 from settings.payouts import PayoutPolicy
 from settings.rates import CashRate, GiftRate
 
@@ -92,6 +93,8 @@ class Settings:
     db_max_overflow: int | None = None
     """Connections opened beyond the pool under load, and closed after (None: the pool size)."""
 
+    cors: CorsSettings = field(default_factory=CorsSettings)
+    """Browser origins allowed to call `/graphql` across origins (`settings.cors`)."""
     compliance: ComplianceSettings = field(default_factory=ComplianceSettings)
     """Identity, tax, sanctions and reporting (`settings.compliance`)."""
     payouts: PayoutPolicy = field(default_factory=PayoutPolicy)
@@ -170,6 +173,7 @@ class Settings:
             gift_batch_size=read.integer("DIAMONDS_GIFT_BATCH_SIZE", 256, 1, 10_000),
             db_pool_size=read.integer("DIAMONDS_DB_POOL_SIZE", 20, 1, 1_000),
             db_max_overflow=read.optional_integer("DIAMONDS_DB_MAX_OVERFLOW", 0, 1_000),
+            cors=CorsSettings.from_env(env, problems, development=development),
             compliance=ComplianceSettings.from_env(env, problems, development=development),
             payouts=PayoutPolicy.from_env(env, problems),
         )

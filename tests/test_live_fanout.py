@@ -198,7 +198,7 @@ async def test_a_subscriber_too_slow_to_read_is_dropped_and_the_others_get_every
     variables = {"stream": to_global_id("LiveStream", stream.id)}
     app = create_app(eco)
     app.on_response_prepare.append(_small_send_buffer)
-    [view] = [r.handler for r in app.router.routes() if isinstance(r.handler, DiamondsGraphQLView)]
+    [view] = {r.handler for r in app.router.routes() if isinstance(r.handler, DiamondsGraphQLView)}
     chunks, per_chunk = 60, 100
     async with TestClient(TestServer(app)) as server:
         fast = await connect(server.session, str(server.make_url("/graphql")))
