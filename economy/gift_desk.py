@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING
 from economy.catalog import Gift
 from economy.events import Event, now
 from economy.gift_batch import open_gift_batch
+from economy.gift_batch.interface import GiftBatch
 from economy.gifting import (
     GiftOrder,
     GiftResult,
@@ -39,6 +40,7 @@ from economy.gifting import (
     send_one,
 )
 from economy.users import User
+from kernel.bounded import BoundedCache
 from kernel.errors import DomainError
 from ledger import InsufficientFunds
 from ledger.batch.planning import BatchRetry, Entry
@@ -56,6 +58,9 @@ EXTRA_BATCH_AT_LEAST = 8
 """While a batch is being written, another opens only for at least this many waiting gifts:
 fewer wait for the one in flight and go with the rest, in one larger batch, when it is done."""
 MAX_ATTEMPTS = 3
+
+CREATORS_KEPT = 10_000
+"""Creators remembered per process (least recently used forgotten first)."""
 
 
 @dataclass
@@ -86,8 +91,8 @@ class GiftDesk:
         self._in_flight_limit = 1 if eco.db.sqlite else POSTGRES_BATCHES_IN_FLIGHT
         self._queue: deque[_Waiting] = deque()
         self._tasks: set[asyncio.Task[None]] = set()
-        self._creators: dict[int, User] = {}
-        """Users never change their id or wallets: creators are cached for good."""
+        self._creators: BoundedCache[int, User] = BoundedCache(CREATORS_KEPT)
+        """Users never change their id or wallets: recently seen creators are cached."""
         self.batches = 0
         self.booked = 0
 
@@ -163,6 +168,17 @@ class GiftDesk:
             if not waiting.answer.done():
                 waiting.answer.set_result(result)
 
+    async def _creators_of(self, gift_batch: GiftBatch, ids: set[int]) -> dict[int, User]:
+        """The creators with these ids, read once and then from the bounded cache."""
+        known = {i: user for i in ids if (user := self._creators.get(i)) is not None}
+        missing = ids - known.keys()
+        if missing:
+            fetched = await gift_batch.creators(sorted(missing))
+            for creator_id, creator in fetched.items():
+                self._creators.put(creator_id, creator)
+            known.update(fetched)
+        return known
+
     async def _book_in(self, conn: BatchConnection, batch: Sequence[_Waiting]) -> list[_Outcome]:
         outcomes: list[_Outcome | None] = [None] * len(batch)
         gift_batch = open_gift_batch(self._eco.db, self._eco.ledger, conn)
@@ -177,9 +193,8 @@ class GiftDesk:
                 outcomes[index] = _Replay(found[1])
             else:
                 outcomes[index] = idempotency_conflict()
-        missing = {s.creator_id for s in look.streams.values()} - self._creators.keys()
-        if missing:
-            self._creators.update(await gift_batch.creators(sorted(missing)))
+        creator_ids = {s.creator_id for s in look.streams.values()}
+        creators = await self._creators_of(gift_batch, creator_ids)
         entries: list[Entry] = []
         planned: list[tuple[int, Gift, User, GiftSplit]] = []
         for index in fresh:
@@ -193,7 +208,7 @@ class GiftDesk:
                 continue
             assert stream is not None
             assert gift is not None
-            creator = self._creators[stream.creator_id]
+            creator = creators[stream.creator_id]
             split = self._eco.settings.gift_rate.split(gift.coins * order.quantity)
             planned.append((index, gift, creator, split))
             entries.append(

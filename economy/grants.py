@@ -10,7 +10,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from economy.app import Economy
 from economy.events import WalletChanged, now
-from economy.users import MAX_SUBJECT_LENGTH, User
+from economy.users import User
+from kernel import validation
 from kernel.audit import write_audit_entry
 from kernel.errors import DomainError
 from kernel.validation import text_field, whole_number
@@ -33,13 +34,7 @@ async def grant_coins(
 ) -> Grant:
     """Raises `DomainError` with INVALID_SUBJECT, INVALID_AMOUNT, INVALID_REASON,
     INVALID_IDEMPOTENCY_KEY or IDEMPOTENCY_CONFLICT; nothing is written then."""
-    recipient_subject = text_field(
-        subject,
-        field="subject",
-        code="INVALID_SUBJECT",
-        max_length=MAX_SUBJECT_LENGTH,
-        what="the subject",
-    )
+    recipient_subject = validation.subject(subject.strip(), field="subject")
     whole_number(
         coins,
         field="coins",

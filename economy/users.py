@@ -13,6 +13,8 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from economy.tables import users
+from kernel import validation
+from kernel.bounded import BoundedCache
 from ledger import Asset, BalancePolicy, open_account, user_owner
 from ledger.database import Database, insert_ignoring_conflicts
 
@@ -27,19 +29,23 @@ class User:
     created_at: datetime
 
 
-MAX_SUBJECT_LENGTH = 255
+USERS_KEPT = 10_000
+"""Users remembered per process by subject (least recently used forgotten first)."""
 
 
 class UserDirectory:
     """Finds users by subject or id, creating them on first sight. A user's id and wallets
-    never change, so found users are cached for the life of the process."""
+    never change, so found users are cached (the `USERS_KEPT` most recently used)."""
 
     def __init__(self, db: Database, diamond_shards: int) -> None:
         self._db = db
         self._shards = diamond_shards
-        self._by_subject: dict[str, User] = {}
+        self._by_subject: BoundedCache[str, User] = BoundedCache(USERS_KEPT)
 
     async def ensure(self, subject: str) -> User:
+        """The user with this subject, created on first sight. Raises `DomainError`
+        INVALID_SUBJECT (before anything is read or written) for a subject that is not valid."""
+        validation.subject(subject, field="subject")
         cached = self._by_subject.get(subject)
         if cached is not None:
             return cached
@@ -48,7 +54,7 @@ class UserDirectory:
         if found is None:
             async with self._db.write() as conn:
                 found = await self._create(conn, subject)
-        self._by_subject[subject] = found
+        self._by_subject.put(subject, found)
         return found
 
     async def _create(self, conn: AsyncConnection, subject: str) -> User:

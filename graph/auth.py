@@ -13,6 +13,8 @@ from typing import Any
 
 import jwt
 
+from kernel import validation
+from kernel.errors import DomainError
 from settings.service import Settings
 
 ALGORITHM = "HS256"
@@ -68,8 +70,7 @@ def mint_token(
     settings: Settings, subject: str, roles: Iterable[str], ttl_seconds: int = DEFAULT_TTL_SECONDS
 ) -> str:
     """A signed token for `subject` with `roles`, valid for `ttl_seconds`."""
-    if not subject.strip():
-        raise InvalidToken("the subject must not be empty")
+    _check_subject(subject)
     now = int(time.time())
     claims: dict[str, Any] = {
         "sub": subject,
@@ -130,12 +131,21 @@ def _verify(settings: Settings, token: str) -> tuple[Principal, float]:
     except jwt.PyJWTError as exc:
         raise InvalidToken(f"the token is not valid: {exc}") from None
     subject = claims.get("sub")
-    if not isinstance(subject, str) or not subject.strip() or len(subject) > 255:
-        raise InvalidToken("the token's subject must be a string of 1 to 255 characters")
+    if not isinstance(subject, str):
+        raise InvalidToken("the token's subject must be a string")
+    _check_subject(subject)
     raw_roles = claims.get("roles", [])
     if not isinstance(raw_roles, list):
         raise InvalidToken("the token's roles must be a list")
     return Principal(subject=subject, roles=parse_roles(raw_roles)), float(claims["exp"])
+
+
+def _check_subject(subject: str) -> None:
+    """The one subject validator (kernel.validation.subject) applied to a token's `sub`."""
+    try:
+        validation.subject(subject, field="sub")
+    except DomainError as exc:
+        raise InvalidToken(f"the token's subject is not valid: {exc.message}") from None
 
 
 def principal_from_header(settings: Settings, authorization: str | None) -> Principal:

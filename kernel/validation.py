@@ -32,9 +32,9 @@ MAX_SUBJECT_LENGTH = 255
 
 
 def subject(value: str, *, field: str) -> str:
-    """A person's subject as given: 1 to 255 characters, no control characters and no lone
-    surrogates (neither database stores them). Raises INVALID_SUBJECT naming `field`."""
-    if not value or len(value) > MAX_SUBJECT_LENGTH:
+    """A person's subject as given: 1 to 255 characters, not only blanks, no control characters
+    and no lone surrogates (neither database stores them). Raises INVALID_SUBJECT naming `field`."""
+    if not value.strip() or len(value) > MAX_SUBJECT_LENGTH:
         raise DomainError(
             "INVALID_SUBJECT", f"a subject has 1 to {MAX_SUBJECT_LENGTH} characters", field
         )

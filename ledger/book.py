@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from kernel.bounded import BoundedCache
 from ledger.accounts import (
     Account,
     BalancePolicy,
@@ -40,11 +41,15 @@ class PlacedHold:
     hold_id: int
 
 
+ACCOUNTS_KEPT = 50_000
+"""Account shapes remembered per process (least recently used forgotten first)."""
+
+
 class Ledger:
     """The ledger of one database. Keeps a cache of account shapes, which never change."""
 
     def __init__(self, *, rng: random.Random | None = None) -> None:
-        self._accounts: dict[int, Account] = {}
+        self._accounts: BoundedCache[int, Account] = BoundedCache(ACCOUNTS_KEPT)
         self._rng = rng or random.Random()  # noqa: S311 - shard choice, not security
 
     async def account(self, conn: AsyncConnection, account_id: int) -> Account:
@@ -52,7 +57,7 @@ class Ledger:
         if cached is None:
             cached = await load_account(conn, account_id)
             if not opened_in_this_transaction(conn, account_id):
-                self._accounts[account_id] = cached
+                self._accounts.put(account_id, cached)
         return cached
 
     async def record(

@@ -118,6 +118,7 @@ async def test_a_quantity_beyond_graphql_int_is_rejected_before_anything_runs(
 GRANT_CASES = [
     ("empty subject", {"subject": "  "}, "INVALID_SUBJECT", "subject"),
     ("oversized subject", {"subject": "s" * 256}, "INVALID_SUBJECT", "subject"),
+    ("subject with DEL", {"subject": "viewer:\x7feve"}, "INVALID_SUBJECT", "subject"),
     ("zero coins", {"coins": 0}, "INVALID_AMOUNT", "coins"),
     ("negative coins", {"coins": -5}, "INVALID_AMOUNT", "coins"),
     ("coins above the cap", {"coins": 100_000_001}, "INVALID_AMOUNT", "coins"),

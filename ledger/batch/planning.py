@@ -188,12 +188,12 @@ class LedgerBatch(abc.ABC):
     async def _load_accounts(self, ids: set[int]) -> None:
         """Fill the ledger's cache of account shapes with the batch's unknown accounts, in one
         statement (a storm of first-time senders would otherwise cost a round trip each)."""
-        missing = sorted(ids - self.ledger._accounts.keys())
+        missing = sorted(i for i in ids if i not in self.ledger._accounts)
         if not missing:
             return
         for m in await self._account_rows(missing):
             if self._cacheable(int(m["id"])):
-                self.ledger._accounts[int(m["id"])] = account_from_row(m)
+                self.ledger._accounts.put(int(m["id"]), account_from_row(m))
 
     async def _plan(self, entry: Entry) -> _Plan:
         if not entry.moves:
