@@ -1,6 +1,7 @@
 """HTTP requests refused before any GraphQL work, with a GraphQL error body and a 4xx status:
-a JSON body that is not an object, a query text longer than `DIAMONDS_MAX_QUERY_BYTES`, and an
-operation the method cannot run (a subscription over HTTP, a mutation over GET).
+a body that is not JSON (a lone surrogate included) or not an object, a query text longer than
+`DIAMONDS_MAX_QUERY_BYTES`, and an operation the method cannot run (a subscription over HTTP, a
+mutation over GET).
 """
 
 from __future__ import annotations
@@ -91,12 +92,20 @@ class RequestGuardView:
         return parsed
 
     def parse_json(self, data: str | bytes) -> Any:
-        return json_object(super().parse_json(data))  # type: ignore[misc]
+        return json_object(self._decoded(data))
+
+    def _decoded(self, data: str | bytes) -> Any:
+        """The JSON text decoded, or `RefusedRequest` (400) with a JSON error body for text that
+        is not JSON, a lone surrogate escape included (Strawberry answers those in plain text)."""
+        try:
+            return self.decode_json(data)  # type: ignore[attr-defined]
+        except ValueError as exc:
+            raise RefusedRequest(400, f"the request body is not valid JSON: {exc}") from None
 
     def parse_query_params(self, params: QueryParams) -> dict[str, Any]:
         """A GET's `variables` and `extensions`, decoded unchecked (null is allowed there;
         Strawberry checks their shape)."""
-        decode = super().parse_json  # type: ignore[misc]
+        decode = self._decoded
         found: dict[str, Any] = dict(params)
         for name in ("variables", "extensions"):
             if found.get(name):
