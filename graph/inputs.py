@@ -1,12 +1,12 @@
 """The one input parser of the GraphQL API: every value that comes from outside (ids, cursors,
-subjects, dates, amounts) becomes a Python value here, or one typed error, never anything else.
+subjects, dates, amounts, filters) becomes a Python value here, or one typed error, never else.
 
 Each parser is pure and takes what the caller sent as it arrived (any text, any JSON value):
-`decode_pair` and `cursor_position` raise `MalformedId`, `big_int`, `date_time` and
-`calendar_date` raise `InvalidInput`, and `subject` (the kernel's, shared with tokens) raises a
-`DomainError` coded INVALID_SUBJECT. `graph.global_ids` and `graph.scalars` turn those errors
-into what the API shows; tests/test_input_parsing_properties.py checks every parser over
-arbitrary text and integers.
+`decode_pair` and `cursor_position` raise `MalformedId`; `big_int`, `date_time` and
+`calendar_date` raise `InvalidInput`; `filter_text` a BAD_USER_INPUT `ApiError`; `subject` (the
+kernel's, shared with tokens) a `DomainError` coded INVALID_SUBJECT. `graph.global_ids` and
+`graph.scalars` turn those errors into what the API shows; tests/test_input_parsing_properties.py
+checks every parser over arbitrary text and integers.
 """
 
 from __future__ import annotations
@@ -15,7 +15,9 @@ import base64
 import binascii
 import re
 from datetime import date, datetime
+from typing import overload
 
+from graph.errors import bad_input
 from kernel.clock import as_utc
 from kernel.validation import MAX_SUBJECT_LENGTH, subject
 
@@ -29,6 +31,7 @@ __all__ = [
     "cursor_position",
     "date_time",
     "decode_pair",
+    "filter_text",
     "subject",
 ]
 
@@ -126,3 +129,28 @@ def calendar_date(value: object) -> date:
         return date.fromisoformat(value)
     except ValueError as exc:
         raise InvalidInput(str(exc)) from None
+
+
+MAX_FILTER_LENGTH = 255
+"""A text a query filters by is at most this long: every stored column it is compared with is."""
+
+
+@overload
+def filter_text(value: str, *, argument: str) -> str: ...
+@overload
+def filter_text(value: None, *, argument: str) -> None: ...
+def filter_text(value: str | None, *, argument: str) -> str | None:
+    """A text a query filters by (a provider's slug, an audit entry's actor), as given; None for
+    no filter. Refused as BAD_USER_INPUT (an `ApiError`) when longer than 255 characters or
+    holding control characters or lone surrogates: no stored value holds them, and PostgreSQL
+    cannot even compare a NUL."""
+    if value is None:
+        return None
+    if len(value) > MAX_FILTER_LENGTH or any(
+        ord(ch) < 32 or ord(ch) == 127 or 0xD800 <= ord(ch) <= 0xDFFF for ch in value
+    ):
+        raise bad_input(
+            f"'{argument}' has at most {MAX_FILTER_LENGTH} characters, without control "
+            "characters or lone surrogates"
+        )
+    return value

@@ -1,6 +1,7 @@
 """HTTP requests refused before any GraphQL work, with a GraphQL error body and a 4xx status:
-a JSON body that is not an object, a query text longer than `DIAMONDS_MAX_QUERY_BYTES`, and an
-operation the method cannot run (a subscription over HTTP, a mutation over GET).
+a body that is not JSON (a lone surrogate's escape included) or not a JSON object, a query text
+longer than `DIAMONDS_MAX_QUERY_BYTES`, and an operation the method cannot run (a subscription
+over HTTP, a mutation over GET).
 """
 
 from __future__ import annotations
@@ -8,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from aiohttp import web
+from cross_web import HTTPException
 from strawberry.exceptions import MissingQueryError
 from strawberry.http import GraphQLRequestData
 from strawberry.http.types import QueryParams
@@ -20,6 +22,10 @@ QUERY_TOO_LARGE = "QUERY_TOO_LARGE"
 SUBSCRIPTIONS_NEED_WEBSOCKET = (
     "subscriptions need the websocket transport at /graphql (graphql-transport-ws); "
     "HTTP serves queries and mutations"
+)
+NOT_JSON = (
+    "the request body is not JSON: it must be UTF-8 without lone surrogates "
+    "(a \\ud800 escape that no low surrogate follows)"
 )
 OPERATIONS_BY_METHOD = {
     "GET": frozenset({OperationType.QUERY}),
@@ -91,7 +97,11 @@ class RequestGuardView:
         return parsed
 
     def parse_json(self, data: str | bytes) -> Any:
-        return json_object(super().parse_json(data))  # type: ignore[misc]
+        try:
+            decoded = super().parse_json(data)  # type: ignore[misc]
+        except HTTPException:
+            raise RefusedRequest(400, NOT_JSON) from None
+        return json_object(decoded)
 
     def parse_query_params(self, params: QueryParams) -> dict[str, Any]:
         """A GET's `variables` and `extensions`, decoded unchecked (null is allowed there;

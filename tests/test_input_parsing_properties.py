@@ -14,6 +14,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from graph.errors import ApiError
 from graph.global_ids import encode_cursor, to_global_id
 from graph.inputs import (
     MAX_BIGINT,
@@ -25,6 +26,7 @@ from graph.inputs import (
     cursor_position,
     date_time,
     decode_pair,
+    filter_text,
     subject,
 )
 from kernel.errors import DomainError
@@ -112,6 +114,15 @@ def test_any_text_is_a_subject_as_given_or_invalid_subject(text: str) -> None:
     with pytest.raises(DomainError) as refusal:
         subject(text, field="creator")
     assert (refusal.value.code, refusal.value.field) == ("INVALID_SUBJECT", "creator")
+
+
+@bounded
+@given(st.text(max_size=MAX_SUBJECT_LENGTH + 20))
+def test_any_text_is_a_filter_as_given_or_bad_user_input(text: str) -> None:
+    refused = value_or_refusal(
+        lambda given: filter_text(given, argument="provider"), text, ApiError
+    )
+    assert refused in (None, text)
 
 
 # BigInt -------------------------------------------------------------------------------------
