@@ -1,12 +1,11 @@
 """Relay global ids (`base64("Type:pk")`), the `Node` interface, and cursor connections
-paged forward with `first` (at most 100) and `after`.
+paged forward with `first` (at most 100) and `after`. Ids and cursors are read by the one input
+parser, `graph.inputs`; this module gives them out and says what a bad one means to the caller.
 """
 
 from __future__ import annotations
 
 import base64
-import binascii
-import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Generic, TypeVar
@@ -14,6 +13,9 @@ from typing import Generic, TypeVar
 import strawberry
 
 from graph.errors import bad_input
+from graph.inputs import CURSOR_NAME, cursor_position
+from graph.inputs import MalformedId as MalformedId
+from graph.inputs import decode_pair as decode_pair
 from kernel.errors import DomainError
 
 MAX_PAGE_SIZE = 100
@@ -23,34 +25,8 @@ T = TypeVar("T")
 R = TypeVar("R")
 
 
-class MalformedId(ValueError):
-    """An id that is not one of ours, or names another type than the one expected."""
-
-
 def to_global_id(type_name: str, pk: int) -> strawberry.ID:
     return strawberry.ID(base64.urlsafe_b64encode(f"{type_name}:{pk}".encode()).decode())
-
-
-_PAIR = re.compile(r"([A-Za-z_][A-Za-z0-9_]*):(0|[1-9][0-9]{0,17})")
-"""The decoded form: an ASCII name, a colon and ASCII digits without leading zeros."""
-
-
-def decode_pair(text: str) -> tuple[str, int]:
-    """(name, number) of `base64url("Name:N")` in its one canonical form, the form
-    `to_global_id` and `encode_cursor` give out: strict base64 (padded, no stray characters or
-    bits), an ASCII name, and ASCII digits without leading zeros (no superscript or
-    Arabic-Indic digits, no "01"). The one decoder of ids and cursors. Raises `MalformedId`,
-    never anything else."""
-    if not 0 < len(text) <= 200 or not text.isascii():
-        raise MalformedId("not a valid id")
-    try:
-        raw = base64.urlsafe_b64decode(text.encode("ascii"))
-    except (binascii.Error, ValueError):
-        raise MalformedId("not a valid id") from None
-    match = _PAIR.fullmatch(raw.decode("latin-1"))
-    if match is None or base64.urlsafe_b64encode(raw).decode("ascii") != text:
-        raise MalformedId("not a valid id")
-    return match[1], int(match[2])
 
 
 def from_global_id(global_id: str) -> tuple[str, int]:
@@ -92,7 +68,7 @@ class Connection(Generic[T]):
 
 
 def encode_cursor(position: int) -> str:
-    return base64.urlsafe_b64encode(f"cursor:{position}".encode()).decode()
+    return base64.urlsafe_b64encode(f"{CURSOR_NAME}:{position}".encode()).decode()
 
 
 def decode_cursor(cursor: str | None) -> int | None:
@@ -101,12 +77,9 @@ def decode_cursor(cursor: str | None) -> int | None:
     if cursor is None:
         return None
     try:
-        prefix, position = decode_pair(cursor)
+        return cursor_position(cursor)
     except MalformedId:
-        prefix, position = "", 0
-    if prefix != "cursor":
-        raise bad_input("'after' is not a cursor this API gave out")
-    return position
+        raise bad_input("'after' is not a cursor this API gave out") from None
 
 
 @dataclass(frozen=True)

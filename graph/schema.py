@@ -5,7 +5,7 @@ passes through (depth, alias and token limits, parser and validation caches, err
 from __future__ import annotations
 
 import logging
-from datetime import datetime
+from datetime import date, datetime
 
 import strawberry
 from graphql import GraphQLError
@@ -26,7 +26,7 @@ from graph.payouts.schema import PayoutMutations, PayoutQueries
 from graph.payouts.subscriptions import PayoutSubscriptions
 from graph.purchases.schema import PurchaseMutations
 from graph.reconciliation.schema import ReconciliationMutations, ReconciliationQueries
-from graph.scalars import BIGINT_SCALAR, DATETIME_SCALAR, BigInt
+from graph.scalars import BIGINT_SCALAR, DATE_SCALAR, DATETIME_SCALAR, BigInt
 from graph.streams.schema import StreamMutations, StreamQueries
 from graph.streams.subscriptions import StreamSubscriptions
 from graph.users.schema import UserQueries
@@ -99,7 +99,8 @@ schema = DiamondsSchema(
     mutation=Mutation,
     subscription=Subscription,
     config=StrawberryConfig(
-        auto_camel_case=True, scalar_map={BigInt: BIGINT_SCALAR, datetime: DATETIME_SCALAR}
+        auto_camel_case=True,
+        scalar_map={BigInt: BIGINT_SCALAR, datetime: DATETIME_SCALAR, date: DATE_SCALAR},
     ),
     # Factories: a fresh extension per request; the parser and validation caches are shared.
     extensions=[

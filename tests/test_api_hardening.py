@@ -25,6 +25,23 @@ async def test_a_json_body_that_is_not_an_object_is_a_400_graphql_error(
     assert "must be a JSON object" in payload["errors"][0]["message"]
 
 
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"query": "{ me { subject } }", "variables": {"s": "\\ud800"}}',
+        b'{"query": "{ giftCatalog { id } }"',
+        b"\xff\xfe",
+    ],
+    ids=["lone surrogate escape", "truncated", "not UTF-8"],
+)
+async def test_a_body_that_is_not_json_is_a_400_graphql_error(api: Any, body: bytes) -> None:
+    response = await api.post("/graphql", data=body, headers={"Content-Type": "application/json"})
+    assert response.status == 400
+    payload = await response.json()
+    assert payload["errors"][0]["extensions"]["code"] == "BAD_REQUEST"
+    assert "not valid JSON" in payload["errors"][0]["message"]
+
+
 async def test_get_variables_may_still_be_null(api: Any) -> None:
     response = await api.get(
         "/graphql", params={"query": "{ giftCatalog { id } }", "variables": "null"}
@@ -147,6 +164,25 @@ async def test_an_out_of_range_or_malformed_datetime_is_bad_user_input(
         assert response.error_codes == ["BAD_USER_INPUT"]
         assert "DateTime cannot represent" in response.errors[0]["message"]
     assert [r for r in caplog.records if r.levelname == "ERROR"] == []
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "query($t: String) { payouts(provider: $t) { edges { cursor } } }",
+        "query($t: String) { reconciliationRuns(provider: $t) { edges { cursor } } }",
+        "query($t: String) { auditLog(actor: $t) { edges { cursor } } }",
+        "query($t: String!) { payoutEligibility(provider: $t) { eligible } }",
+    ],
+    ids=["payouts", "reconciliationRuns", "auditLog", "payoutEligibility"],
+)
+@pytest.mark.parametrize("text", ["a\x00b", "x" * 256], ids=["NUL", "256 characters"])
+async def test_a_filter_text_with_nul_or_too_long_is_bad_user_input(
+    graphql: Any, query: str, text: str
+) -> None:
+    response = await graphql(query, {"t": text}, subject="finance:fay", roles=["FINANCE"])
+    assert response.status == 200
+    assert response.error_codes == ["BAD_USER_INPUT"]
 
 
 async def test_a_datetime_in_range_is_read_in_utc(graphql: Any) -> None:

@@ -121,6 +121,7 @@ async def test_bad_input_is_a_typed_error_and_writes_nothing(
     cases = [
         ({"provider": "nope", "since": utc_today().isoformat()}, "UNKNOWN_PROVIDER"),
         ({"provider": "stripe", "since": tomorrow}, "INVALID_PERIOD"),
+        ({"provider": "stripe", "since": "9999-12-31"}, "INVALID_PERIOD"),
         (
             {"provider": "stripe", "since": utc_today().isoformat(), "until": "2000-01-01"},
             "INVALID_PERIOD",

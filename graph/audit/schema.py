@@ -12,6 +12,7 @@ from strawberry.types import Info
 from graph.audit.types import AuditEntry
 from graph.context import Context
 from graph.global_ids import Connection, PageRequest, connection
+from graph.inputs import filter_text
 from graph.permissions import CanReadAuditLog
 from kernel.audit import AuditFilter, audit_entries
 from kernel.clock import as_utc
@@ -38,9 +39,9 @@ class AuditQueries:
     ) -> Connection[AuditEntry]:
         page = PageRequest.of(first, after)
         where = AuditFilter(
-            actor=actor or None,
-            target=target or None,
-            action=action or None,
+            actor=filter_text(actor or None, argument="actor"),
+            target=filter_text(target or None, argument="target"),
+            action=filter_text(action or None, argument="action"),
             created_after=as_utc(created_after) if created_after else None,
             created_before=as_utc(created_before) if created_before else None,
         )

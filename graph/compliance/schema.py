@@ -53,6 +53,7 @@ from graph.compliance.types import (
 from graph.context import Context
 from graph.errors import bad_input, forbidden
 from graph.global_ids import Connection, MalformedId, PageRequest, connection, pk_of
+from graph.inputs import filter_text
 from graph.permissions import IsAuthenticated, _RequireRoles
 from kernel.clock import utc_today
 
@@ -108,7 +109,7 @@ class ComplianceQueries:
             found = await gate_service.check_payout(
                 conn,
                 user_id=pk,
-                provider=provider.strip().lower()[:32],
+                provider=filter_text(provider, argument="provider").strip().lower()[:32],
                 currency=currency.strip().upper()[:3],
                 amount_minor=0,
                 today=utc_today(),

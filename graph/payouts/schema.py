@@ -13,6 +13,7 @@ from economy.users import by_subject
 from graph.context import Context
 from graph.errors import bad_input
 from graph.global_ids import Connection, MalformedId, PageRequest, connection, pk_of
+from graph.inputs import filter_text
 from graph.payouts.mutations.acknowledge_discrepancy import (
     AcknowledgeDiscrepancyPayload,
     acknowledge_discrepancy,
@@ -97,7 +98,7 @@ class PayoutQueries:
         where = PayoutFilter(
             user_id=user_id,
             status=status,
-            provider=provider,
+            provider=filter_text(provider, argument="provider"),
             created_after=as_utc(created_after) if created_after else None,
             created_before=as_utc(created_before) if created_before else None,
             min_diamonds=None if min_diamonds is None else int(min_diamonds),

@@ -9,6 +9,7 @@ from strawberry.types import Info
 
 from graph.context import Context
 from graph.global_ids import Connection, MalformedId, PageRequest, connection, pk_of
+from graph.inputs import filter_text
 from graph.permissions import IsFinance
 from graph.reconciliation.mutations.reconcile_provider import (
     ReconcileProviderPayload,
@@ -38,7 +39,10 @@ class ReconciliationQueries:
         page = PageRequest.of(first, after)
         async with info.context.eco.db.read() as conn:
             rows = await runs_page(
-                conn, provider=provider, before_id=page.after, limit=page.limit + 1
+                conn,
+                provider=filter_text(provider, argument="provider"),
+                before_id=page.after,
+                limit=page.limit + 1,
             )
         return connection(rows, page, lambda r: r.id, ReconciliationRun.of)
 

@@ -71,7 +71,12 @@ class Period:
         return datetime.combine(self.end, time(), UTC)
 
 
-def checked_period(start: date, end: date) -> Period:
+def checked_period(start: date, end: date | None = None) -> Period:
+    """The days from `start` to `end` (exclusive; by default the day after `start`), refused
+    with INVALID_PERIOD when empty, too long or not started (the last day of the calendar has
+    no day after it: an empty period, not an OverflowError)."""
+    if end is None:
+        end = start + timedelta(days=1) if start < date.max else start
     if end <= start:
         raise DomainError("INVALID_PERIOD", "the period must end after it starts", "until")
     if (end - start).days > MAX_DAYS:

@@ -5,7 +5,7 @@ same run the daily job makes; a re-run replaces the period's results and keeps r
 from __future__ import annotations
 
 import enum
-from datetime import date, timedelta
+from datetime import date
 
 import strawberry
 from strawberry.types import Info
@@ -54,7 +54,7 @@ async def reconcile_provider(
     info: Info[Context, None], input: ReconcileProviderInput
 ) -> ReconcileProviderPayload:
     actor = await info.context.user()
-    period = checked_period(input.since, input.until or input.since + timedelta(days=1))
+    period = checked_period(input.since, input.until)
     try:
         run = await reconcile_period(
             info.context.payout_service(), input.provider, period, actor=actor.subject
