@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import base64
 import binascii
+import json
 import logging
+import time
 import zlib
 from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
@@ -40,6 +42,9 @@ PRODUCTION_CERT_HOSTS: tuple[str, ...] = ("*.paypal.com",)
 
 MAX_CERT_BYTES = 64 * 1024
 MAX_CACHED_CERTS = 16
+CERT_KEPT = timedelta(hours=12)
+"""How long a fetched certificate is trusted before it is fetched again."""
+CERT_UNUSABLE = "the signing certificate could not be fetched or read"
 
 
 def signed_message(
@@ -117,20 +122,29 @@ class CertificateCache:
     def __init__(self, allowed_hosts: Sequence[str], timeout_seconds: float) -> None:
         self.allowed_hosts = tuple(allowed_hosts)
         self._timeout = aiohttp.ClientTimeout(total=timeout_seconds)
-        self._certs: OrderedDict[str, x509.Certificate] = OrderedDict()
+        self._certs: OrderedDict[str, tuple[x509.Certificate, float]] = OrderedDict()
         self._session: aiohttp.ClientSession | None = None
 
     async def get(self, url: str) -> x509.Certificate:
+        """The certificate at `url`, fetched once and kept (bounded) for `CERT_KEPT` at most.
+        Raises `WebhookVerificationError` alike whatever went wrong, so that a caller choosing
+        the URL learns nothing about it (why is logged)."""
         if not cert_url_allowed(url, self.allowed_hosts):
             raise WebhookVerificationError(PROVIDER, f"certificate URL not allowed: {url}")
-        cert = self._certs.get(url)
-        if cert is None:
-            cert = await self._fetch(url)
-            self._certs[url] = cert
-            while len(self._certs) > MAX_CACHED_CERTS:
-                self._certs.popitem(last=False)
-        else:
+        kept = self._certs.get(url)
+        now = time.monotonic()
+        if kept is not None and now - kept[1] < CERT_KEPT.total_seconds():
             self._certs.move_to_end(url)
+            return kept[0]
+        try:
+            cert = await self._fetch(url)
+        except (TransientProviderError, WebhookVerificationError) as error:
+            log.warning("paypal webhook certificate unusable: %s", error)
+            raise WebhookVerificationError(PROVIDER, CERT_UNUSABLE) from None
+        self._certs[url] = (cert, now)
+        self._certs.move_to_end(url)
+        while len(self._certs) > MAX_CACHED_CERTS:
+            self._certs.popitem(last=False)
         return cert
 
     async def _fetch(self, url: str) -> x509.Certificate:
@@ -200,6 +214,8 @@ class WebhookVerifier:
             raw_signature = base64.b64decode(signature.transmission_sig, validate=True)
         except (binascii.Error, ValueError):
             raise WebhookVerificationError(PROVIDER, "signature is not base64") from None
+        if not _is_json_object(body):
+            raise WebhookVerificationError(PROVIDER, "the body is not a JSON object")
         cert = await self.certificates.get(signature.cert_url)
         if not cert.not_valid_before_utc <= now <= cert.not_valid_after_utc:
             raise WebhookVerificationError(
@@ -219,3 +235,10 @@ class WebhookVerifier:
 
     async def close(self) -> None:
         await self.certificates.close()
+
+
+def _is_json_object(body: bytes) -> bool:
+    try:
+        return isinstance(json.loads(body), dict)
+    except (ValueError, UnicodeDecodeError):
+        return False

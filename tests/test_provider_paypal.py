@@ -41,7 +41,7 @@ from providers.paypal import (
     format_amount,
     result_from_batch,
 )
-from providers.paypal_signature import cert_url_allowed
+from providers.paypal_signature import CERT_UNUSABLE, cert_url_allowed
 from providers.retry import RetryPolicy, submit_with_retries
 from providers.testing import (
     Delivery,
@@ -873,3 +873,38 @@ async def test_an_unclaimed_payment_is_taken_back_before_it_counts_as_returned(
     looked = await paypal.lookup("po-1", submitted.provider_reference)
     assert looked.state is PayoutState.RETURNED
     assert fake.item_of("po-1").status == "RETURNED"
+
+
+def _closed_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+    return port
+
+
+async def test_a_certificate_that_cannot_be_had_is_refused_alike_whatever_the_fetch_did(
+    fake: FakePayPal, paypal: PayPalProvider
+) -> None:
+    """A caller choosing the certificate URL cannot tell an open port from a closed one."""
+    await paypal.submit(instruction())
+    body = event_body(fake)
+    answers = set()
+    for url in (
+        f"http://127.0.0.1:{_closed_port()}/v1/notifications/certs/CERT",
+        f"{fake.url}/v1/notifications/no-such-cert",
+        f"{fake.url}/v1/oauth2/token",
+    ):
+        with pytest.raises(WebhookVerificationError) as refused:
+            await paypal.parse_webhook(fake.sign(body, cert_url=url), body)
+        answers.add(str(refused.value))
+    assert len(answers) == 1, answers
+    assert CERT_UNUSABLE in answers.pop()
+
+
+async def test_a_body_that_is_not_a_json_object_is_refused_before_any_fetch(
+    fake: FakePayPal, paypal: PayPalProvider
+) -> None:
+    for body in (b"not json", b"[1, 2]", b"\xff"):
+        with pytest.raises(WebhookVerificationError, match="JSON object"):
+            await paypal.parse_webhook(fake.sign(body), body)
+    assert not any(path.startswith("/v1/notifications/certs/") for _, path in fake.requests)
