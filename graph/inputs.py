@@ -19,7 +19,7 @@ from typing import overload
 
 from graph.errors import bad_input
 from kernel.clock import as_utc
-from kernel.validation import MAX_SUBJECT_LENGTH, subject
+from kernel.validation import MAX_SUBJECT_LENGTH, subject, unstorable
 
 __all__ = [
     "MAX_BIGINT",
@@ -146,9 +146,7 @@ def filter_text(value: str | None, *, argument: str) -> str | None:
     cannot even compare a NUL."""
     if value is None:
         return None
-    if len(value) > MAX_FILTER_LENGTH or any(
-        ord(ch) < 32 or ord(ch) == 127 or 0xD800 <= ord(ch) <= 0xDFFF for ch in value
-    ):
+    if len(value) > MAX_FILTER_LENGTH or unstorable(value):
         raise bad_input(
             f"'{argument}' has at most {MAX_FILTER_LENGTH} characters, without control "
             "characters or lone surrogates"

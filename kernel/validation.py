@@ -27,6 +27,12 @@ def text_field(value: str, *, field: str, code: str, max_length: int, what: str)
     return cleaned
 
 
+def unstorable(value: str) -> bool:
+    """Whether `value` holds a control character (DEL included) or a lone surrogate: neither
+    database stores them, and PostgreSQL cannot even compare a NUL."""
+    return any(ord(ch) < 32 or ord(ch) == 127 or 0xD800 <= ord(ch) <= 0xDFFF for ch in value)
+
+
 MAX_SUBJECT_LENGTH = 255
 """A subject (a token's `sub`, a `creator:` argument) fits the users table's column."""
 
@@ -38,7 +44,7 @@ def subject(value: str, *, field: str) -> str:
         raise DomainError(
             "INVALID_SUBJECT", f"a subject has 1 to {MAX_SUBJECT_LENGTH} characters", field
         )
-    if any(ord(ch) < 32 or ord(ch) == 127 or 0xD800 <= ord(ch) <= 0xDFFF for ch in value):
+    if unstorable(value):
         raise DomainError(
             "INVALID_SUBJECT", "a subject has no control characters or lone surrogates", field
         )
