@@ -19,6 +19,7 @@ NOT_JSON_BODIES = [
         id="encoded raw",
     ),
     pytest.param(b'{"query": ', id="truncated"),
+    pytest.param(b"\xff\xfe", id="not UTF-8"),
 ]
 
 
