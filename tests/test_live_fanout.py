@@ -32,9 +32,9 @@ from tests.live_fixtures import (
     connect,
     wait_until,
 )
+from tests.served_process import ROOT, served_process
 
 REDIS_URL = os.environ.get("DIAMONDS_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
-ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture
@@ -80,9 +80,8 @@ def _gift(stream_id: int, gift_send_id: int, sender_name: str = "viewer") -> Gif
 
 
 @pytest.fixture
-async def second_server(database_url: str, channel: str) -> AsyncIterator[str]:
+async def second_server(database_url: str, channel: str, tmp_path: Path) -> AsyncIterator[str]:
     """`diamonds serve` in another process, on the test's database and Redis channel."""
-    port = unused_port()
     env = {
         **os.environ,
         "DIAMONDS_JWT_SECRET": TEST_JWT_SECRET,
@@ -90,36 +89,9 @@ async def second_server(database_url: str, channel: str) -> AsyncIterator[str]:
         "DIAMONDS_REDIS_CHANNEL": channel,
         "DIAMONDS_LIVE_TICK_MS": "0",
     }
-    command = [sys.executable, "-m", "diamonds.cli", "serve", "--port", str(port)]
-    command += ["--no-migrate", "--no-worker", "--database-url", database_url]
-    process = subprocess.Popen(  # noqa: ASYNC220, S603 - our own command, started once
-        command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        async with aiohttp.ClientSession() as session:
-            deadline = time.monotonic() + 30
-            while True:
-                try:
-                    async with session.get(f"{url}/healthz") as response:
-                        if response.status == 200:
-                            break
-                except aiohttp.ClientConnectionError:
-                    pass
-                if process.poll() is not None or time.monotonic() > deadline:
-                    error = process.stderr.read().decode() if process.stderr else ""
-                    pytest.fail(f"the second server did not start:\n{error[-3000:]}")
-                await asyncio.sleep(0.1)
+    arguments = ["--no-migrate", "--no-worker", "--database-url", database_url]
+    async with served_process(arguments, env, tmp_path / "second-server.log") as (url, _):
         yield url
-    finally:
-        process.terminate()
-        try:
-            process.wait(15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        if process.stderr:
-            process.stderr.close()
 
 
 async def test_two_server_processes_both_deliver_every_gift(

@@ -8,21 +8,17 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
-import subprocess
-import sys
-import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import aiohttp
 import pytest
-from aiohttp.test_utils import unused_port
 
 from tests.conftest import TEST_JWT_SECRET
+from tests.served_process import served_process
 
 pytestmark = pytest.mark.slow
 
-ROOT = Path(__file__).resolve().parent.parent
 REQUESTS = 2_000
 AT_ONCE = 8
 OVER_THE_CAP = 250_000
@@ -51,38 +47,10 @@ async def server(sqlite_template: Path, tmp_path: Path) -> AsyncIterator[tuple[s
     """`diamonds serve` in another process on an SQLite copy: its URL and process id."""
     database = tmp_path / "memory.db"
     shutil.copyfile(sqlite_template, database)
-    port = unused_port()
     env = {**os.environ, "DIAMONDS_JWT_SECRET": TEST_JWT_SECRET}
-    command = [sys.executable, "-m", "diamonds.cli", "serve", "--port", str(port), "--no-migrate"]
-    command += ["--no-worker", "--database-url", f"sqlite+aiosqlite:///{database}"]
-    log = (tmp_path / "server.log").open("wb")  # a pipe would fill with access lines and block
-    process = subprocess.Popen(  # noqa: ASYNC220, S603 - our own command, started once
-        command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=log
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        async with aiohttp.ClientSession() as session:
-            deadline = time.monotonic() + 30
-            while True:
-                try:
-                    async with session.get(f"{url}/healthz") as response:
-                        if response.status == 200:
-                            break
-                except aiohttp.ClientConnectionError:
-                    pass
-                if process.poll() is not None or time.monotonic() > deadline:
-                    error = (tmp_path / "server.log").read_text()
-                    pytest.fail(f"the server did not start:\n{error[-3000:]}")
-                await asyncio.sleep(0.1)
+    arguments = ["--no-migrate", "--no-worker", "--database-url", f"sqlite+aiosqlite:///{database}"]
+    async with served_process(arguments, env, tmp_path / "server.log") as (url, process):
         yield url, process.pid
-    finally:
-        process.terminate()
-        try:
-            process.wait(15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        log.close()
 
 
 async def send_all(url: str, serials: range) -> dict[int, int]:
