@@ -12,7 +12,6 @@ import json
 import logging
 import time
 import zlib
-from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -24,6 +23,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
+from kernel.bounded import BoundedCache
 from providers.errors import ProviderConfigError, TransientProviderError, WebhookVerificationError
 
 log = logging.getLogger(__name__)
@@ -122,7 +122,9 @@ class CertificateCache:
     def __init__(self, allowed_hosts: Sequence[str], timeout_seconds: float) -> None:
         self.allowed_hosts = tuple(allowed_hosts)
         self._timeout = aiohttp.ClientTimeout(total=timeout_seconds)
-        self._certs: OrderedDict[str, tuple[x509.Certificate, float]] = OrderedDict()
+        self._certs: BoundedCache[str, tuple[x509.Certificate, float]] = BoundedCache(
+            MAX_CACHED_CERTS
+        )
         self._session: aiohttp.ClientSession | None = None
 
     async def get(self, url: str) -> x509.Certificate:
@@ -134,17 +136,13 @@ class CertificateCache:
         kept = self._certs.get(url)
         now = time.monotonic()
         if kept is not None and now - kept[1] < CERT_KEPT.total_seconds():
-            self._certs.move_to_end(url)
             return kept[0]
         try:
             cert = await self._fetch(url)
         except (TransientProviderError, WebhookVerificationError) as error:
             log.warning("paypal webhook certificate unusable: %s", error)
             raise WebhookVerificationError(PROVIDER, CERT_UNUSABLE) from None
-        self._certs[url] = (cert, now)
-        self._certs.move_to_end(url)
-        while len(self._certs) > MAX_CACHED_CERTS:
-            self._certs.popitem(last=False)
+        self._certs.put(url, (cert, now))
         return cert
 
     async def _fetch(self, url: str) -> x509.Certificate:
