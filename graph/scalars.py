@@ -21,11 +21,6 @@ __all__ = ["BIGINT_SCALAR", "DATETIME_SCALAR", "DATE_SCALAR", "MAX_BIGINT", "Big
 V = TypeVar("V")
 
 
-def _parse(value: object) -> int:
-    """A variable's value as a BigInt. Raises `ValueError` (`InvalidInput`) with the reason."""
-    return big_int(value)
-
-
 def _parse_literal(node: ValueNode, variables: dict[str, Any] | None = None) -> int:
     """A literal in the query text as a BigInt. An invalid one is a validation error, public
     like a variable's (a `ValueError` here would be masked as unexpected)."""
@@ -45,7 +40,7 @@ BIGINT_SCALAR = strawberry.scalar(
     description="A whole number up to 64 bits, serialized as a JSON number. "
     "Amounts of coins, diamonds and minor units of money.",
     serialize=int,
-    parse_value=_parse,
+    parse_value=big_int,  # a variable's refusal (`InvalidInput`, a ValueError) is public
     parse_literal=_parse_literal,
 )
 
