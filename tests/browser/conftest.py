@@ -11,6 +11,7 @@ import shutil
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 import pytest
 from aiohttp import web
@@ -93,7 +94,14 @@ def screenshot(request: pytest.FixtureRequest) -> Callable[[Page, str], Awaitabl
     return take
 
 
-async def sign_in(page: Page, served: Served, area: str, token: str) -> None:
+class Site(Protocol):
+    """Anything served at a base URL (`Served`, or a bench of its own)."""
+
+    @property
+    def url(self) -> str: ...
+
+
+async def sign_in(page: Page, served: Site, area: str, token: str) -> None:
     """Open `area` (`/console` or `/studio`), get its sign-in form, paste the token."""
     await page.goto(f"{served.url}{area}")
     await page.fill("textarea#token", token)
