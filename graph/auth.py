@@ -115,6 +115,26 @@ def verify_token(settings: Settings, token: str) -> Principal:
     return principal
 
 
+def _refusal(exc: jwt.PyJWTError) -> str:
+    """What a caller is told of a token PyJWT refused: which rule it broke, never the decoder's
+    own words (they quote the bytes it choked on)."""
+    if isinstance(exc, jwt.ExpiredSignatureError):
+        return "the token has expired"
+    if isinstance(exc, jwt.ImmatureSignatureError):
+        return "the token is not valid yet"
+    if isinstance(exc, jwt.MissingRequiredClaimError):
+        return f"the token lacks the {exc.claim!r} claim"
+    if isinstance(exc, jwt.InvalidAudienceError):
+        return "the token is not for this audience"
+    if isinstance(exc, jwt.InvalidIssuerError):
+        return "the token is from another issuer"
+    if isinstance(exc, jwt.InvalidSignatureError):
+        return "the token's signature does not match"
+    if isinstance(exc, jwt.InvalidAlgorithmError):
+        return "the token is signed with an algorithm this service does not accept"
+    return "the token is malformed"
+
+
 def _verify(settings: Settings, token: str) -> tuple[Principal, float]:
     """The principal and the expiry (seconds since the epoch), checked by PyJWT."""
     try:
@@ -126,10 +146,8 @@ def _verify(settings: Settings, token: str) -> tuple[Principal, float]:
             audience=settings.jwt_audience,
             options={"require": ["sub", "exp"], "verify_aud": settings.jwt_audience is not None},
         )
-    except jwt.ExpiredSignatureError:
-        raise InvalidToken("the token has expired") from None
     except jwt.PyJWTError as exc:
-        raise InvalidToken(f"the token is not valid: {exc}") from None
+        raise InvalidToken(_refusal(exc)) from None
     subject = claims.get("sub")
     if not isinstance(subject, str):
         raise InvalidToken("the token's subject must be a string")

@@ -182,3 +182,26 @@ def test_a_remembered_token_is_remembered_only_under_the_secret_that_verified_it
         verify_token(rotated, token)
     with pytest.raises(InvalidToken):
         verify_token(CHECKED, token)  # issuer and audience now required
+
+
+@pytest.mark.parametrize(
+    ("token", "said"),
+    [
+        ("abc.\udcb7\udcb7.def".encode("utf-8", "surrogateescape").decode("latin-1"), "malformed"),
+        ("eyJhbGciOiJIUzI1NiJ9.t7e3.xx", "malformed"),
+        ("not-a-token", "malformed"),
+        (mint_token(replace(SETTINGS, jwt_secret="x" * 40), "viewer:ann", ["VIEWER"]), "signature"),
+        (signed({"sub": "viewer:ann", "exp": later(), "nbf": later()}), "not valid yet"),
+        (signed({"sub": "viewer:ann"}), "'exp' claim"),
+    ],
+    ids=["undecodable-header", "bad-padding", "one-segment", "other-secret", "not-yet", "no-exp"],
+)
+def test_a_refused_token_is_told_which_rule_it_broke_never_the_decoders_words(
+    token: str, said: str
+) -> None:
+    with pytest.raises(InvalidToken) as refused:
+        verify_token(SETTINGS, token)
+    message = str(refused.value)
+    assert said in message
+    for leak in ("codec", "byte", "padding", "segments", "Invalid", "utf-8"):
+        assert leak not in message, message
