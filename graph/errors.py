@@ -39,8 +39,14 @@ def forbidden(what: str) -> ApiError:
     return ApiError("FORBIDDEN", f"you are not allowed to {what}")
 
 
-def bad_input(message: str) -> ApiError:
-    return ApiError("BAD_USER_INPUT", message)
+def bad_input(message: str, *, argument: str) -> ApiError:
+    """The one rule for a query's or subscription's argument it cannot use (a malformed id, a
+    cursor it did not give out, a page size or range out of bounds): a top-level error,
+    `BAD_USER_INPUT`, naming the argument in `extensions.argument`. Mutations refuse their
+    input in the payload instead (`errors { field code }`)."""
+    error = ApiError("BAD_USER_INPUT", message)
+    error.extensions["argument"] = argument
+    return error
 
 
 def should_mask(error: GraphQLError) -> bool:

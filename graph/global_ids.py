@@ -79,7 +79,7 @@ def decode_cursor(cursor: str | None) -> int | None:
     try:
         return cursor_position(cursor)
     except MalformedId:
-        raise bad_input("'after' is not a cursor this API gave out") from None
+        raise bad_input("'after' is not a cursor this API gave out", argument="after") from None
 
 
 @dataclass(frozen=True)
@@ -93,7 +93,9 @@ class PageRequest:
     def of(cls, first: int | None, after: str | None) -> PageRequest:
         size = DEFAULT_PAGE_SIZE if first is None else first
         if not 1 <= size <= MAX_PAGE_SIZE:
-            raise bad_input(f"'first' must be between 1 and {MAX_PAGE_SIZE}, got {size}")
+            raise bad_input(
+                f"'first' must be between 1 and {MAX_PAGE_SIZE}, got {size}", argument="first"
+            )
         return cls(limit=size, after=decode_cursor(after))
 
 
@@ -116,6 +118,16 @@ def connection(
             end_cursor=edges[-1].cursor if edges else None,
         ),
     )
+
+
+def query_id(value: str, type_name: str, argument: str) -> int:
+    """The primary key behind a query's id argument. A malformed id, or one of another type, is
+    BAD_USER_INPUT naming `argument`; whether anything has that key is the caller's to answer
+    (an unknown id is null, not an error)."""
+    try:
+        return pk_of(value, type_name)
+    except MalformedId as exc:
+        raise bad_input(f"{argument}: {exc}", argument=argument) from None
 
 
 def id_argument(value: str, type_name: str, field: str) -> int:

@@ -149,6 +149,7 @@ def filter_text(value: str | None, *, argument: str) -> str | None:
     if len(value) > MAX_FILTER_LENGTH or unstorable(value):
         raise bad_input(
             f"'{argument}' has at most {MAX_FILTER_LENGTH} characters, without control "
-            "characters or lone surrogates"
+            "characters or lone surrogates",
+            argument=argument,
         )
     return value

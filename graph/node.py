@@ -81,6 +81,6 @@ async def resolve_node(info: Info[Context, None], id: strawberry.ID) -> Node | N
     try:
         type_name, pk = from_global_id(id)
     except MalformedId:
-        raise bad_input(f"{id!r} is not a valid id") from None
+        raise bad_input(f"{id!r} is not a valid id", argument="id") from None
     resolver = RESOLVERS.get(type_name)
     return None if resolver is None else await resolver(info.context, pk)

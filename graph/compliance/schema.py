@@ -52,7 +52,7 @@ from graph.compliance.types import (
 )
 from graph.context import Context
 from graph.errors import bad_input, forbidden
-from graph.global_ids import Connection, MalformedId, PageRequest, connection, pk_of
+from graph.global_ids import Connection, PageRequest, connection, query_id
 from graph.inputs import filter_text
 from graph.permissions import IsAuthenticated, _RequireRoles
 from kernel.clock import utc_today
@@ -73,15 +73,12 @@ async def _subject(info: Info[Context, None], user_id: strawberry.ID | None) -> 
     me = await info.context.user()
     if user_id is None:
         return me.id
-    try:
-        pk = pk_of(user_id, "User")
-    except MalformedId as exc:
-        raise bad_input(f"userId: {exc}") from None
+    pk = query_id(user_id, "User", "userId")
     if pk != me.id and not info.context.principal.has(Role.FINANCE):
         raise forbidden("see another person's compliance data (needs the FINANCE role)")
     async with info.context.eco.db.read() as conn:
         if await users.by_id(conn, pk) is None:
-            raise bad_input("userId: no user has this id")
+            raise bad_input("userId: no user has this id", argument="userId")
     return pk
 
 
@@ -197,7 +194,7 @@ class ComplianceQueries:
     )
     async def year_end_report(self, info: Info[Context, None], year: int) -> YearEndReport:
         if not MIN_YEAR <= year <= MAX_YEAR:
-            raise bad_input(f"year must be between {MIN_YEAR} and {MAX_YEAR}")
+            raise bad_input(f"year must be between {MIN_YEAR} and {MAX_YEAR}", argument="year")
         actor = await info.context.user()
         rows = await reporting_service.year_end_report(
             info.context.compliance, year=year, actor=actor.subject

@@ -27,7 +27,7 @@ class GiftQueries:
             async with info.context.eco.db.read() as conn:
                 bundles = await catalog.list_coin_bundles(conn, currency)
         except DomainError as exc:
-            raise bad_input(exc.message) from None
+            raise bad_input(exc.message, argument="currency") from None
         return [CoinBundle.of(b) for b in bundles]
 
 

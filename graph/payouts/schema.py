@@ -12,7 +12,7 @@ from strawberry.types import Info
 from economy.users import by_subject
 from graph.context import Context
 from graph.errors import bad_input
-from graph.global_ids import Connection, MalformedId, PageRequest, connection, pk_of
+from graph.global_ids import Connection, PageRequest, connection, query_id
 from graph.inputs import filter_text
 from graph.payouts.mutations.acknowledge_discrepancy import (
     AcknowledgeDiscrepancyPayload,
@@ -57,10 +57,7 @@ class PayoutQueries:
         description="A payout by id: your own, or any for FINANCE and ADMIN.",
     )
     async def payout(self, info: Info[Context, None], id: strawberry.ID) -> Payout | None:
-        try:
-            pk = pk_of(id, "Payout")
-        except MalformedId:
-            return None
+        pk = query_id(id, "Payout", "id")
         async with info.context.eco.db.read() as conn:
             found = await load_payout(conn, pk)
         if found is None or not await info.context.may_see_money_of(found.user_id):
@@ -205,7 +202,7 @@ async def _creator_id(ctx: Context, creator: str) -> int:
     try:
         checked = validation.subject(creator, field="creator")
     except DomainError as exc:
-        raise bad_input(f"creator: {exc.message}") from None
+        raise bad_input(f"creator: {exc.message}", argument="creator") from None
     async with ctx.eco.db.read() as conn:
         found = await by_subject(conn, checked)
     return NO_SUCH_USER if found is None else found.id

@@ -8,7 +8,7 @@ import strawberry
 from strawberry.types import Info
 
 from graph.context import Context
-from graph.global_ids import Connection, MalformedId, PageRequest, connection, pk_of
+from graph.global_ids import Connection, PageRequest, connection, query_id
 from graph.inputs import filter_text
 from graph.permissions import IsFinance
 from graph.reconciliation.mutations.reconcile_provider import (
@@ -50,10 +50,7 @@ class ReconciliationQueries:
     async def reconciliation_run(
         self, info: Info[Context, None], id: strawberry.ID
     ) -> ReconciliationRun | None:
-        try:
-            pk = pk_of(id, "ReconciliationRun")
-        except MalformedId:
-            return None
+        pk = query_id(id, "ReconciliationRun", "id")
         async with info.context.eco.db.read() as conn:
             found = await load_run(conn, pk)
         return None if found is None else ReconciliationRun.of(found)

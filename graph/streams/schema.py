@@ -7,7 +7,7 @@ from strawberry.types import Info
 
 from economy import streams
 from graph.context import Context
-from graph.global_ids import Connection, MalformedId, PageRequest, connection, pk_of
+from graph.global_ids import Connection, PageRequest, connection, query_id
 from graph.permissions import CanEndStream, CanStream
 from graph.streams.mutations.end_stream import EndStreamPayload, end_stream
 from graph.streams.mutations.start_stream import StartStreamPayload, start_stream
@@ -18,11 +18,7 @@ from graph.streams.types import LiveStream
 class StreamQueries:
     @strawberry.field(description="A stream by id; null when there is none.")
     async def stream(self, info: Info[Context, None], id: strawberry.ID) -> LiveStream | None:
-        try:
-            pk = pk_of(id, "LiveStream")
-        except MalformedId:
-            return None
-        found = await info.context.loaders.stream.load(pk)
+        found = await info.context.loaders.stream.load(query_id(id, "LiveStream", "id"))
         return LiveStream.of(found) if found else None
 
     @strawberry.field(description="Streams live now, newest first (at most 100 a page).")

@@ -14,20 +14,17 @@ from economy.fanout import SubscriberTooSlow
 from economy.streams import get_stream, leaderboard
 from graph.context import Context
 from graph.errors import bad_input
-from graph.global_ids import MalformedId, pk_of
+from graph.global_ids import query_id
 from graph.live_feeds import paced, snapshots_of, too_slow
 from graph.streams.types import MAX_LEADERBOARD, LeaderboardPlace, LeaderboardUpdate
 
 
 async def watched_stream_pk(info: Info[Context, None], stream_id: strawberry.ID) -> int:
     """The stream a subscription watches, by its global id; bad input when there is none."""
-    try:
-        pk = pk_of(stream_id, "LiveStream")
-    except MalformedId as exc:
-        raise bad_input(f"streamId: {exc}") from None
+    pk = query_id(stream_id, "LiveStream", "streamId")
     async with info.context.eco.db.read() as conn:
         if await get_stream(conn, pk) is None:
-            raise bad_input("streamId: no such stream")
+            raise bad_input("streamId: no such stream", argument="streamId")
     return pk
 
 
@@ -41,7 +38,9 @@ class StreamSubscriptions:
         self, info: Info[Context, None], stream_id: strawberry.ID, first: int = 10
     ) -> AsyncGenerator[LeaderboardUpdate, None]:
         if not 1 <= first <= MAX_LEADERBOARD:
-            raise bad_input(f"'first' must be between 1 and {MAX_LEADERBOARD}, got {first}")
+            raise bad_input(
+                f"'first' must be between 1 and {MAX_LEADERBOARD}, got {first}", argument="first"
+            )
         eco = info.context.eco
         pk = await watched_stream_pk(info, stream_id)
         snapshots = snapshots_of(info)

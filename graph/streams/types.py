@@ -68,7 +68,9 @@ class LiveStream(Node):
         self, info: Info[Context, None], first: int = 10
     ) -> list[LeaderboardEntry]:
         if not 1 <= first <= MAX_LEADERBOARD:
-            raise bad_input(f"'first' must be between 1 and {MAX_LEADERBOARD}, got {first}")
+            raise bad_input(
+                f"'first' must be between 1 and {MAX_LEADERBOARD}, got {first}", argument="first"
+            )
         async with info.context.eco.db.read() as conn:
             entries = await streams.leaderboard(conn, self.record.id, first)
         users = await info.context.loaders.user.load_many([e.user_id for e in entries])

@@ -86,7 +86,7 @@ class User(Node):
         try:
             earnings.check_range(since, until)
         except DomainError as refused:
-            raise bad_input(refused.message) from None
+            raise bad_input(refused.message, argument=refused.field or "since") from None
         async with info.context.eco.db.read() as conn:
             days = await earnings.earnings_by_day(conn, self.record.id, since, until)
         return [DayEarnings(day=d.day, diamonds=BigInt(d.diamonds), gifts=d.gifts) for d in days]
