@@ -1,5 +1,5 @@
 """Demo data: a gift catalog with TikTok's prices, coin bundles priced in USD and EUR, four demo
-users (viewer, creator, admin, finance), a live stream and the viewer's welcome coins. Idempotent.
+users (viewer, creator, and admin and finance as staff), a live stream, welcome coins. Idempotent.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from economy.streams import start_stream
 from economy.tables import streams
 from economy.users import User
 from economy.wallets import wallet_balance
-from graph.auth import Role, mint_token
+from graph.auth import Principal, Role, mint_token
 from kernel.errors import DomainError
 from settings.service import Settings
 
@@ -94,7 +94,12 @@ async def load_demo(eco: Economy) -> DemoSummary:
         for bundle_coins, prices in DEMO_BUNDLES:
             await put_coin_bundle(conn, bundle_coins, prices.items())
 
-    users = {subject: await eco.users.ensure(subject) for subject in DEMO_ROLES}
+    users = {
+        subject: await eco.users.ensure(
+            subject, staff=Principal(subject=subject, roles=frozenset(roles)).is_staff
+        )
+        for subject, roles in DEMO_ROLES.items()
+    }
     grant = await grant_coins(
         eco,
         users[ADMIN],

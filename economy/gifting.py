@@ -242,7 +242,7 @@ def gift_events(
             gift_name=gift.name,
             gift_coins=gift.coins,
             sender_id=sender.id,
-            sender_name=sender.display_name,
+            sender_name=sender.public_name,
             creator_id=sent.creator_id,
             quantity=sent.quantity,
             coins=sent.coins,

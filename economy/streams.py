@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import false, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -145,7 +145,8 @@ async def stream_earnings(conn: AsyncConnection, stream_id: int) -> int:
 
 
 async def leaderboard(conn: AsyncConnection, stream_id: int, limit: int) -> list[LeaderboardEntry]:
-    """Top gifters of a stream by coins spent; ties go to whoever sent first."""
+    """Top gifters of a stream by coins spent; ties go to whoever sent first. Staff are left out
+    (and ranked past): a leaderboard is public, and staff accounts are not."""
     total = func.sum(gift_sends.c.coins).label("total")
     first = func.min(gift_sends.c.id).label("first")
     ranked = (
@@ -157,6 +158,7 @@ async def leaderboard(conn: AsyncConnection, stream_id: int, limit: int) -> list
     rows = await conn.execute(
         select(ranked.c.sender_id, users.c.subject, users.c.display_name, ranked.c.total)
         .join(users, users.c.id == ranked.c.sender_id)
+        .where(users.c.is_staff == false())
         .order_by(ranked.c.total.desc(), ranked.c.first)
         .limit(limit)
     )

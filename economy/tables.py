@@ -31,6 +31,9 @@ users = Table(
     Column("coin_account_id", Id, ForeignKey("ledger_accounts.id"), nullable=True),
     Column("diamond_account_id", Id, ForeignKey("ledger_accounts.id"), nullable=True),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    # Set once the subject has called with the FINANCE or ADMIN role, and never cleared: staff
+    # accounts are not shown to callers who are not staff (docs/api.md#users).
+    Column("is_staff", Boolean, nullable=False, server_default=text("false")),
 )
 
 gifts = Table(

@@ -1,5 +1,5 @@
 """Users: a record per token subject, created the first time the subject is seen, with its coin
-wallet and its diamond wallet opened in the same transaction.
+and diamond wallets opened in the same transaction; marked staff for good once seen as staff.
 """
 
 from __future__ import annotations
@@ -27,6 +27,17 @@ class User:
     coin_account_id: int
     diamond_account_id: int
     created_at: datetime
+    is_staff: bool = False
+    """Has called with the FINANCE or ADMIN role (once staff, always staff)."""
+
+    @property
+    def public_name(self) -> str:
+        """The name shown to everyone watching a stream: a staff account's is `STAFF_NAME`."""
+        return STAFF_NAME if self.is_staff else self.display_name
+
+
+STAFF_NAME = "Staff"
+"""What a stream's live feed calls a gift's sender who is staff, instead of their name."""
 
 
 USERS_KEPT = 10_000
@@ -42,20 +53,42 @@ class UserDirectory:
         self._shards = diamond_shards
         self._by_subject: BoundedCache[str, User] = BoundedCache(USERS_KEPT)
 
-    async def ensure(self, subject: str) -> User:
-        """The user with this subject, created on first sight. Raises `DomainError`
+    async def ensure(self, subject: str, *, staff: bool = False) -> User:
+        """The user with this subject, created on first sight; with `staff` (the subject is
+        calling as FINANCE or ADMIN) marked staff, which is never undone. Raises `DomainError`
         INVALID_SUBJECT (before anything is read or written) for a subject that is not valid."""
         validation.subject(subject, field="subject")
         cached = self._by_subject.get(subject)
-        if cached is not None:
+        if cached is not None and (cached.is_staff or not staff):
             return cached
+        found = cached
+        if found is None:
+            async with self._db.read() as conn:
+                found = await by_subject(conn, subject)
+        if found is None or (staff and not found.is_staff):
+            async with self._db.write() as conn:
+                if found is None:
+                    found = await self._create(conn, subject)
+                if staff and not found.is_staff:
+                    found = await _mark_staff(conn, found.id)
+        self._by_subject.put(subject, found)
+        return found
+
+    async def mark_staff(self, subject: str) -> None:
+        """Mark this subject's user staff, if the user exists (nothing is created): called for
+        every operation of a FINANCE or ADMIN caller, so a user is staff from the first time
+        they act as staff whatever the operation reads."""
+        cached = self._by_subject.get(subject)
+        if cached is not None and cached.is_staff:
+            return
         async with self._db.read() as conn:
             found = await by_subject(conn, subject)
         if found is None:
+            return
+        if not found.is_staff:
             async with self._db.write() as conn:
-                found = await self._create(conn, subject)
+                found = await _mark_staff(conn, found.id)
         self._by_subject.put(subject, found)
-        return found
 
     async def _create(self, conn: AsyncConnection, subject: str) -> User:
         await conn.execute(
@@ -85,6 +118,12 @@ class UserDirectory:
         )
         row = (await conn.execute(select(users).where(users.c.id == row["id"]))).one()._mapping
         return user_from_row(row)
+
+
+async def _mark_staff(conn: AsyncConnection, user_id: int) -> User:
+    await conn.execute(update(users).where(users.c.id == user_id).values(is_staff=True))
+    row = (await conn.execute(select(users).where(users.c.id == user_id))).one()._mapping
+    return user_from_row(row)
 
 
 def default_display_name(subject: str) -> str:
@@ -130,4 +169,5 @@ def user_from_row(row: Mapping[Any, Any]) -> User:
         coin_account_id=int(row["coin_account_id"]),
         diamond_account_id=int(row["diamond_account_id"]),
         created_at=row["created_at"],
+        is_staff=bool(row["is_staff"]),
     )

@@ -47,6 +47,11 @@ class Principal:
         return any(role in self.roles for role in roles)
 
     @property
+    def is_staff(self) -> bool:
+        """FINANCE and ADMIN are staff: they see staff accounts, which others do not."""
+        return self.has(Role.FINANCE, Role.ADMIN)
+
+    @property
     def sees_all_money(self) -> bool:
         """FINANCE and ADMIN may read every wallet; everyone else only their own."""
         return self.has(Role.FINANCE, Role.ADMIN)

@@ -1,6 +1,6 @@
 """The per-request context: the economy, compliance's services, the caller, and the caller's user
 record (created on first sight), with the one rule for money: your own, or everyone's for FINANCE
-and ADMIN.
+and ADMIN; and the one rule for staff accounts: shown only to staff and to themselves.
 """
 
 from __future__ import annotations
@@ -42,8 +42,17 @@ class Context:
         if self.principal.subject is None:
             raise unauthenticated()
         if self._user is None:
-            self._user = await self.eco.users.ensure(self.principal.subject)
+            self._user = await self.eco.users.ensure(
+                self.principal.subject, staff=self.principal.is_staff
+            )
         return self._user
+
+    def may_see_user(self, user: User) -> bool:
+        """Staff accounts are shown only to staff and to themselves; everyone else to anyone.
+        A field that would show a hidden user shows null (as for a user that does not exist)."""
+        return (
+            not user.is_staff or self.principal.is_staff or user.subject == self.principal.subject
+        )
 
     def payout_service(self) -> PayoutService:
         if self.payouts is None:

@@ -1,5 +1,5 @@
-"""`node(id:)`: any object by its global id, with the same visibility rules as everywhere else:
-a wallet or a sent gift only for the people whose money it shows (or FINANCE and ADMIN).
+"""`node(id:)`: any object by its global id, with the visibility rules of everywhere else: a wallet
+or a sent gift only for those whose money it shows (or FINANCE and ADMIN), a staff user for staff.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ Resolver = Callable[[Context, int], Awaitable[Node | None]]
 
 async def _user(ctx: Context, pk: int) -> Node | None:
     found = await ctx.loaders.user.load(pk)
-    return User.of(found) if found else None
+    return User.of(found) if found and ctx.may_see_user(found) else None
 
 
 async def _gift(ctx: Context, pk: int) -> Node | None:

@@ -27,6 +27,7 @@ from graph.payouts.subscriptions import PayoutSubscriptions
 from graph.purchases.schema import PurchaseMutations
 from graph.reconciliation.schema import ReconciliationMutations, ReconciliationQueries
 from graph.scalars import BIGINT_SCALAR, DATE_SCALAR, DATETIME_SCALAR, BigInt
+from graph.staff import MarkStaff
 from graph.streams.schema import StreamMutations, StreamQueries
 from graph.streams.subscriptions import StreamSubscriptions
 from graph.users.schema import UserQueries
@@ -110,5 +111,6 @@ schema = DiamondsSchema(
         # limiters' rules would miss every time: they are new objects for each request).
         DocumentCache,
         lambda: MaskErrors(should_mask_error=should_mask, error_message="Unexpected error."),
+        MarkStaff,
     ],
 )

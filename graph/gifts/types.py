@@ -82,18 +82,19 @@ class GiftSend(Node):
         assert found is not None
         return LiveStream.of(found)
 
-    @strawberry.field
-    async def sender(self, info: Info[Context, None]) -> User:
+    @strawberry.field(description="Who sent it; null when the sender is staff and you are not.")
+    async def sender(self, info: Info[Context, None]) -> User | None:
         found = await info.context.loaders.user.load(self.record.sender_id)
-        assert found is not None
-        return User.of(found)
+        return User.of(found) if found and info.context.may_see_user(found) else None
 
 
 @strawberry.type(description="One gift that landed in a stream.")
 class ReceivedGift:
     id: strawberry.ID = strawberry.field(description="The GiftSend's id.")
     gift: Gift
-    sender_name: str = strawberry.field(description="The sender's display name.")
+    sender_name: str = strawberry.field(
+        description='The sender\'s display name; "Staff" for a sender who is staff.'
+    )
     quantity: int
     coins: BigInt = strawberry.field(description="Coins the sender spent.")
     diamonds: BigInt = strawberry.field(description="Diamonds the creator received.")

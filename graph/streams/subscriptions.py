@@ -31,8 +31,8 @@ async def watched_stream_pk(info: Info[Context, None], stream_id: strawberry.ID)
 @strawberry.type
 class StreamSubscriptions:
     @strawberry.subscription(
-        description="A stream's top gifters: now, then again after gifts move it, at most "
-        "once per throttle interval (DIAMONDS_LEADERBOARD_THROTTLE_MS)."
+        description="A stream's top gifters (staff left out): now, then again after gifts move "
+        "it, at most once per throttle interval (DIAMONDS_LEADERBOARD_THROTTLE_MS)."
     )
     async def leaderboard_changed(
         self, info: Info[Context, None], stream_id: strawberry.ID, first: int = 10

@@ -63,7 +63,7 @@ class LiveStream(Node):
         async with info.context.eco.db.read() as conn:
             return BigInt(await streams.stream_earnings(conn, self.record.id))
 
-    @strawberry.field(description="Top gifters by coins spent, at most 100.")
+    @strawberry.field(description="Top gifters by coins spent, at most 100; staff left out.")
     async def leaderboard(
         self, info: Info[Context, None], first: int = 10
     ) -> list[LeaderboardEntry]:

@@ -28,7 +28,10 @@ class DayEarnings:
     gifts: int = strawberry.field(description="How many gift sends brought them.")
 
 
-@strawberry.type(description="A person on the platform: a viewer, a creator, or staff.")
+@strawberry.type(
+    description="A person on the platform: a viewer, a creator, or staff (staff users are shown "
+    "only to staff and to themselves)."
+)
 class User(Node):
     id: strawberry.ID
     subject: str

@@ -98,7 +98,9 @@ class WalletTransaction:
         found = await info.context.loaders.stream.load(self.entry.stream_id)
         return StreamSummary.of(found) if found else None
 
-    @strawberry.field(description="Who sent the gift (gifts only).")
+    @strawberry.field(
+        description="Who sent the gift (gifts only); null when the sender is staff and you are not."
+    )
     async def sender(
         self, info: Info[Context, None]
     ) -> Annotated[User, strawberry.lazy("graph.users.types")] | None:
@@ -107,7 +109,7 @@ class WalletTransaction:
         if self.entry.sender_id is None:
             return None
         found = await info.context.loaders.user.load(self.entry.sender_id)
-        return User.of(found) if found else None
+        return User.of(found) if found and info.context.may_see_user(found) else None
 
 
 @strawberry.type(
