@@ -76,6 +76,8 @@ def add_consoles(app: web.Application, config: ConsoleConfig) -> None:
     post("/console/reviews/{review}/{subject_id}", reviews.decide)
     get("/studio", studio.studio_page)
     post("/studio/payouts", studio.request_payout)
+    get("/studio/payouts/{payout_id}", studio.payout_page)
+    get("/studio/setup", studio.setup_page)
     get("/studio/live", studio.live_page)
     get("/studio/earnings", studio.earnings_page)
     get("/studio/wallet", studio.wallet_page)
