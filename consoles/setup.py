@@ -78,6 +78,7 @@ def add_consoles(app: web.Application, config: ConsoleConfig) -> None:
     post("/studio/payouts", studio.request_payout)
     get("/studio/payouts/{payout_id}", studio.payout_page)
     get("/studio/setup", studio.setup_page)
+    post("/studio/setup/{section}", studio.setup_action)
     get("/studio/live", studio.live_page)
     get("/studio/earnings", studio.earnings_page)
     get("/studio/wallet", studio.wallet_page)

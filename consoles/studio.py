@@ -32,10 +32,11 @@ class Fix:
 
 def fix_for(code: str, provider: str) -> Fix | None:
     """The link that fixes a missing requirement (`RequirementCode`) for `provider`; None for one
-    only FINANCE can settle (a sanctions review)."""
+    only FINANCE can settle (a sanctions review). The age and the country are verified with the
+    identity (the date of birth it gives), so their links go there."""
     fixes = {
-        "AGE_UNVERIFIED": Fix(f"{SETUP_PATH}#date-of-birth", "State your date of birth"),
-        "COUNTRY_NOT_SUPPORTED": Fix(f"{SETUP_PATH}#date-of-birth", "Check your country"),
+        "AGE_UNVERIFIED": Fix(f"{SETUP_PATH}#identity", "Verify your date of birth"),
+        "COUNTRY_NOT_SUPPORTED": Fix(f"{SETUP_PATH}#identity", "Tell us where you live"),
         "IDENTITY_UNVERIFIED": Fix(f"{SETUP_PATH}#identity", "Verify your identity"),
         "TAX_FORM_MISSING": Fix(f"{SETUP_PATH}#tax-form", "Give a tax form"),
         "TAX_FORM_EXPIRED": Fix(f"{SETUP_PATH}#tax-form", "Give a new tax form"),
@@ -303,10 +304,33 @@ async def wallet_page(request: web.Request) -> web.Response:
 
 
 async def setup_page(request: web.Request) -> web.Response:
+    signed_in = guard(request, STUDIO)
+    done = SETUP_DONE.get(request.query.get("done", ""))
+    return await _setup(signed_in, notice=done)
+
+
+SETUP_DONE = {
+    "date-of-birth": "Date of birth saved.",
+    "identity": "Identity verification started; finance reviews it.",
+    "tax-form": "Tax form saved.",
+    "payout-method": "Payout method added; finance verifies it next.",
+}
+"""What the Getting paid page says after each of its forms went through."""
+
+
+async def _setup(
+    signed_in: Guarded,
+    *,
+    status: int = 200,
+    notice: str | None = None,
+    section: str | None = None,
+    errors: Mapping[str, list[str]] | None = None,
+    given: Mapping[str, str] | None = None,
+) -> web.Response:
     """What cashing out needs, where each missing requirement's link lands: the date of birth
     and country, the identity, the tax form and a payout method per provider, each with where it
-    stands now and what to do."""
-    signed_in = guard(request, STUDIO)
+    stands now and the form that fixes it (`section` names the form `errors` and `given` are
+    of)."""
     try:
         data = await signed_in.run("StudioSetup")
     except OperationFailed as exc:
@@ -320,5 +344,76 @@ async def setup_page(request: web.Request) -> web.Response:
         "tax": profile["taxProfile"],
         "methods": methods,
         "providers": data["payoutProviders"],
+        "notice": notice,
+        "section": section,
+        "errors": errors or {},
+        "given": given or {},
     }
-    return signed_in.page("studio/setup.html", values)
+    return signed_in.page("studio/setup.html", values, status=status)
+
+
+def _setup_input(section: str, form: Mapping[str, str]) -> tuple[str, str, dict[str, Any]]:
+    """The operation, its payload's field and its input for one form of the Getting paid page;
+    `KeyError` for a section there is no form for."""
+    text = {name: value.strip() for name, value in form.items()}
+    if section == "date-of-birth":
+        return (
+            "DeclareDateOfBirth",
+            "declareDateOfBirth",
+            {"dateOfBirth": text.get("date_of_birth", ""), "country": text.get("country", "")},
+        )
+    if section == "identity":
+        return (
+            "StartIdentityVerification",
+            "startIdentityVerification",
+            {
+                "method": "MANUAL",
+                "legalName": text.get("legal_name", ""),
+                "dateOfBirth": text.get("date_of_birth", ""),
+                "country": text.get("country", ""),
+            },
+        )
+    if section == "tax-form":
+        return (
+            "SubmitTaxForm",
+            "submitTaxForm",
+            {
+                "form": text.get("form", ""),
+                "legalName": text.get("legal_name", ""),
+                "country": text.get("country") or None,
+                "tinType": text.get("tin_type", ""),
+                "tin": text.get("tin", ""),
+                "certify": text.get("certify") == "yes",
+            },
+        )
+    if section.startswith("payout-method-"):
+        fields = [
+            {"name": name.removeprefix("payee_"), "value": value}
+            for name, value in text.items()
+            if name.startswith("payee_") and value
+        ]
+        provider = section.removeprefix("payout-method-")
+        return "AddPayoutMethod", "addPayoutMethod", {"provider": provider, "fields": fields}
+    raise KeyError(section)
+
+
+async def setup_action(request: web.Request) -> web.Response:
+    """POST one form of the Getting paid page (CSRF-checked): its mutation runs, and the page
+    comes back with the outcome, or with the payload's errors next to the fields they name."""
+    signed_in, form = await guarded_form(request, STUDIO)
+    section = request.match_info["section"]
+    try:
+        name, field, given = _setup_input(section, form)
+    except KeyError:
+        raise web.HTTPNotFound(text=f"no form {section!r} on the Getting paid page") from None
+    shown = {k: v for k, v in form.items() if k not in ("csrf", "tin")}
+    try:
+        payload = (await signed_in.run(name, {"input": given}))[field]
+    except OperationFailed as exc:
+        problem = {"form": [exc.message]}
+        return await _setup(signed_in, status=422, section=section, errors=problem, given=shown)
+    if payload["errors"]:
+        errors = _errors_by_field(payload["errors"])
+        return await _setup(signed_in, status=422, section=section, errors=errors, given=shown)
+    done = "payout-method" if section.startswith("payout-method-") else section
+    raise web.HTTPSeeOther(f"{SETUP_PATH}?done={done}#{section}")

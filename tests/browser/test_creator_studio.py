@@ -113,6 +113,16 @@ async def test_a_creator_reviews_the_quote_confirms_and_watches_the_payout_get_p
     assert await row_counts("payouts", "ledger_holds", "ledger_transactions") == before
     await expect(page.locator("[data-wallet=available]")).to_have_text("120,000")
 
+    # A Confirm without this session's CSRF token (forged or missing) requests nothing.
+    confirm = {"diamonds": str(BIG), "provider": "ledgerbank", "currency": "USD"}
+    for csrf in ({"csrf": "forged"}, {}):
+        answer = await page.request.post(
+            f"{served.url}/studio/payouts", form={**confirm, **csrf, "confirmed": "yes"}
+        )
+        assert answer.status == 403
+        assert "nothing was changed" in await answer.text()
+    assert await row_counts("payouts", "ledger_holds", "ledger_transactions") == before
+
     await page.click("#payout-review button[name=confirm]")
     panel = page.locator("#payout-panel")
     await expect(panel.locator(".notice")).to_have_text("Payout requested.")
@@ -213,3 +223,35 @@ async def test_a_creator_sees_the_earnings_chart_and_a_readable_wallet_history(
     await expect(entry).to_contain_text("earning")
     await expect(entry).to_contain_text("4,000")
     await screenshot(page, "wallet-history")
+
+
+async def test_a_creator_fixes_a_missing_requirement_from_its_link(
+    served: Served,
+    page: Page,
+    rich_creator: Callable[..., Awaitable[User]],
+    token_for: Callable[..., str],
+    screenshot: Callable[[Page, str], Awaitable[None]],
+) -> None:
+    await rich_creator(4_000, "creator:jo")
+    await sign_in(page, served, "/studio", token_for("creator:jo", "CREATOR"))
+    bank = page.locator("#eligibility li[data-provider=ledgerbank]")
+    await bank.locator("[data-requirement=AGE_UNVERIFIED] a.fix").click()
+    await expect(page).to_have_url(f"{served.url}/studio/setup#identity")
+    identity = page.locator("#identity")
+    await expect(identity.locator("[data-setup=identity]")).to_contain_text("not started")
+
+    # A payload error shows next to its field, and nothing is lost of what was typed.
+    await identity.locator("input[name=legal_name]").fill("Jo Creator")
+    await identity.locator("input[name=date_of_birth]").fill("1990-04-01")
+    await identity.locator("input[name=country]").fill("Q1")
+    await identity.locator("button[type=submit]").click()
+    await expect(identity.locator(".field-error, .error").first).to_be_visible()
+    await expect(identity.locator("input[name=legal_name]")).to_have_value("Jo Creator")
+    await screenshot(page, "setup-refused")
+
+    await identity.locator("input[name=country]").fill("US")
+    await identity.locator("button[type=submit]").click()
+    await expect(page.locator(".notice")).to_contain_text("Identity verification started")
+    await expect(page.locator("#identity [data-setup=identity]")).to_contain_text("pending")
+    await expect(page.locator("[data-setup=date-of-birth]")).to_contain_text("1990-04-01")
+    await screenshot(page, "setup-done")
