@@ -1,6 +1,6 @@
-"""`requestPayout`: a creator turns diamonds into money. Checks the amount, the provider, the
-compliance gate, the minimum and the daily cap, then holds the diamonds and records the payout in
-one transaction, once per idempotency key.
+"""`requestPayout`: a creator turns diamonds into money. Quotes it (`payouts.quotes`: the amount,
+the provider, the minimum, the compliance gate), checks the daily cap, then holds the diamonds and
+records the payout in one transaction, once per idempotency key.
 """
 
 from __future__ import annotations
@@ -11,17 +11,15 @@ from datetime import timedelta
 from sqlalchemy import func, insert, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from compliance.gate.rules import Requirement
-from economy.money import format_money
 from economy.users import User
 from economy.wallets import diamonds_available
 from kernel.clock import utcnow
 from kernel.errors import DomainError
-from kernel.validation import whole_number
 from ledger import IdempotencyConflict, IdempotentRequest, InsufficientFunds, run_once
 from ledger.idempotency import find, idempotency_key
 from payouts import actors
 from payouts.attempts import start_attempt
+from payouts.quotes import Quote, check_diamonds, quote_payout
 from payouts.service import PayoutService
 from payouts.states import PayoutStatus
 from payouts.store import Payout, load_payout, payout_from_row, record_event
@@ -33,35 +31,6 @@ UNSPENT = (
     PayoutStatus.REJECTED.value,
     PayoutStatus.RETURNED.value,
 )
-
-
-class RequirementsNotMet(DomainError):
-    """The compliance gate blocks the payout; every missing requirement is listed."""
-
-    def __init__(self, requirements: tuple[Requirement, ...]) -> None:
-        self.requirements = requirements
-        codes = ", ".join(r.code for r in requirements)
-        super().__init__("PAYOUT_BLOCKED", f"payouts are blocked until: {codes}", None)
-
-
-@dataclass(frozen=True)
-class Quote:
-    """What a payout of some diamonds pays, in integer minor units."""
-
-    diamonds: int
-    currency: str
-    gross_minor: int
-    fee_minor: int
-    withholding_minor: int
-
-    @property
-    def net_minor(self) -> int:
-        return self.gross_minor - self.fee_minor - self.withholding_minor
-
-
-def withholding(gross_minor: int, bps: int) -> int:
-    """Tax withheld, rounded up to the minor unit so that never too little is withheld."""
-    return -(-gross_minor * bps // 10_000)
 
 
 @dataclass(frozen=True)
@@ -84,14 +53,7 @@ async def request_payout(
     not pay it), BELOW_MINIMUM, AMOUNT_TOO_SMALL, PAYOUT_BLOCKED (`RequirementsNotMet`),
     INSUFFICIENT_DIAMONDS, DAILY_CAP_EXCEEDED, INVALID_IDEMPOTENCY_KEY or IDEMPOTENCY_CONFLICT.
     Nothing is written then."""
-    whole_number(
-        diamonds,
-        field="diamonds",
-        code="INVALID_AMOUNT",
-        low=1,
-        high=svc.policy.max_diamonds,
-        what="the diamonds",
-    )
+    check_diamonds(svc, diamonds)
     code = currency.strip().upper()
     request = IdempotentRequest.of(
         f"requestPayout:{creator.id}",
@@ -106,55 +68,7 @@ async def request_payout(
         if earlier is not None:
             return Requested(await _by_request(conn, earlier), replayed=True)
 
-    chosen = svc.provider(provider)
-    rate = svc.eco.settings.cash_rates.get(code)
-    if rate is None:
-        priced = ", ".join(sorted(svc.eco.settings.cash_rates)) or "none"
-        raise DomainError(
-            "UNSUPPORTED_CURRENCY",
-            f"diamonds have no cash value in {code[:8]!r}: DIAMONDS_CASH_RATES has no rate for "
-            f"it (rates: {priced})",
-            "currency",
-        )
-    if code not in chosen.currencies:
-        raise DomainError(
-            "UNSUPPORTED_CURRENCY",
-            f"{provider} does not pay out in {code[:8]!r} (it pays "
-            f"{', '.join(sorted(chosen.currencies))})",
-            "currency",
-        )
-    gross = rate.cash_for(diamonds)
-    minimum = svc.policy.minimum_minor
-    if gross < minimum:
-        raise DomainError(
-            "BELOW_MINIMUM",
-            f"{diamonds:,} diamonds are worth {format_money(gross, code)}; the minimum is "
-            f"{rate.diamonds_for(minimum):,} diamonds ({format_money(minimum, code)})",
-            "diamonds",
-        )
-    today = utcnow().date()
-    async with svc.eco.db.read() as conn:
-        eligibility = await svc.gate.check(
-            conn,
-            user_id=creator.id,
-            provider=provider,
-            currency=code,
-            amount_minor=gross,
-            today=today,
-        )
-    if not eligibility.eligible:
-        raise RequirementsNotMet(eligibility.requirements)
-    quote = Quote(
-        diamonds=diamonds,
-        currency=code,
-        gross_minor=gross,
-        fee_minor=chosen.fee_minor(gross, code),
-        withholding_minor=withholding(gross, eligibility.withholding_bps),
-    )
-    if quote.net_minor <= 0:
-        raise DomainError(
-            "AMOUNT_TOO_SMALL", "nothing would be left after fees and withholding", "diamonds"
-        )
+    quote = await quote_payout(svc, creator, diamonds=diamonds, provider=provider, currency=code)
     recorded: list[Payout] = []
 
     async def book(conn: AsyncConnection) -> int:
@@ -181,7 +95,7 @@ async def request_payout(
         await _check_daily_cap(svc, conn, creator.id, quote)
         status = (
             PayoutStatus.AWAITING_APPROVAL
-            if gross > svc.policy.approval_threshold_minor
+            if quote.gross_minor > svc.policy.approval_threshold_minor
             else PayoutStatus.APPROVED
         )
         row = (

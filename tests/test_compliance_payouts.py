@@ -20,7 +20,8 @@ from economy.users import User
 from kernel.clock import utcnow
 from payouts.dispatch import Dispatcher
 from payouts.eligibility import ComplianceGate
-from payouts.requests import RequirementsNotMet, request_payout
+from payouts.quotes import RequirementsNotMet
+from payouts.requests import request_payout
 from payouts.review import approve_payout
 from payouts.states import PayoutStatus
 from payouts.store import Payout, load_payout

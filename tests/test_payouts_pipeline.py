@@ -19,7 +19,8 @@ from kernel.clock import utcnow
 from kernel.errors import DomainError
 from ledger.accounts import read_balance
 from payouts.dispatch import Dispatcher
-from payouts.requests import RequirementsNotMet, request_payout
+from payouts.quotes import RequirementsNotMet
+from payouts.requests import request_payout
 from payouts.review import (
     approve_payout,
     cancel_payout,

@@ -1,5 +1,5 @@
 """The payouts' root fields: one payout, pages of payouts (a creator's own; FINANCE filters all),
-the configured providers, and the mutations to request, review, cancel, retry and resolve them.
+a quote, the providers, and the mutations to request, review, cancel, retry and resolve them.
 """
 
 from __future__ import annotations
@@ -31,6 +31,7 @@ from graph.payouts.mutations.review_payout import (
     resolve_payout,
     retry_payout,
 )
+from graph.payouts.quote import PayoutQuotePayload, payout_quote
 from graph.payouts.types import (
     Payout,
     PayoutConnection,
@@ -52,6 +53,14 @@ from payouts.store import load_payout
 
 @strawberry.type
 class PayoutQueries:
+    payout_quote: PayoutQuotePayload = strawberry.field(
+        resolver=payout_quote,
+        permission_classes=[CanRequestPayouts],
+        description="What cashing out `diamonds` through `provider` would pay you, checked as "
+        "`requestPayout` checks it (amount, provider, currency, minimum, compliance): gross, "
+        "fee, withholding and net. Holds and records nothing (CREATOR).",
+    )
+
     @strawberry.field(
         permission_classes=[IsAuthenticated],
         description="A payout by id: your own, or any for FINANCE and ADMIN.",

@@ -8,11 +8,12 @@ import strawberry
 from strawberry.types import Info
 
 from graph.context import Context
-from graph.errors import payload_errors, refusals_as
+from graph.errors import refusals_as
+from graph.payouts.refusals import for_the_caller, requirement_errors
 from graph.payouts.types import Payout
 from graph.scalars import BigInt
-from kernel.errors import DomainError
-from payouts.requests import RequirementsNotMet, request_payout
+from payouts.quotes import RequirementsNotMet
+from payouts.requests import request_payout
 from payouts.service import ProviderNotConfigured
 
 
@@ -62,20 +63,6 @@ class RequestPayoutPayload:
     errors: list[RequestPayoutError]
 
 
-def _blocked(exc: RequirementsNotMet) -> list[RequestPayoutError]:
-    known = RequestPayoutErrorCode.__members__
-    return [
-        RequestPayoutError(
-            field=None,
-            message=r.message,
-            code=RequestPayoutErrorCode[r.code]
-            if r.code in known
-            else RequestPayoutErrorCode.PAYOUT_BLOCKED,
-        )
-        for r in exc.requirements
-    ] or payload_errors(RequestPayoutError, RequestPayoutErrorCode, exc)
-
-
 @refusals_as(
     RequestPayoutPayload, RequestPayoutError, RequestPayoutErrorCode, payout=None, replayed=False
 )
@@ -94,12 +81,10 @@ async def request_payout_mutation(
             key=input.idempotency_key,
         )
     except RequirementsNotMet as exc:
-        return RequestPayoutPayload(payout=None, replayed=False, errors=_blocked(exc))
+        errors = requirement_errors(RequestPayoutError, RequestPayoutErrorCode, exc)
+        return RequestPayoutPayload(payout=None, replayed=False, errors=errors)
     except ProviderNotConfigured as exc:
-        # What is missing is for FINANCE (and the logs), not for a creator.
-        if info.context.principal.sees_all_money:
-            raise
-        raise DomainError(exc.code, exc.public_message, exc.field) from None
+        raise for_the_caller(info, exc) from None
     return RequestPayoutPayload(
         payout=Payout.of(requested.payout), replayed=requested.replayed, errors=[]
     )
