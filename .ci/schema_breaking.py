@@ -1,4 +1,4 @@
-"""The breaking-change check of schema.graphql: each mainline commit since this script arrived
+"""The breaking-change check of schema.graphql: each mainline commit after this script arrived
 against its first parent (graphql-core's find_breaking_changes), sanctioned only as documented."""
 
 from __future__ import annotations
@@ -155,33 +155,15 @@ def compare(old_sdl: str, new_sdl: str) -> tuple[list[str], list[str], list[str]
     return breaking, excused, dangerous
 
 
-def since_commit(root: Path) -> str | None:
-    """The commit that added this check: the history before it predates the rule. None while
-    the check is not committed yet. A shallow clone cut at or before it cannot be checked (its
-    cut commit seems to add every file, this one included)."""
-    added = git(root, "log", "--diff-filter=A", "--format=%H", "--", CHECK).split()
-    since = added[-1] if added else None
-    if git(root, "rev-parse", "--is-shallow-repository").strip() == "true":
-        cut = Path(
-            git(root, "rev-parse", "--path-format=absolute", "--git-path", "shallow").strip()
-        )
-        if since is None or since in cut.read_text(encoding="utf-8").split():
-            raise CannotCheck(
-                f"a shallow clone without the commit that added {CHECK} and its parent: "
-                "fetch the history (git fetch --unshallow)"
-            )
-    return since
-
-
-def schema_blobs(root: Path, revisions: list[str]) -> dict[str, str | None]:
-    """schema.graphql's blob id at each revision (None where it has none), in one git call."""
+def blob_ids(root: Path, revisions: list[str], path: str) -> dict[str, str | None]:
+    """The blob id of `path` at each revision (None where it has none), in one git call."""
     if not revisions:
         return {}
     lines = git(
         root,
         "cat-file",
         "--batch-check=%(objectname) %(objecttype)",
-        stdin="".join(f"{revision}:{SCHEMA}\n" for revision in revisions),
+        stdin="".join(f"{revision}:{path}\n" for revision in revisions),
     ).splitlines()
     return {
         revision: line.split()[0] if line.endswith(" blob") else None
@@ -189,13 +171,37 @@ def schema_blobs(root: Path, revisions: list[str]) -> dict[str, str | None]:
     }
 
 
+def arrival_commit(root: Path) -> str | None:
+    """The first commit on HEAD's mainline (its first parents) that has this check: the merge
+    that brought it in, or the commit that added it; what the mainline did before predates the
+    rule. None while the check is not committed. A shallow clone cut there or later lacks
+    steps to check, and cannot be checked."""
+    mainline = git(root, "rev-list", "--first-parent", "HEAD").split()
+    has_check = blob_ids(root, mainline, CHECK)
+    arrival: str | None = None
+    for commit in mainline:
+        if has_check[commit] is None:
+            break
+        arrival = commit
+    if git(root, "rev-parse", "--is-shallow-repository").strip() == "true":
+        cut = Path(
+            git(root, "rev-parse", "--path-format=absolute", "--git-path", "shallow").strip()
+        )
+        if arrival is None or arrival in cut.read_text(encoding="utf-8").split():
+            raise CannotCheck(
+                f"a shallow clone, cut after the commit that brought {CHECK} in: "
+                "fetch the history (git fetch --unshallow)"
+            )
+    return arrival
+
+
 def mainline_steps(root: Path, since: str) -> list[Step]:
-    """Each first-parent commit after `since` whose schema.graphql differs from its first
-    parent's, compared with it. A merge brings its branch's commits in: a marker in any of
-    their messages, or in the merge's, sanctions what the step breaks."""
+    """Each first-parent commit after `since` (the check's arrival) whose schema.graphql
+    differs from its first parent's, compared with it. A merge brings its branch's commits in:
+    a marker in any of their messages, or in the merge's, sanctions what the step breaks."""
     rows = git(root, "rev-list", "--first-parent", "--parents", "--reverse", f"{since}..HEAD")
     pairs = [(row.split()[0], row.split()[1]) for row in rows.splitlines() if len(row.split()) > 1]
-    blobs = schema_blobs(root, sorted({revision for pair in pairs for revision in pair}))
+    blobs = blob_ids(root, sorted({revision for pair in pairs for revision in pair}), SCHEMA)
     steps: list[Step] = []
     for commit, parent in pairs:
         old_blob, new_blob = blobs[parent], blobs[commit]
@@ -220,7 +226,7 @@ def mainline_steps(root: Path, since: str) -> list[Step]:
 
 def uncommitted_breaks(root: Path) -> list[str]:
     """What the working tree's schema.graphql breaks against HEAD's (not yet committed)."""
-    head = schema_blobs(root, ["HEAD"])["HEAD"]
+    head = blob_ids(root, ["HEAD"], SCHEMA)["HEAD"]
     current = root / SCHEMA
     if head is None or not current.is_file():
         return []
@@ -255,7 +261,7 @@ def main() -> int:
     here = Path(__file__).resolve().parent
     try:
         root = Path(git(here, "rev-parse", "--show-toplevel").strip())
-        since = since_commit(root)
+        since = arrival_commit(root)
         if since is None:
             print(f"{CHECK} is not committed yet: no commit to check")
             steps = []
@@ -268,7 +274,7 @@ def main() -> int:
         return CANNOT_CHECK
     for description in pending:
         print(f"uncommitted: breaks {description} (commit it with {MARKER} in the message)")
-    since_text = "" if since is None else f" since {since[:10]}"
+    since_text = "" if since is None else f" after {since[:10]}"
     print(
         f"{SCHEMA}: {len(steps)} mainline commit(s){since_text} changed it, "
         f"{sum(bool(step.breaking) for step in steps)} breaking, "

@@ -252,6 +252,27 @@ def test_history_before_the_check_arrived_is_not_judged(tmp_path: Path) -> None:
     assert "0 mainline commit(s)" in output
 
 
+def test_what_main_did_before_the_check_was_merged_in_is_not_judged(tmp_path: Path) -> None:
+    repo = Repo(tmp_path / "repo")
+    repo.commit("The API", V1)
+    repo.git("checkout", "-q", "-b", "checker")
+    repo.add_the_check()
+    repo.commit("The breaking-change check")
+    repo.git("checkout", "-q", "main")
+    repo.commit("Gifts lose their price, on main meanwhile", V1.replace("  coins: Int!\n", ""))
+    repo.git("merge", "-q", "--no-ff", "-m", "Merge checker", "checker")
+    status, output = repo.check()
+    assert status == 0, output
+    assert "0 mainline commit(s)" in output
+    repo.commit(
+        "Gifts lose their name", V1.replace("  coins: Int!\n", "").replace("  name: String!\n", "")
+    )
+    status, output = repo.check()
+    assert status == 1, output
+    assert said(output, "breaks:", "Gift.name", "removed")
+    assert not said(output, "breaks:", "Gift.coins")
+
+
 def test_an_uncommitted_break_is_reported_and_does_not_fail(started: Repo) -> None:
     (started.path / "schema.graphql").write_text(V1.replace("  coins: Int!\n", ""))
     status, output = started.check()
