@@ -78,16 +78,19 @@ def cursor_position(text: str) -> int:
     return position
 
 
-MAX_BIGINT = 2**63 - 1
+MAX_BIGINT = 2**53 - 1
+"""The largest BigInt, either sign: JavaScript's `Number.MAX_SAFE_INTEGER`, so that every JSON
+reader, a browser's included, reads each amount exactly (no amount of coins, diamonds or minor
+units comes near it: it is about 90 trillion dollars in cents)."""
 
-_DIGITS = re.compile(r"0|-?[1-9][0-9]{0,29}")
+_DIGITS = re.compile(r"0|-?[1-9][0-9]{0,19}")
 """A BigInt sent as a string, in its canonical form (as `str(n)` writes it): ASCII digits (no
 "²"), no leading zeros or blanks, a minus sign; a longer one cannot fit and is refused before
 `int()` reads it."""
 
 
 def big_int(value: object) -> int:
-    """A whole number within 64 bits, sent as a JSON number or as `str(n)` writes it.
+    """A whole number within ±`MAX_BIGINT`, sent as a JSON number or as `str(n)` writes it.
     Raises `InvalidInput` with the reason."""
     if isinstance(value, bool):
         raise InvalidInput("BigInt must be a whole number")
@@ -98,7 +101,7 @@ def big_int(value: object) -> int:
     else:
         raise InvalidInput("BigInt must be a whole number (or a string of digits)")
     if abs(number) > MAX_BIGINT:
-        raise InvalidInput("BigInt must fit in 64 bits")
+        raise InvalidInput(f"BigInt must be within ±{MAX_BIGINT} (2^53 - 1)")
     return number
 
 

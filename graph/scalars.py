@@ -33,13 +33,26 @@ def _parse_literal(node: ValueNode, variables: dict[str, Any] | None = None) -> 
 
 
 BigInt = NewType("BigInt", int)
-"""A whole number up to 64 bits: every amount of coins, diamonds and minor units of money."""
+"""A whole number within ±(2^53 - 1): every amount of coins, diamonds and minor units of money."""
+
+SAFE_INTEGER_SPEC = "https://tc39.es/ecma262/#sec-number.max_safe_integer"
+
+
+def _serialize(value: int) -> int:
+    """A BigInt as a JSON number; one past the safe range is a bug here, never sent rounded."""
+    number = int(value)
+    if abs(number) > MAX_BIGINT:
+        raise ValueError(f"BigInt {number} is beyond ±(2^53 - 1) and cannot be sent exactly")
+    return number
+
 
 BIGINT_SCALAR = strawberry.scalar(
     name="BigInt",
-    description="A whole number up to 64 bits, serialized as a JSON number. "
-    "Amounts of coins, diamonds and minor units of money.",
-    serialize=int,
+    description="A whole number within ±(2^53 - 1) (JavaScript's safe integers), sent as a JSON "
+    "number so that every JSON reader gets it exactly; read from a JSON number or a string of "
+    "digits. Amounts of coins, diamonds and minor units of money.",
+    specified_by_url=SAFE_INTEGER_SPEC,
+    serialize=_serialize,
     parse_value=big_int,  # a variable's refusal (`InvalidInput`, a ValueError) is public
     parse_literal=_parse_literal,
 )
@@ -80,7 +93,9 @@ _parse_datetime, _parse_datetime_literal = _string_parsers("DateTime", date_time
 
 DATETIME_SCALAR = strawberry.scalar(
     name="DateTime",
-    description="Date with time (isoformat)",
+    description="A moment as an RFC 3339 date and time with its UTC offset, sent in UTC "
+    "(`2026-11-05T10:00:00+00:00`); read from any ISO 8601 date and time, a naive one as UTC.",
+    specified_by_url="https://www.rfc-editor.org/rfc/rfc3339#section-5.6",
     serialize=datetime.isoformat,
     parse_value=_parse_datetime,
     parse_literal=_parse_datetime_literal,
@@ -90,7 +105,8 @@ _parse_date, _parse_date_literal = _string_parsers("Date", calendar_date)
 
 DATE_SCALAR = strawberry.scalar(
     name="Date",
-    description="Date (isoformat)",
+    description="A calendar date, RFC 3339's full-date (`2026-11-05`), sent and read as such.",
+    specified_by_url="https://www.rfc-editor.org/rfc/rfc3339#section-5.6",
     serialize=date.isoformat,
     parse_value=_parse_date,
     parse_literal=_parse_date_literal,
