@@ -1,4 +1,4 @@
-"""Migration 0007 on both databases: the ledger transactions booked before payouts linked them
+"""Migration 0008 on both databases: the ledger transactions booked before payouts linked them
 (each payout's request, and every transaction whose details name a payout: its retries' holds,
 releases, postings and cash legs) are linked to their payout, as the code links them now.
 """
@@ -98,6 +98,6 @@ async def test_the_backfill_links_what_was_booked_as_the_code_does(
     # Request, release, the retry's hold, its posting, the cash legs; request and release.
     assert by_payout == {pk_of(retried, "Payout"): 5, pk_of(canceled, "Payout"): 2}
 
-    migrate_to(database_url, "0006", down=True)
+    migrate_to(database_url, "0007", down=True)
     migrate_to(database_url, "head")
     assert await links() == linked
