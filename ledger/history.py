@@ -1,9 +1,11 @@
 """What was booked, read back: the ledger transactions that moved an account's balance or what
-it holds, newest first and keyset-paged by transaction, and where each hold stands.
+it holds, newest first and keyset-paged by transaction, where each hold stands, and the entries
+(transfers, holds placed and voided) of given transactions.
 """
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -12,7 +14,7 @@ from typing import Any
 from sqlalchemy import case, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from ledger.tables import holds, transactions, transfers
+from ledger.tables import accounts, holds, transactions, transfers
 
 
 @dataclass(frozen=True)
@@ -65,6 +67,7 @@ async def hold_moves(
 
 
 async def transactions_by_id(conn: AsyncConnection, ids: Sequence[int]) -> dict[int, Booked]:
+    """The transactions with these ids, by id (an unknown id is left out)."""
     rows = await conn.execute(
         select(
             transactions.c.id,
@@ -80,3 +83,115 @@ async def hold_statuses(conn: AsyncConnection) -> dict[int, str]:
     """Every hold's status (PENDING, POSTED or VOIDED), by hold id."""
     rows = await conn.execute(select(holds.c.id, holds.c.status))
     return {int(i): str(status) for i, status in rows}
+
+
+class EntryEffect(enum.StrEnum):
+    """What one entry of a transaction did: moved money, or reserved it (a hold) or let it go."""
+
+    TRANSFER = "TRANSFER"
+    """Moved `amount` from the debit account to the credit account (a posted hold too)."""
+    HOLD_PLACED = "HOLD_PLACED"
+    """Reserved `amount` on the debit account for the credit account; nothing moved yet."""
+    HOLD_VOIDED = "HOLD_VOIDED"
+    """Released a hold: the amount is available on the debit account again; nothing moved."""
+
+
+@dataclass(frozen=True)
+class AccountName:
+    """An account as a person reads it: whose (`user:<id>` or `platform`), which, in what."""
+
+    id: int
+    owner: str
+    name: str
+    asset: str
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One entry of a ledger transaction: a transfer, or a hold placed or voided."""
+
+    transaction_id: int
+    kind: str
+    effect: EntryEffect
+    debit: AccountName
+    credit: AccountName
+    asset: str
+    amount: int
+    at: datetime
+
+
+_EFFECT_ORDER = {EntryEffect.HOLD_PLACED: 0, EntryEffect.HOLD_VOIDED: 1, EntryEffect.TRANSFER: 2}
+
+
+async def entries_of(conn: AsyncConnection, transaction_ids: Sequence[int]) -> list[Entry]:
+    """Every entry of these transactions, oldest transaction first: its transfers, the holds it
+    placed and the holds it voided (a hold it posted is the transfer it made)."""
+    ids = list(transaction_ids)
+    if not ids:
+        return []
+    # (transaction id, effect, order within the transaction, debit, credit, asset, amount)
+    found: list[tuple[int, EntryEffect, int, int, int, str, int]] = []
+    moved = await conn.execute(
+        select(transfers).where(transfers.c.transaction_id.in_(ids)).order_by(transfers.c.id)
+    )
+    for t in moved:
+        found.append(
+            (
+                int(t.transaction_id),
+                EntryEffect.TRANSFER,
+                int(t.id),
+                int(t.debit_account_id),
+                int(t.credit_account_id),
+                str(t.asset),
+                int(t.amount),
+            )
+        )
+    placed = select(holds).where(holds.c.transaction_id.in_(ids))
+    voided = select(holds).where(
+        holds.c.resolved_transaction_id.in_(ids), holds.c.status == "VOIDED"
+    )
+    for effect, query, column in (
+        (EntryEffect.HOLD_PLACED, placed, "transaction_id"),
+        (EntryEffect.HOLD_VOIDED, voided, "resolved_transaction_id"),
+    ):
+        for h in await conn.execute(query.order_by(holds.c.id)):
+            found.append(
+                (
+                    int(h._mapping[column]),
+                    effect,
+                    int(h.id),
+                    int(h.debit_account_id),
+                    int(h.credit_account_id),
+                    str(h.asset),
+                    int(h.amount),
+                )
+            )
+    booked = await transactions_by_id(conn, ids)
+    names = await _account_names(conn, {a for f in found for a in (f[3], f[4])})
+    found.sort(key=lambda f: (f[0], _EFFECT_ORDER[f[1]], f[2]))
+    return [
+        Entry(
+            transaction_id=t,
+            kind=booked[t].kind,
+            effect=effect,
+            debit=names[debit],
+            credit=names[credit],
+            asset=asset,
+            amount=amount,
+            at=booked[t].created_at,
+        )
+        for t, effect, _, debit, credit, asset, amount in found
+    ]
+
+
+async def _account_names(conn: AsyncConnection, ids: set[int]) -> dict[int, AccountName]:
+    if not ids:
+        return {}
+    rows = await conn.execute(
+        select(accounts.c.id, accounts.c.owner, accounts.c.name, accounts.c.asset).where(
+            accounts.c.id.in_(sorted(ids))
+        )
+    )
+    return {
+        int(r.id): AccountName(int(r.id), str(r.owner), str(r.name), str(r.asset)) for r in rows
+    }

@@ -16,7 +16,6 @@ from compliance.methods import store as methods_store
 from compliance.reporting import rules as reporting_rules
 from compliance.reporting import service as reporting_service
 from compliance.sanctions import store as sanctions_store
-from compliance.tax import store as tax_store
 from economy import users
 from graph.auth import Role
 from graph.compliance.mutations.add_payout_method import AddPayoutMethodPayload, add_payout_method
@@ -46,9 +45,9 @@ from graph.compliance.types import (
     PayoutMethod,
     SanctionsHit,
     SanctionsHitStatus,
-    TaxProfile,
     YearEndReport,
     YearEndReportRow,
+    compliance_profile_of,
 )
 from graph.context import Context
 from graph.errors import bad_input, forbidden
@@ -122,22 +121,7 @@ class ComplianceQueries:
     async def compliance_profile(
         self, info: Info[Context, None], user_id: strawberry.ID | None = None
     ) -> ComplianceProfile:
-        pk = await _subject(info, user_id)
-        today = utc_today()
-        reviewer = info.context.principal.has(Role.FINANCE)
-        async with info.context.eco.db.read() as conn:
-            record = await identity_store.load(conn, pk)
-            form = await tax_store.current(conn, pk)
-            found = await methods_store.of_user(conn, pk)
-            sanctions = await sanctions_store.state_of(conn, pk) if reviewer else None
-        residence = record.identity.country
-        return ComplianceProfile(
-            identity=IdentityVerification.of(record, today),
-            tax_profile=TaxProfile.of(form, residence, today) if form else None,
-            payout_methods=[PayoutMethod.of(m) for m in found],
-            sanctions_status=sanctions,
-            user_id=pk,
-        )
+        return await compliance_profile_of(info, await _subject(info, user_id))
 
     @strawberry.field(
         permission_classes=[IsComplianceReviewer],
