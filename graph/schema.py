@@ -22,6 +22,7 @@ from graph.gifts.schema import GiftMutations, GiftQueries
 from graph.gifts.subscriptions import GiftSubscriptions
 from graph.global_ids import Node
 from graph.node import resolve_node
+from graph.operation_choice import OperationChoice
 from graph.payouts.schema import PayoutMutations, PayoutQueries
 from graph.payouts.subscriptions import PayoutSubscriptions
 from graph.purchases.schema import PurchaseMutations
@@ -109,6 +110,7 @@ schema = DiamondsSchema(
         # Parsing and validation once per distinct query text (a validation cache keyed by the
         # limiters' rules would miss every time: they are new objects for each request).
         DocumentCache,
+        OperationChoice,  # several operations need an operationName
         lambda: MaskErrors(should_mask_error=should_mask, error_message="Unexpected error."),
     ],
 )
