@@ -1,8 +1,8 @@
 """A validly signed payout webhook we cannot apply (Stripe's `created` past year 9999, PayPal's
-`create_time` past it, a field of the wrong type, a signed body that is no event we can read) is recorded and
-answered 200 by every provider alike, so the provider stops redelivering; it is logged at WARNING
-and noted in the history of the payout it names, where FINANCE sees it, and nothing else
-changes."""
+`create_time` past it, a field of the wrong type, a signed body that is no readable event) is
+recorded and answered 200 by every provider alike, so the provider stops redelivering; it is
+logged at WARNING and noted in the history of the payout it names, where FINANCE sees it, and
+nothing else changes."""
 
 from __future__ import annotations
 
