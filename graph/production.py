@@ -1,5 +1,5 @@
-"""What a production API shows callers of its schema: no introspection (`__schema`, `__type`)
-and no "Did you mean ..." suggestions in error messages; development keeps both.
+"""What the API shows callers of its schema: introspection (`__schema`, `__type`) only to whom
+`DIAMONDS_INTROSPECTION` allows, and in production no "Did you mean ..." suggestions in errors.
 """
 
 from __future__ import annotations
@@ -30,17 +30,33 @@ def in_production(context: object) -> bool:
     return not getattr(settings, "development", False)
 
 
+def may_introspect(context: object) -> bool:
+    """Whether this request's caller may introspect, by the settings' `introspection`
+    (everyone, signed-in, staff, nobody); a context without settings or caller may not."""
+    settings = getattr(getattr(context, "eco", None), "settings", None)
+    allowed = getattr(settings, "introspection", "nobody")
+    principal = getattr(context, "principal", None)
+    if allowed == "everyone":
+        return True
+    if principal is None or allowed == "nobody":
+        return False
+    if allowed == "staff":
+        return bool(principal.is_staff)
+    return principal.subject is not None
+
+
 class ProductionSchemaPolicy(SchemaExtension):
-    """In production: graphql-core's `NoSchemaIntrospectionCustomRule` joins the validation
-    rules (and, with them, the key of `graph.documents`' cache, so a document validated in
-    development is validated again), and every error's suggestion is cut from its message."""
+    """For a caller who may not introspect, graphql-core's `NoSchemaIntrospectionCustomRule`
+    joins the validation rules (and, with them, the key of `graph.documents`' cache, so a
+    document validated for one caller is validated again for another); in production every
+    error's suggestion is cut from its message."""
 
     _production = False
 
     def on_operation(self) -> Iterator[None]:
         context = self.execution_context
         self._production = in_production(context.context)
-        if self._production:
+        if not may_introspect(context.context):
             context.validation_rules = (*context.validation_rules, NoSchemaIntrospectionCustomRule)
         yield
         if self._production:

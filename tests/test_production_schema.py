@@ -1,6 +1,7 @@
 """In production (`DIAMONDS_ENV=production`) the API shows callers no more of the schema than
-their operations use: introspection (`__schema`, `__type`) is refused and error messages carry
-no "Did you mean ..." suggestions; in development both stay. `diamonds schema` and the consoles,
+their operations use: introspection (`__schema`, `__type`) is refused to anonymous callers (by
+default; `DIAMONDS_INTROSPECTION` says who may) and error messages carry no "Did you mean ..."
+suggestions; in development both stay. `diamonds schema` and the consoles,
 which run the schema in-process, work the same in production."""
 
 from __future__ import annotations
@@ -153,3 +154,39 @@ async def test_a_document_validated_in_development_is_validated_again_in_product
     assert answers[0] == {"data": {"__schema": {"queryType": {"name": "Query"}}}}
     assert answers[1].get("data") is None
     assert "introspection has been disabled" in answers[1]["errors"][0]["message"]
+
+
+@pytest.mark.parametrize(
+    ("setting", "allowed"),
+    [
+        (None, {"VIEWER", "FINANCE"}),  # production's default: signed-in callers
+        ("everyone", {None, "VIEWER", "FINANCE"}),
+        ("signed-in", {"VIEWER", "FINANCE"}),
+        ("staff", {"FINANCE"}),
+        ("nobody", set()),
+    ],
+)
+async def test_diamonds_introspection_says_who_may_introspect_in_production(
+    database_url: str, setting: str | None, allowed: set[str | None]
+) -> None:
+    env = {"DIAMONDS_ENV": "production"}
+    if setting is not None:
+        env["DIAMONDS_INTROSPECTION"] = setting
+    eco = await Economy.start(settings_for(database_url, **env))
+    try:
+        async with TestClient(TestServer(create_app(eco))) as client:
+            answered: set[str | None] = set()
+            for role in (None, "VIEWER", "FINANCE"):
+                headers = (
+                    {}
+                    if role is None
+                    else {"Authorization": f"Bearer {token(eco, f'{role.lower()}:x', role)}"}
+                )
+                response = await client.post(
+                    "/graphql", json={"query": INTROSPECTION[0]}, headers=headers
+                )
+                if (await response.json()).get("data"):
+                    answered.add(role)
+            assert answered == allowed
+    finally:
+        await eco.close()
