@@ -266,6 +266,7 @@ async def _discrepancies(
     values = {
         "discrepancies": [edge["node"] for edge in connection["edges"]],
         "page": connection["pageInfo"],
+        "total": connection["totalCount"],
         "show_all": show_all,
         "errors": errors or {},
         "notice": notice,

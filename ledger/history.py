@@ -1,6 +1,6 @@
 """What was booked, read back: the ledger transactions that moved an account's balance or what
-it holds, newest first and keyset-paged by transaction, where each hold stands, and the entries
-(transfers, holds placed and voided) of given transactions.
+it holds, newest first and keyset-paged by transaction, how many they are, where each hold
+stands, and the entries (transfers, holds placed and voided) of given transactions.
 """
 
 from __future__ import annotations
@@ -11,9 +11,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import case, func, select
+from sqlalchemy import case, func, select, union
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from kernel.tables import count_where
 from ledger.tables import accounts, holds, transactions, transfers
 
 
@@ -27,6 +28,31 @@ class Booked:
     created_at: datetime
 
 
+def _moved(account_id: int) -> Any:
+    """The transfers that moved the account's balance."""
+    return (transfers.c.debit_account_id == account_id) | (
+        transfers.c.credit_account_id == account_id
+    )
+
+
+def _held(account_id: int, column: Any) -> list[Any]:
+    """The holds on the account that `column` (placing or resolving) ties to a transaction."""
+    return [holds.c.debit_account_id == account_id, column.is_not(None)]
+
+
+async def count_moves(conn: AsyncConnection, account_id: int) -> int:
+    """How many transactions moved the account's balance or what it holds: every page of
+    `balance_moves` and `hold_moves` together, each transaction once."""
+    moves = union(
+        select(transfers.c.transaction_id.label("id")).where(_moved(account_id)),
+        *(
+            select(column.label("id")).where(*_held(account_id, column))
+            for column in (holds.c.transaction_id, holds.c.resolved_transaction_id)
+        ),
+    ).subquery()
+    return await count_where(conn, moves, [])
+
+
 async def balance_moves(
     conn: AsyncConnection, account_id: int, *, before_id: int | None, limit: int
 ) -> dict[int, int]:
@@ -36,9 +62,7 @@ async def balance_moves(
         (transfers.c.credit_account_id == account_id, transfers.c.amount),
         else_=-transfers.c.amount,
     )
-    query = select(transfers.c.transaction_id, func.sum(signed)).where(
-        (transfers.c.debit_account_id == account_id) | (transfers.c.credit_account_id == account_id)
-    )
+    query = select(transfers.c.transaction_id, func.sum(signed)).where(_moved(account_id))
     if before_id is not None:
         query = query.where(transfers.c.transaction_id < before_id)
     rows = await conn.execute(
@@ -56,9 +80,7 @@ async def hold_moves(
     it, a hold posted or voided takes it away."""
     changes: dict[int, int] = {}
     for column, sign in ((holds.c.transaction_id, 1), (holds.c.resolved_transaction_id, -1)):
-        query = select(column, holds.c.amount).where(
-            holds.c.debit_account_id == account_id, column.is_not(None)
-        )
+        query = select(column, holds.c.amount).where(*_held(account_id, column))
         if before_id is not None:
             query = query.where(column < before_id)
         for t, amount in await conn.execute(query.order_by(column.desc()).limit(limit)):

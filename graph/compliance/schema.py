@@ -135,7 +135,11 @@ class ComplianceQueries:
         async with info.context.eco.db.read() as conn:
             rows = await identity_store.review_queue(conn, after=page.after, limit=page.limit + 1)
         return connection(
-            rows, page, lambda r: r.user_id, lambda r: IdentityVerification.of(r, today)
+            rows,
+            page,
+            lambda r: r.user_id,
+            lambda r: IdentityVerification.of(r, today),
+            identity_store.count_review_queue,
         )
 
     @strawberry.field(
@@ -148,7 +152,9 @@ class ComplianceQueries:
         page = PageRequest.of(first, after)
         async with info.context.eco.db.read() as conn:
             rows = await methods_store.review_queue(conn, after=page.after, limit=page.limit + 1)
-        return connection(rows, page, lambda m: m.id, PayoutMethod.of)
+        return connection(
+            rows, page, lambda m: m.id, PayoutMethod.of, methods_store.count_review_queue
+        )
 
     @strawberry.field(
         permission_classes=[IsComplianceReviewer],
@@ -162,14 +168,18 @@ class ComplianceQueries:
         after: str | None = None,
     ) -> Connection[SanctionsHit]:
         page = PageRequest.of(first, after)
+        wanted = status.value if status else None
         async with info.context.eco.db.read() as conn:
             rows = await sanctions_store.hits(
-                conn,
-                status=status.value if status else None,
-                after=page.after,
-                limit=page.limit + 1,
+                conn, status=wanted, after=page.after, limit=page.limit + 1
             )
-        return connection(rows, page, lambda h: h.id, SanctionsHit.of)
+        return connection(
+            rows,
+            page,
+            lambda h: h.id,
+            SanctionsHit.of,
+            lambda conn: sanctions_store.count_hits(conn, status=wanted),
+        )
 
     @strawberry.field(
         permission_classes=[IsComplianceReviewer],

@@ -458,11 +458,6 @@ class PayoutConnection(Connection[Payout]):
     where: strawberry.Private[queries.PayoutFilter]
     order: strawberry.Private[queries.PayoutOrder]
 
-    @strawberry.field(description="How many payouts match the filter, on every page.")
-    async def total_count(self, info: Info[Context, None]) -> int:
-        async with info.context.eco.db.read() as conn:
-            return await queries.count_payouts(conn, self.where)
-
     @strawberry.field(
         permission_classes=[IsFinance],
         description="Every payout matching the filter (not only this page), in the same order, "
