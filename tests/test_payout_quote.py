@@ -81,7 +81,7 @@ async def test_only_a_creator_may_ask_for_a_quote(
     refused = await graphql(
         QUOTE, {"provider": "ledgerbank", "diamonds": 4_000}, subject="someone:else", roles=roles
     )
-    assert refused.data is None
+    assert refused.data == {"payoutQuote": None}
     assert refused.body["errors"][0]["extensions"]["code"] == "FORBIDDEN"
 
     anonymous = await graphql(QUOTE, {"provider": "ledgerbank", "diamonds": 4_000})

@@ -26,7 +26,7 @@ type Equal<A, B> = (<T>() => T extends A ? 1 : 2) extends <T>() => T extends B ?
 type Expect<T extends true> = T;
 
 // BigInt goes out as a JSON number (graph/scalars.py) and is read as a string of digits or a number.
-type Balance = WalletQuery['me']['coinWallet']['balance'];
+type Balance = NonNullable<NonNullable<WalletQuery['me']>['coinWallet']>['balance'];
 type PayoutDiamondsInput = RequestPayoutMutationVariables['input']['diamonds'];
 // DateTime and Date are ISO 8601 strings; ids are the API's opaque global id strings.
 type StartedAt = LiveStreamsQuery['liveStreams']['edges'][number]['node']['startedAt'];
@@ -44,25 +44,26 @@ export function sendFiveRoses(streamId: string, giftId: string): SendGiftMutatio
 }
 
 export function refusedBecause(result: SendGiftMutation): string | null {
-  const [first] = result.sendGift.errors;
+  const [first] = result.sendGift?.errors ?? [];
   if (first === undefined) return null;
   // The code is the mutation's own enum: a typo here would not compile.
   return first.code === 'INSUFFICIENT_COINS' ? 'top up your coins' : first.message;
 }
 
-export const cashOutAboveTwoToThe53: RequestPayoutMutationVariables = {
-  input: { diamonds: '9007199254740993', provider: 'paypal', currency: 'USD', idempotencyKey: 'k1' },
+// A BigInt may be sent as a string of digits (the server reads both, within ±(2^53 - 1)).
+export const cashOutAsDigits: RequestPayoutMutationVariables = {
+  input: { diamonds: '9007199254740991', provider: 'paypal', currency: 'USD', idempotencyKey: 'k1' },
 };
 
 // @ts-expect-error quantity is an Int, not a string
 export const badQuantity: SendGiftMutationVariables = { input: { streamId: 's', giftId: 'g', quantity: '5', idempotencyKey: 'k' } };
 
 export function payoutNet(result: RequestPayoutMutation): number {
-  return result.requestPayout.payout?.net ?? 0;
+  return result.requestPayout?.payout?.net ?? 0;
 }
 
 export function paidTotal(page: PayoutsQuery): number {
-  return page.payouts.edges
+  return (page.payouts?.edges ?? [])
     .filter((edge) => edge.node.status === 'PAID')
     .reduce((sum, edge) => sum + edge.node.net, 0);
 }

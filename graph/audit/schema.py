@@ -36,7 +36,7 @@ class AuditQueries:
         action: str | None = None,
         created_after: datetime | None = None,
         created_before: datetime | None = None,
-    ) -> Connection[AuditEntry]:
+    ) -> Connection[AuditEntry] | None:
         page = PageRequest.of(first, after)
         where = AuditFilter(
             actor=filter_text(actor or None, argument="actor"),

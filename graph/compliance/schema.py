@@ -98,7 +98,7 @@ class ComplianceQueries:
         provider: str,
         currency: str = "USD",
         user_id: strawberry.ID | None = None,
-    ) -> PayoutEligibility:
+    ) -> PayoutEligibility | None:
         pk = await _subject(info, user_id)
         eco = info.context.eco
         async with eco.db.read() as conn:
@@ -120,7 +120,7 @@ class ComplianceQueries:
     )
     async def compliance_profile(
         self, info: Info[Context, None], user_id: strawberry.ID | None = None
-    ) -> ComplianceProfile:
+    ) -> ComplianceProfile | None:
         return await compliance_profile_of(info, await _subject(info, user_id))
 
     @strawberry.field(
@@ -129,7 +129,7 @@ class ComplianceQueries:
     )
     async def identity_review_queue(
         self, info: Info[Context, None], first: int | None = None, after: str | None = None
-    ) -> Connection[IdentityVerification]:
+    ) -> Connection[IdentityVerification] | None:
         page = PageRequest.of(first, after)
         today = utc_today()
         async with info.context.eco.db.read() as conn:
@@ -148,7 +148,7 @@ class ComplianceQueries:
     )
     async def payout_method_review_queue(
         self, info: Info[Context, None], first: int | None = None, after: str | None = None
-    ) -> Connection[PayoutMethod]:
+    ) -> Connection[PayoutMethod] | None:
         page = PageRequest.of(first, after)
         async with info.context.eco.db.read() as conn:
             rows = await methods_store.review_queue(conn, after=page.after, limit=page.limit + 1)
@@ -166,7 +166,7 @@ class ComplianceQueries:
         status: SanctionsHitStatus | None = SanctionsHitStatus.OPEN,
         first: int | None = None,
         after: str | None = None,
-    ) -> Connection[SanctionsHit]:
+    ) -> Connection[SanctionsHit] | None:
         page = PageRequest.of(first, after)
         wanted = status.value if status else None
         async with info.context.eco.db.read() as conn:
@@ -186,7 +186,7 @@ class ComplianceQueries:
         description="Per creator and currency, the year's gross paid, payouts, withholding and "
         "whether 1099-K or DAC7 reporting applies, also as CSV (FINANCE; audited).",
     )
-    async def year_end_report(self, info: Info[Context, None], year: int) -> YearEndReport:
+    async def year_end_report(self, info: Info[Context, None], year: int) -> YearEndReport | None:
         if not MIN_YEAR <= year <= MAX_YEAR:
             raise bad_input(f"year must be between {MIN_YEAR} and {MAX_YEAR}", argument="year")
         actor = await info.context.user()
@@ -200,42 +200,42 @@ class ComplianceQueries:
 
 @strawberry.type
 class ComplianceMutations:
-    submit_tax_form: SubmitTaxFormPayload = strawberry.mutation(
+    submit_tax_form: SubmitTaxFormPayload | None = strawberry.mutation(
         resolver=submit_tax_form,
         permission_classes=[CanCollectPayouts],
         description="Give a W-9 or W-8BEN (CREATOR). The TIN is encrypted; shown as last four.",
     )
-    start_identity_verification: StartIdentityVerificationPayload = strawberry.mutation(
+    start_identity_verification: StartIdentityVerificationPayload | None = strawberry.mutation(
         resolver=start_identity_verification,
         permission_classes=[CanCollectPayouts],
         description="Start verifying your identity, manually or through Stripe (CREATOR).",
     )
-    add_payout_method: AddPayoutMethodPayload = strawberry.mutation(
+    add_payout_method: AddPayoutMethodPayload | None = strawberry.mutation(
         resolver=add_payout_method,
         permission_classes=[CanCollectPayouts],
         description="Add where you are paid through a provider (CREATOR); it is verified next.",
     )
-    declare_date_of_birth: DeclareDateOfBirthPayload = strawberry.mutation(
+    declare_date_of_birth: DeclareDateOfBirthPayload | None = strawberry.mutation(
         resolver=declare_date_of_birth,
         permission_classes=[IsAuthenticated],
         description="State your date of birth and country: buying coins needs an adult.",
     )
-    review_identity: ReviewIdentityPayload = strawberry.mutation(
+    review_identity: ReviewIdentityPayload | None = strawberry.mutation(
         resolver=review_identity,
         permission_classes=[IsComplianceReviewer],
         description="Decide a manual identity verification, with a note (FINANCE; audited).",
     )
-    review_payout_method: ReviewPayoutMethodPayload = strawberry.mutation(
+    review_payout_method: ReviewPayoutMethodPayload | None = strawberry.mutation(
         resolver=review_payout_method,
         permission_classes=[IsComplianceReviewer],
         description="Verify or reject a payout method, with a note (FINANCE; audited).",
     )
-    decide_sanctions_hit: DecideSanctionsHitPayload = strawberry.mutation(
+    decide_sanctions_hit: DecideSanctionsHitPayload | None = strawberry.mutation(
         resolver=decide_sanctions_hit,
         permission_classes=[IsComplianceReviewer],
         description="Clear or confirm a possible sanctions match, with a note (FINANCE; audited).",
     )
-    reveal_tax_id: RevealTaxIdPayload = strawberry.mutation(
+    reveal_tax_id: RevealTaxIdPayload | None = strawberry.mutation(
         resolver=reveal_tax_id,
         permission_classes=[IsComplianceReviewer],
         description="Read a person's full TIN for filing, with a reason (FINANCE; audited).",

@@ -33,7 +33,7 @@ class GiftQueries:
 
 @strawberry.type
 class GiftMutations:
-    send_gift: SendGiftPayload = strawberry.mutation(
+    send_gift: SendGiftPayload | None = strawberry.mutation(
         resolver=send_gift,
         permission_classes=[CanSendGifts],
         description="Send a gift into a live stream: coins out, diamonds to the creator.",

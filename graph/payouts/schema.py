@@ -53,7 +53,7 @@ from payouts.store import load_payout
 
 @strawberry.type
 class PayoutQueries:
-    payout_quote: PayoutQuotePayload = strawberry.field(
+    payout_quote: PayoutQuotePayload | None = strawberry.field(
         resolver=payout_quote,
         permission_classes=[CanRequestPayouts],
         description="What cashing out `diamonds` through `provider` would pay you, checked as "
@@ -92,7 +92,7 @@ class PayoutQueries:
         min_diamonds: BigInt | None = None,
         max_diamonds: BigInt | None = None,
         sort: PayoutSort = queries.PayoutOrder.NEWEST,  # type: ignore[valid-type]
-    ) -> PayoutConnection:
+    ) -> PayoutConnection | None:
         page = PageRequest.of(first, after)
         ctx = info.context
         if ctx.principal.sees_all_money:
@@ -132,7 +132,7 @@ class PayoutQueries:
         first: int | None = None,
         after: str | None = None,
         open: bool = True,
-    ) -> Connection[PayoutDiscrepancy]:
+    ) -> Connection[PayoutDiscrepancy] | None:
         page = PageRequest.of(first, after)
         async with info.context.eco.db.read() as conn:
             rows = await list_discrepancies(
@@ -151,7 +151,7 @@ class PayoutQueries:
         description="The payout providers configured on this server, each with the payee fields "
         "`addPayoutMethod` takes for it.",
     )
-    async def payout_providers(self, info: Info[Context, None]) -> list[PayoutProviderInfo]:
+    async def payout_providers(self, info: Info[Context, None]) -> list[PayoutProviderInfo] | None:
         svc = info.context.payouts
         if svc is None:
             return []
@@ -164,46 +164,46 @@ class PayoutQueries:
 
 @strawberry.type
 class PayoutMutations:
-    request_payout: RequestPayoutPayload = strawberry.mutation(
+    request_payout: RequestPayoutPayload | None = strawberry.mutation(
         resolver=request_payout_mutation,
         permission_classes=[CanRequestPayouts],
         description="Cash out diamonds (CREATOR).",
     )
-    approve_payout: PayoutReviewPayload = strawberry.mutation(
+    approve_payout: PayoutReviewPayload | None = strawberry.mutation(
         resolver=approve_payout,
         permission_classes=[IsFinance],
         description="Approve a payout awaiting approval or on hold (FINANCE, not the requester).",
     )
-    bulk_approve_payouts: BulkApprovePayoutsPayload = strawberry.mutation(
+    bulk_approve_payouts: BulkApprovePayoutsPayload | None = strawberry.mutation(
         resolver=bulk_approve_payouts,
         permission_classes=[IsFinance],
         description="Approve many payouts, each on its own: the answer says per payout whether "
         "it was approved or why not; the four-eyes rule holds per payout (FINANCE).",
     )
-    reject_payout: PayoutReviewPayload = strawberry.mutation(
+    reject_payout: PayoutReviewPayload | None = strawberry.mutation(
         resolver=reject_payout,
         permission_classes=[IsFinance],
         description="Reject a payout; its diamonds are released (FINANCE).",
     )
-    cancel_payout: PayoutReviewPayload = strawberry.mutation(
+    cancel_payout: PayoutReviewPayload | None = strawberry.mutation(
         resolver=cancel_payout,
         permission_classes=[CanCancelPayouts],
         description="Cancel a payout before it is dispatched (its creator, or FINANCE).",
     )
-    retry_payout: PayoutReviewPayload = strawberry.mutation(
+    retry_payout: PayoutReviewPayload | None = strawberry.mutation(
         resolver=retry_payout,
         permission_classes=[IsFinance],
         description="Retry a failed payout as a new attempt, with a reason: hold its diamonds "
         "again and dispatch; refused while the last attempt could still pay (FINANCE).",
     )
-    resolve_payout: PayoutReviewPayload = strawberry.mutation(
+    resolve_payout: PayoutReviewPayload | None = strawberry.mutation(
         resolver=resolve_payout,
         permission_classes=[IsFinance],
         description="Settle a stuck payout, with a reason; the provider is asked first and what "
         "it says wins; only where it cannot be asked is the stated outcome taken, by hand "
         "(FINANCE).",
     )
-    acknowledge_payout_discrepancy: AcknowledgeDiscrepancyPayload = strawberry.mutation(
+    acknowledge_payout_discrepancy: AcknowledgeDiscrepancyPayload | None = strawberry.mutation(
         resolver=acknowledge_discrepancy,
         permission_classes=[IsFinance],
         description="Close a discrepancy once it has been dealt with, with a note (FINANCE).",

@@ -464,6 +464,6 @@ class PayoutConnection(Connection[Payout]):
         f"as CSV with a header row; at most {MAX_EXPORT_ROWS:,} rows; amounts are integers "
         "(diamonds, minor units) (FINANCE).",
     )
-    async def csv(self, info: Info[Context, None]) -> str:
+    async def csv(self, info: Info[Context, None]) -> str | None:
         async with info.context.eco.db.read() as conn:
             return await payouts_csv(conn, self.where, self.order)

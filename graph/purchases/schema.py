@@ -10,7 +10,7 @@ from graph.purchases.mutations.purchase_coins import PurchaseCoinsPayload, purch
 
 @strawberry.type
 class PurchaseMutations:
-    purchase_coins: PurchaseCoinsPayload = strawberry.mutation(
+    purchase_coins: PurchaseCoinsPayload | None = strawberry.mutation(
         resolver=purchase_coins_mutation,
         permission_classes=[IsAuthenticated],
         description="Buy a coin bundle: returns the payment's client secret; the coins are "

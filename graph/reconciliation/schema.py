@@ -35,7 +35,7 @@ class ReconciliationQueries:
         first: int | None = None,
         after: str | None = None,
         provider: str | None = None,
-    ) -> Connection[ReconciliationRun]:
+    ) -> Connection[ReconciliationRun] | None:
         page = PageRequest.of(first, after)
         of = filter_text(provider, argument="provider")
         async with info.context.eco.db.read() as conn:
@@ -60,14 +60,17 @@ class ReconciliationQueries:
 
 @strawberry.type
 class ReconciliationMutations:
-    reconcile_provider: ReconcileProviderPayload = strawberry.mutation(
+    reconcile_provider: ReconcileProviderPayload | None = strawberry.mutation(
         resolver=reconcile_provider,
         permission_classes=[IsFinance],
         description="Reconcile one provider for a period now; a re-run replaces the period's "
         "results and keeps resolutions (FINANCE).",
     )
-    resolve_reconciliation_exception: ResolveReconciliationExceptionPayload = strawberry.mutation(
-        resolver=resolve_reconciliation_exception,
-        permission_classes=[IsFinance],
-        description="Close a reconciliation exception with a note saying what was done (FINANCE).",
+    resolve_reconciliation_exception: ResolveReconciliationExceptionPayload | None = (
+        strawberry.mutation(
+            resolver=resolve_reconciliation_exception,
+            permission_classes=[IsFinance],
+            description="Close a reconciliation exception with a note saying what was done "
+            "(FINANCE).",
+        )
     )

@@ -33,9 +33,9 @@ class StreamQueries:
 
 @strawberry.type
 class StreamMutations:
-    start_stream: StartStreamPayload = strawberry.mutation(
+    start_stream: StartStreamPayload | None = strawberry.mutation(
         resolver=start_stream, permission_classes=[CanStream], description="Go live."
     )
-    end_stream: EndStreamPayload = strawberry.mutation(
+    end_stream: EndStreamPayload | None = strawberry.mutation(
         resolver=end_stream, permission_classes=[CanEndStream], description="End a live stream."
     )

@@ -85,7 +85,7 @@ class LiveStream(Node):
     @strawberry.field(
         description="Diamonds the creator received in this stream. Creator, FINANCE, ADMIN only."
     )
-    async def earnings(self, info: Info[Context, None]) -> BigInt:
+    async def earnings(self, info: Info[Context, None]) -> BigInt | None:
         await info.context.require_money_of(self.record.creator_id, "this stream's earnings")
         async with info.context.eco.db.read() as conn:
             return BigInt(await streams.stream_earnings(conn, self.record.id))

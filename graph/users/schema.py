@@ -13,5 +13,5 @@ from graph.users.types import User
 @strawberry.type
 class UserQueries:
     @strawberry.field(permission_classes=[IsAuthenticated], description="The caller.")
-    async def me(self, info: Info[Context, None]) -> User:
+    async def me(self, info: Info[Context, None]) -> User | None:
         return User.of(await info.context.user())

@@ -50,12 +50,12 @@ class User(Node):
         )
 
     @strawberry.field(description="Coins to spend on gifts. Owner, FINANCE and ADMIN only.")
-    async def coin_wallet(self, info: Info[Context, None]) -> Wallet:
+    async def coin_wallet(self, info: Info[Context, None]) -> Wallet | None:
         await info.context.require_money_of(self.record.id, "this user's coin wallet")
         return Wallet.of(self.record.coin_account_id, self.record.id, Asset.COIN)
 
     @strawberry.field(description="Diamonds earned from gifts. Owner, FINANCE and ADMIN only.")
-    async def diamond_wallet(self, info: Info[Context, None]) -> Wallet:
+    async def diamond_wallet(self, info: Info[Context, None]) -> Wallet | None:
         await info.context.require_money_of(self.record.id, "this user's diamond wallet")
         return Wallet.of(self.record.diamond_account_id, self.record.id, Asset.DIAMOND)
 
@@ -65,7 +65,7 @@ class User(Node):
     )
     async def streams(
         self, info: Info[Context, None], first: int | None = None, after: str | None = None
-    ) -> Connection[CreatorStream]:
+    ) -> Connection[CreatorStream] | None:
         await info.context.require_money_of(self.record.id, "this user's streams")
         page = PageRequest.of(first, after)
         async with info.context.eco.db.read() as conn:
@@ -89,7 +89,7 @@ class User(Node):
     )
     async def earnings_by_day(
         self, info: Info[Context, None], since: date, until: date
-    ) -> list[DayEarnings]:
+    ) -> list[DayEarnings] | None:
         await info.context.require_money_of(self.record.id, "this user's earnings")
         try:
             earnings.check_range(since, until)

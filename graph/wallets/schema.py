@@ -10,7 +10,7 @@ from graph.wallets.mutations.grant_coins import GrantCoinsPayload, grant_coins
 
 @strawberry.type
 class WalletMutations:
-    grant_coins: GrantCoinsPayload = strawberry.mutation(
+    grant_coins: GrantCoinsPayload | None = strawberry.mutation(
         resolver=grant_coins,
         permission_classes=[IsAdmin],
         description="Grant promotional coins (ADMIN only; audited).",
