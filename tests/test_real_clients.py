@@ -312,3 +312,22 @@ async def test_apollo_persisted_queries_link_registers_a_hash_then_sends_only_th
     rose = {"__typename": "Gift", "id": scene.rose_id, "name": "Rose", "coins": 1, "active": True}
     results = [(e["data"], e["error"]) for e in lines if e["event"] == "result"]
     assert results == [({"giftCatalog": [rose]}, None)] * 2
+
+
+async def test_apollo_reads_a_bad_tokens_401_as_graphql_errors_with_the_code(
+    scene: Scene, script: Callable[..., Awaitable[Script]]
+) -> None:
+    """The 401 comes in the media type Apollo asked for, so Apollo hands the app the server's
+    GraphQL errors (the code to act on), not a bare 'Received status code 401'."""
+    running = await script("bad-token.mjs", scene.url)
+    status, lines, stderr = await running.finish()
+    assert status == 0, stderr
+    assert lines == [
+        {
+            "event": "result",
+            "data": None,
+            "graphQLErrors": True,
+            "codes": ["UNAUTHENTICATED"],
+            "message": "the token is malformed",
+        }
+    ]
