@@ -1,6 +1,6 @@
-"""The finance console's pages: the payouts list and its queues, a payout with its actions
-(approve, reject, cancel, retry, resolve; a confirmation first for those that move money), and
-the discrepancies queue with acknowledge.
+"""The finance console's pages: the payouts list and its queues, a payout with its ledger
+entries, its creator's compliance state and its actions (approve, reject, cancel, retry, resolve;
+a confirmation first for those that move money), and the discrepancies queue with acknowledge.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from consoles.execute import OperationFailed
 from consoles.filters import PAYOUT_SORTS, PAYOUT_STATUSES, BadFilter, PayoutFilters
 from consoles.operations import operation
 from consoles.pages import Guarded, guard, guarded_form, wants_fragment
+from graph.auth import Role
 
 QUEUES = (
     ("awaiting-approval", "Awaiting approval", "AWAITING_APPROVAL"),
@@ -166,7 +167,11 @@ async def _panel(
 ) -> web.Response:
     """The payout page, or only its panel when the request is a fetch from console.js."""
     try:
-        data = await signed_in.run("PayoutDetail", {"id": payout_id})
+        # Another person's compliance data is FINANCE's (ADMIN, who also enters, is refused it).
+        with_compliance = signed_in.session.principal.has(Role.FINANCE)
+        data = await signed_in.run(
+            "PayoutDetail", {"id": payout_id, "withCompliance": with_compliance}
+        )
     except OperationFailed as exc:
         return signed_in.refused(exc)
     payout = data["payout"]
@@ -261,6 +266,7 @@ async def _discrepancies(
     values = {
         "discrepancies": [edge["node"] for edge in connection["edges"]],
         "page": connection["pageInfo"],
+        "total": connection["totalCount"],
         "show_all": show_all,
         "errors": errors or {},
         "notice": notice,

@@ -1,5 +1,5 @@
 """How the templates show values: money in minor units as decimal text (integer arithmetic only),
-diamonds with thousands separators, and the API's timestamps shortened to the minute (UTC).
+diamonds and list totals with thousands separators, and the API's timestamps to the minute (UTC).
 """
 
 from __future__ import annotations
@@ -29,6 +29,11 @@ def diamonds(count: int | str | None) -> str:
     return f"{int(count):,}"
 
 
+def counted(total: int, one: str, many: str) -> str:
+    """`340, "entry", "entries"` is `340 entries`; `1` is `1 entry`."""
+    return f"{total:,} {one if total == 1 else many}"
+
+
 def when(timestamp: str | None) -> str:
     """`2026-12-07T16:50:30.123+00:00` is `2026-12-07 16:50`."""
     if not timestamp:
@@ -44,6 +49,7 @@ def words(code: str | None) -> str:
 FILTERS: dict[str, Callable[..., Any]] = {
     "money": money,
     "diamonds": diamonds,
+    "counted": counted,
     "when": when,
     "words": words,
 }

@@ -47,6 +47,7 @@ async def _runs(
     values = {
         "runs": [edge["node"] for edge in data["reconciliationRuns"]["edges"]],
         "page": data["reconciliationRuns"]["pageInfo"],
+        "total": data["reconciliationRuns"]["totalCount"],
         "providers": [p["slug"] for p in data["payoutProviders"]],
         "errors": errors or {},
         "given": given or {},

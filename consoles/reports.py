@@ -49,7 +49,13 @@ async def audit_page(request: web.Request) -> web.Response:
     signed_in = guard(request, CONSOLE)
     query = {name: request.query.get(name, "").strip() for name in (*AUDIT_FILTERS, "after")}
     variables, problem = _audit_variables(query)
-    values: dict[str, Any] = {"filters": query, "entries": [], "page": {}, "problem": problem}
+    values: dict[str, Any] = {
+        "filters": query,
+        "entries": [],
+        "page": {},
+        "total": None,
+        "problem": problem,
+    }
     if problem:
         return signed_in.page("console/audit.html", values, status=400)
     try:
@@ -61,6 +67,7 @@ async def audit_page(request: web.Request) -> web.Response:
         return signed_in.page("console/audit.html", values, status=400)
     values["entries"] = [edge["node"] for edge in data["auditLog"]["edges"]]
     values["page"] = data["auditLog"]["pageInfo"]
+    values["total"] = data["auditLog"]["totalCount"]
     values["next_query"] = {k: v for k, v in query.items() if v and k != "after"}
     return signed_in.page("console/audit.html", values)
 

@@ -129,6 +129,7 @@ async def _render(
         "queues": REVIEW_QUEUES.values(),
         "rows": rows,
         "page": connection["pageInfo"],
+        "total": connection["totalCount"],
         "errors": errors or {},
         "notice": notice,
         "decided": signed_in.request.query.get("decided"),

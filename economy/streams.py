@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from economy.tables import gift_sends, streams, users
 from economy.users import User
 from kernel.errors import DomainError, NotFound
+from kernel.tables import count_where
 from kernel.validation import text_field
 
 if TYPE_CHECKING:
@@ -123,15 +124,24 @@ async def end_stream(eco: Economy, actor: User, stream_id: int, *, may_end_any: 
         return stream_from_row(row._mapping)
 
 
+def _live() -> list[Any]:
+    return [streams.c.status == "LIVE"]
+
+
 async def live_streams_page(
     conn: AsyncConnection, *, after_id: int | None, limit: int
 ) -> list[Stream]:
     """Live streams, newest first, keyset-paged by id."""
-    query = select(streams).where(streams.c.status == "LIVE")
+    query = select(streams).where(*_live())
     if after_id is not None:
         query = query.where(streams.c.id < after_id)
     rows = await conn.execute(query.order_by(streams.c.id.desc()).limit(limit))
     return [stream_from_row(r._mapping) for r in rows]
+
+
+async def count_live_streams(conn: AsyncConnection) -> int:
+    """How many streams are live (every page of `live_streams_page`)."""
+    return await count_where(conn, streams, _live())
 
 
 async def stream_earnings(conn: AsyncConnection, stream_id: int) -> int:
@@ -168,15 +178,24 @@ async def leaderboard(conn: AsyncConnection, stream_id: int, limit: int) -> list
     ]
 
 
+def _of_creator(creator_id: int) -> list[Any]:
+    return [streams.c.creator_id == creator_id]
+
+
 async def creator_streams_page(
     conn: AsyncConnection, creator_id: int, *, after_id: int | None, limit: int
 ) -> list[Stream]:
     """A creator's streams, live and ended, newest first, keyset-paged by id."""
-    query = select(streams).where(streams.c.creator_id == creator_id)
+    query = select(streams).where(*_of_creator(creator_id))
     if after_id is not None:
         query = query.where(streams.c.id < after_id)
     rows = await conn.execute(query.order_by(streams.c.id.desc()).limit(limit))
     return [stream_from_row(r._mapping) for r in rows]
+
+
+async def count_creator_streams(conn: AsyncConnection, creator_id: int) -> int:
+    """How many streams the creator ran (every page of `creator_streams_page`)."""
+    return await count_where(conn, streams, _of_creator(creator_id))
 
 
 async def streams_earnings(conn: AsyncConnection, stream_ids: Sequence[int]) -> dict[int, int]:

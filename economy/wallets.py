@@ -1,7 +1,7 @@
 """Wallets as the API shows them: a user's coin or diamond account with its balance, what is
 available after holds, and its history (the ledger transactions that moved its balance or its
-holds), newest first, keyset-paged, each saying what it was (a gift received in a stream from
-someone, a payout requested, paid, released or returned...) and what it is about.
+holds), newest first, keyset-paged and counted, each saying what it was (a gift received in a
+stream from someone, a payout requested, paid, released or returned...) and what it is about.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from economy.users import by_id
 from ledger import Balance
 from ledger.accounts import read_balance, read_balances
 from ledger.debts import diamonds_owed
-from ledger.history import Booked, balance_moves, hold_moves, transactions_by_id
+from ledger.history import Booked, balance_moves, count_moves, hold_moves, transactions_by_id
 
 
 class EntryKind(enum.Enum):
@@ -88,6 +88,7 @@ __all__ = [
     "Balance",
     "EntryKind",
     "WalletEntry",
+    "count_wallet_entries",
     "diamonds_owed",
     "wallet_balance",
     "wallet_balances",
@@ -125,6 +126,12 @@ async def wallet_entries(
         )
     }
     return [_entry(booked[t], gifts.get(t), moved.get(t, 0), held.get(t, 0)) for t in chosen]
+
+
+async def count_wallet_entries(conn: AsyncConnection, account_id: int) -> int:
+    """How many ledger transactions moved the account's balance or its holds (every page of
+    `wallet_entries`)."""
+    return await count_moves(conn, account_id)
 
 
 def _entry(booked: Booked, gift: tuple[int, int] | None, amount: int, held: int) -> WalletEntry:

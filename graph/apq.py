@@ -4,7 +4,8 @@ operation limits' validation rules built once, and JSON through orjson.
 Automatic persisted queries follow Apollo's convention: a client sends
 `extensions.persistedQuery = {"version": 1, "sha256Hash": "<hex>"}` and no query; when the
 server does not know the hash it answers `PERSISTED_QUERY_NOT_FOUND`, and the client sends the
-query once with its hash, which the server checks and remembers.
+query once with its hash, which the server checks and remembers once the text parsed and
+validated (its operation ran): a text that does not is answered with its errors and forgotten.
 
 A remembered query keeps its parsed and validated document (`graph.documents.DocumentCache`,
 shared with every request that sends the same text), so a client in a gift storm sends a hash
@@ -26,6 +27,9 @@ from strawberry.extensions import AddValidationRules, SchemaExtension
 from strawberry.extensions.max_aliases import create_validator as aliases_rule
 from strawberry.extensions.query_depth_limiter import create_validator as depth_rule
 from strawberry.http import GraphQLRequestData
+from strawberry.types import ExecutionResult
+
+from graph.media_types import failed_before_execution
 
 PERSISTED_QUERY_NOT_FOUND = "PERSISTED_QUERY_NOT_FOUND"
 PERSISTED_QUERY_NOT_SUPPORTED = "PERSISTED_QUERY_NOT_SUPPORTED"
@@ -69,7 +73,7 @@ class PersistedQueries:
     def resolve(self, query: str | None, extensions: Mapping[str, Any] | None) -> str | None:
         """The query to run. Without a `persistedQuery` extension, the request's own. With one:
         the text remembered under its hash, or the request's text, checked against the hash
-        and remembered. Raises `PersistedQueryError`."""
+        (`remember` keeps it once it ran). Raises `PersistedQueryError`."""
         persisted = (extensions or {}).get("persistedQuery")
         if persisted is None:
             return query
@@ -92,20 +96,33 @@ class PersistedQueries:
             raise PersistedQueryError(
                 PERSISTED_QUERY_HASH_MISMATCH, "provided sha does not match query"
             )
-        known = self._texts.get(digest)
-        if known is None:
-            known = self._texts[digest] = query
+        return query
+
+    def registering(self, query: str | None, extensions: Mapping[str, Any] | None) -> bool:
+        """Whether a resolved request sends a query text for a hash not remembered yet."""
+        persisted = (extensions or {}).get("persistedQuery")
+        return (
+            query is not None
+            and isinstance(persisted, Mapping)
+            and persisted.get("sha256Hash") not in self._texts
+        )
+
+    def remember(self, query: str) -> None:
+        """Keep `query` under its hash: call it only for a text that parsed and validated."""
+        digest = query_hash(query)
+        if digest not in self._texts:
+            self._texts[digest] = query
             self.accounted_bytes += len(query) + 64
         self._texts.move_to_end(digest)
         while len(self._texts) > self.capacity or self.accounted_bytes > self.max_bytes:
             _digest, forgotten = self._texts.popitem(last=False)
             self.accounted_bytes -= len(forgotten) + 64
-        return known
 
 
 class PersistedQueryView:
     """Mixed in before Strawberry's aiohttp `GraphQLView`: resolves persisted queries before
-    the request runs, and answers their errors."""
+    the request runs, remembers a registered text once its operation ran (so it parsed and
+    validated), and answers their errors."""
 
     persisted_queries: PersistedQueries
 
@@ -116,6 +133,25 @@ class PersistedQueryView:
         for data in parsed if isinstance(parsed, list) else [parsed]:
             data.query = self.persisted_queries.resolve(data.query, data.extensions)
         return parsed
+
+    async def execute_single(
+        self,
+        request: Any,
+        request_adapter: Any,
+        sub_response: Any,
+        context: Any,
+        root_value: Any,
+        request_data: GraphQLRequestData,
+    ) -> ExecutionResult:
+        registering = self.persisted_queries.registering(
+            request_data.query, request_data.extensions
+        )
+        result: ExecutionResult = await super().execute_single(  # type: ignore[misc]
+            request, request_adapter, sub_response, context, root_value, request_data
+        )
+        if registering and request_data.query is not None and not failed_before_execution(result):
+            self.persisted_queries.remember(request_data.query)
+        return result
 
     async def __call__(self, request: web.Request) -> web.StreamResponse:
         try:

@@ -1,5 +1,8 @@
 """Parsed and validated documents kept for reuse, bounded by entries and by bytes: keyed by the
-document's normal form (graphql-core's `print_ast`, so comments and blanks make no new entry).
+document's normal form (graphql-core's `print_ast`), the parse options and the validation rules.
+
+Comments and blanks make no new entry; the rules are part of the key because production adds one
+(`graph.production`), so a document validated under development's rules is validated again.
 
 A query text seen before (a persisted query's text is the very same string every time) is found
 with one dictionary lookup; a new text is parsed and printed, and reuses the document of the same
@@ -90,12 +93,17 @@ class DocumentCache(SchemaExtension):
     """The request's document came from the store: it validated when it was kept."""
     _normal: str | None = None
     """The normal form of a document parsed for this request, kept once it validates."""
+    _options: Any = None
+    """The request's parse options and validation rules: part of the key."""
 
     def on_parse(self) -> Iterator[None]:
         context = self.execution_context
         query = context.query
         if query is not None and context.graphql_document is None:
-            options = tuple(sorted(context.parse_options.items()))
+            options = self._options = (
+                tuple(sorted(context.parse_options.items())),
+                context.validation_rules,
+            )
             document = self.store.find(query, options)
             if document is None:
                 parsed = parse(query, **context.parse_options)
@@ -118,6 +126,5 @@ class DocumentCache(SchemaExtension):
             errors = validate_document(context.schema._schema, document, context.validation_rules)
             context.pre_execution_errors = list(errors)
             if not errors:
-                options = tuple(sorted(context.parse_options.items()))
-                self.store.keep(self._normal, options, document, context.query)
+                self.store.keep(self._normal, self._options, document, context.query)
         yield

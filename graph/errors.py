@@ -10,6 +10,7 @@ from typing import Any, ParamSpec, Protocol, TypeVar
 
 from graphql import GraphQLError
 from strawberry.exceptions import StrawberryGraphQLError
+from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
 
 from kernel.errors import DomainError
 
@@ -49,13 +50,24 @@ def bad_input(message: str, *, argument: str) -> ApiError:
     return error
 
 
+PUBLIC_ERRORS = (
+    ApiError,
+    StrawberryGraphQLError,
+    GraphQLError,
+    CannotGetOperationTypeError,
+    InvalidOperationTypeError,
+)
+"""Deliberate errors: ours, GraphQL's, and Strawberry's refusals of the operation a request
+chose (no such operation, none named among several, a type the transport does not run)."""
+
+
 def should_mask(error: GraphQLError) -> bool:
     """Mask anything that is not a deliberate, public error. Errors raised while parsing or
     validating a document carry no original error and are public too."""
     original = error.original_error
     if original is None:
         return False
-    return not isinstance(original, ApiError | StrawberryGraphQLError | GraphQLError)
+    return not isinstance(original, PUBLIC_ERRORS)
 
 
 class PayloadErrorType(Protocol[E_co, C_contra]):

@@ -1,17 +1,21 @@
 """Relay global ids (`base64("Type:pk")`), the `Node` interface, and cursor connections
-paged forward with `first` (at most 100) and `after`. Ids and cursors are read by the one input
-parser, `graph.inputs`; this module gives them out and says what a bad one means to the caller.
+paged forward with `first` (at most 100) and `after`, each with a `totalCount` counted only when
+asked. Ids and cursors are read by the one input parser, `graph.inputs`; this module gives them
+out and says what a bad one means to the caller.
 """
 
 from __future__ import annotations
 
 import base64
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
 import strawberry
+from sqlalchemy.ext.asyncio import AsyncConnection
+from strawberry.types import Info
 
+from graph.context import Context
 from graph.errors import bad_input
 from graph.inputs import CURSOR_NAME, cursor_position
 from graph.inputs import MalformedId as MalformedId
@@ -61,10 +65,21 @@ class Edge(Generic[T]):
     node: T
 
 
+Count = Callable[[AsyncConnection], Awaitable[int]]
+"""How many rows match a connection's filter on every page (not only after its cursor): the
+domain's count query, next to its page query and sharing its WHERE."""
+
+
 @strawberry.type
 class Connection(Generic[T]):
     edges: list[Edge[T]]
     page_info: PageInfo
+    count: strawberry.Private[Count]
+
+    @strawberry.field(description="How many match the filter, on every page (not only this one).")
+    async def total_count(self, info: Info[Context, None]) -> int:
+        async with info.context.eco.db.read() as conn:
+            return await self.count(conn)
 
 
 def encode_cursor(position: int) -> str:
@@ -104,9 +119,11 @@ def connection(
     page: PageRequest,
     position: Callable[[R], int],
     node: Callable[[R], T],
+    count: Count,
 ) -> Connection[T]:
     """A page from up to `page.limit + 1` rows fetched in order; the extra row only tells that
-    there is a next page. `position` is a row's keyset position, `node` its GraphQL object."""
+    there is a next page. `position` is a row's keyset position, `node` its GraphQL object,
+    `count` how many rows match in all (run only when `totalCount` is asked for)."""
     shown = rows[: page.limit]
     edges = [Edge(cursor=encode_cursor(position(row)), node=node(row)) for row in shown]
     return Connection(
@@ -117,6 +134,7 @@ def connection(
             start_cursor=edges[0].cursor if edges else None,
             end_cursor=edges[-1].cursor if edges else None,
         ),
+        count=count,
     )
 
 

@@ -11,11 +11,11 @@ the same document and variables is served by one execution, whose results are en
 queued for each subscriber's websocket. Thousands of viewers then cost one GraphQL execution
 per message plus one write per viewer, not one execution each.
 
-Only `giftReceived` and `leaderboardChanged` are shared: their results are plain data that reads
-nothing of the caller (see `graph.gifts.types` and `graph.streams.types`), so sharing changes
-nothing a subscriber sees. Each subscriber has a bounded queue of encoded messages; one that falls
-behind (a slow reader, a dead peer) overflows and has its connection closed by the transport
-(`graph.websocket`), and the others never wait for it.
+Only `giftReceived` and `leaderboardChanged` are shared: they are executed as nobody in particular
+(`FeedContext`, anonymous), so only public fields answer and sharing changes nothing a subscriber
+sees (see `graph.gifts.types` and `graph.streams.types`). Each subscriber has a bounded queue of
+encoded messages; one that falls behind (a slow reader, a dead peer) overflows and has its
+connection closed by the transport (`graph.websocket`), and the others never wait for it.
 """
 
 from __future__ import annotations

@@ -68,6 +68,11 @@ class CanCancelPayouts(_RequireRoles):
     action = "cancel payouts"
 
 
+class CanReadPayoutLedger(_RequireRoles):
+    roles = (Role.FINANCE, Role.ADMIN)
+    action = "read a payout's ledger entries"
+
+
 class CanReadAuditLog(_RequireRoles):
     roles = (Role.FINANCE, Role.ADMIN)
     action = "read the audit log"

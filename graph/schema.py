@@ -1,5 +1,5 @@
 """The schema: root types composed from the domain packages, with the protections every request
-passes through (depth, alias and token limits, parser and validation caches, error masking).
+passes through (limits, production's rules, parser and validation caches, error masking).
 """
 
 from __future__ import annotations
@@ -22,8 +22,10 @@ from graph.gifts.schema import GiftMutations, GiftQueries
 from graph.gifts.subscriptions import GiftSubscriptions
 from graph.global_ids import Node
 from graph.node import resolve_node
+from graph.operation_choice import OperationChoice
 from graph.payouts.schema import PayoutMutations, PayoutQueries
 from graph.payouts.subscriptions import PayoutSubscriptions
+from graph.production import ProductionSchemaPolicy
 from graph.purchases.schema import PurchaseMutations
 from graph.reconciliation.schema import ReconciliationMutations, ReconciliationQueries
 from graph.scalars import BIGINT_SCALAR, DATE_SCALAR, DATETIME_SCALAR, BigInt
@@ -106,10 +108,12 @@ schema = DiamondsSchema(
     # Factories: a fresh extension per request; the parser and validation caches are shared.
     extensions=[
         operation_limits(MAX_DEPTH, MAX_ALIASES),  # QueryDepthLimiter, MaxAliasesLimiter
+        ProductionSchemaPolicy,  # production: no introspection, no suggestions in messages
         lambda: MaxTokensLimiter(max_token_count=MAX_TOKENS),
         # Parsing and validation once per distinct query text (a validation cache keyed by the
         # limiters' rules would miss every time: they are new objects for each request).
         DocumentCache,
+        OperationChoice,  # several operations need an operationName
         lambda: MaskErrors(should_mask_error=should_mask, error_message="Unexpected error."),
         MarkStaff,
     ],

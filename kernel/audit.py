@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import JSON, Column, DateTime, String, Table, func, insert, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from kernel.tables import Id, metadata
+from kernel.tables import Id, count_where, metadata
 
 audit_log = Table(
     "audit_log",
@@ -69,22 +69,33 @@ class AuditFilter:
     created_before: datetime | None = None
 
 
+def _conditions(where: AuditFilter) -> list[Any]:
+    c = audit_log.c
+    conditions: list[Any] = []
+    if where.actor is not None:
+        conditions.append(c.actor_subject == where.actor)
+    if where.target is not None:
+        conditions.append(c.target == where.target)
+    if where.action is not None:
+        conditions.append(c.action == where.action)
+    if where.created_after is not None:
+        conditions.append(c.created_at >= where.created_after)
+    if where.created_before is not None:
+        conditions.append(c.created_at < where.created_before)
+    return conditions
+
+
+async def count_audit_entries(conn: AsyncConnection, where: AuditFilter) -> int:
+    """How many entries match `where` (every page of `audit_entries`)."""
+    return await count_where(conn, audit_log, _conditions(where))
+
+
 async def audit_entries(
     conn: AsyncConnection, where: AuditFilter, *, before_id: int | None, limit: int
 ) -> list[AuditEntry]:
     """Up to `limit` entries matching `where`, newest first, older than `before_id`."""
     c = audit_log.c
-    query = select(audit_log)
-    if where.actor is not None:
-        query = query.where(c.actor_subject == where.actor)
-    if where.target is not None:
-        query = query.where(c.target == where.target)
-    if where.action is not None:
-        query = query.where(c.action == where.action)
-    if where.created_after is not None:
-        query = query.where(c.created_at >= where.created_after)
-    if where.created_before is not None:
-        query = query.where(c.created_at < where.created_before)
+    query = select(audit_log).where(*_conditions(where))
     if before_id is not None:
         query = query.where(c.id < before_id)
     rows = await conn.execute(query.order_by(audit_log.c.id.desc()).limit(limit))

@@ -1,10 +1,15 @@
 """The one SQLAlchemy `MetaData` every package's tables join (with its constraint naming
-convention, which the migrations rely on), and the key column type they share.
+convention, which the migrations rely on), the key column type they share, and how a list's rows
+are counted (with the same WHERE as its page).
 """
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Integer, MetaData
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import BigInteger, FromClause, Integer, MetaData, func, select
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -19,3 +24,9 @@ metadata = MetaData(naming_convention=NAMING)
 
 Id = BigInteger().with_variant(Integer(), "sqlite")
 """A 64-bit key on PostgreSQL; SQLite's rowid alias, which must be declared INTEGER."""
+
+
+async def count_where(conn: AsyncConnection, rows: FromClause, conditions: Sequence[Any]) -> int:
+    """How many of `rows` meet every one of `conditions` (a list's total on every page: pass the
+    conditions its page query is built from, without the cursor's)."""
+    return int(await conn.scalar(select(func.count()).select_from(rows).where(*conditions)) or 0)

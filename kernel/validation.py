@@ -42,7 +42,9 @@ def subject(value: str, *, field: str) -> str:
     and no lone surrogates (neither database stores them). Raises INVALID_SUBJECT naming `field`."""
     if not value.strip() or len(value) > MAX_SUBJECT_LENGTH:
         raise DomainError(
-            "INVALID_SUBJECT", f"a subject has 1 to {MAX_SUBJECT_LENGTH} characters, not only blanks", field
+            "INVALID_SUBJECT",
+            f"a subject has 1 to {MAX_SUBJECT_LENGTH} characters, not only blanks",
+            field,
         )
     if unstorable(value):
         raise DomainError(

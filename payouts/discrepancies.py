@@ -7,11 +7,13 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import RowMapping, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql import func
 
+from kernel.tables import count_where
 from payouts.tables import payout_discrepancies, payouts
 
 
@@ -107,12 +109,24 @@ async def list_discrepancies(
     conn: AsyncConnection, *, open_only: bool, after_id: int | None, limit: int
 ) -> list[Discrepancy]:
     """Newest first; `after_id` continues a page (ids below it)."""
-    query = select(payout_discrepancies).order_by(payout_discrepancies.c.id.desc()).limit(limit)
-    if open_only:
-        query = query.where(payout_discrepancies.c.acknowledged_at.is_(None))
+    query = (
+        select(payout_discrepancies)
+        .where(*_listed(open_only))
+        .order_by(payout_discrepancies.c.id.desc())
+        .limit(limit)
+    )
     if after_id is not None:
         query = query.where(payout_discrepancies.c.id < after_id)
     return [_discrepancy(r._mapping) for r in await conn.execute(query)]
+
+
+def _listed(open_only: bool) -> list[Any]:
+    return [payout_discrepancies.c.acknowledged_at.is_(None)] if open_only else []
+
+
+async def count_discrepancies(conn: AsyncConnection, *, open_only: bool) -> int:
+    """How many discrepancies `list_discrepancies` lists (open ones only, or all), on every page."""
+    return await count_where(conn, payout_discrepancies, _listed(open_only))
 
 
 async def load_discrepancy(conn: AsyncConnection, discrepancy_id: int) -> Discrepancy | None:

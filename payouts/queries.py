@@ -9,9 +9,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from kernel.tables import count_where
 from payouts.states import PayoutStatus
 from payouts.store import Payout, payout_from_row
 from payouts.tables import payouts
@@ -100,8 +101,7 @@ async def payouts_page(
 
 async def count_payouts(conn: AsyncConnection, where: PayoutFilter) -> int:
     """How many payouts match `where`."""
-    query = select(func.count()).select_from(payouts).where(*_conditions(where))
-    return int(await conn.scalar(query) or 0)
+    return await count_where(conn, payouts, _conditions(where))
 
 
 async def payout_requested_in(conn: AsyncConnection, transaction_id: int) -> int | None:

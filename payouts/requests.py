@@ -119,6 +119,7 @@ async def request_payout(
             )
         ).one()
         payout = payout_from_row(row._mapping)
+        await svc.book.booked_for(conn, payout.id, transaction_id)
         await start_attempt(conn, payout.id, payout.generation)
         await record_event(conn, payout.id, None, PayoutStatus.REQUESTED, actor=creator.subject)
         await record_event(

@@ -1,5 +1,6 @@
-"""Reading payouts and moving them from one status to the next: each move is a conditional update
-from the status it left (so it happens once), a history row, and the ledger entries it books.
+"""Reading payouts (with their history and ledger entries) and moving them from one status to the
+next: each move is a conditional update from the status it left (so it happens once), a history
+row, and the ledger entries it books, each transaction linked to the payout.
 """
 
 from __future__ import annotations
@@ -24,9 +25,13 @@ from ledger.accounts import (
 )
 from ledger.book import Ledger, Transfer
 from ledger.debts import OWED
+from ledger.history import AccountName as AccountName  # a payout's ledger entries, for graph
+from ledger.history import Entry as Entry
+from ledger.history import EntryEffect as EntryEffect
+from ledger.history import entries_of
 from payouts.attempts import attempt_key
 from payouts.states import MoneyEffect, PayoutStatus, allowed, effect
-from payouts.tables import payout_events, payouts
+from payouts.tables import payout_events, payout_transactions, payouts
 
 
 @dataclass(frozen=True)
@@ -135,6 +140,16 @@ async def payout_history(conn: AsyncConnection, payout_id: int) -> list[PayoutEv
     ]
 
 
+async def payout_ledger_entries(conn: AsyncConnection, payout_id: int) -> list[Entry]:
+    """Every ledger entry the payout booked, across its retries, oldest first."""
+    booked = await conn.scalars(
+        select(payout_transactions.c.transaction_id).where(
+            payout_transactions.c.payout_id == payout_id
+        )
+    )
+    return await entries_of(conn, [int(t) for t in booked])
+
+
 async def record_event(
     conn: AsyncConnection,
     payout_id: int,
@@ -175,6 +190,15 @@ class PayoutBook:
         if not opened_in_this_transaction(conn, opened.id):
             self._accounts[key] = opened.id
         return opened.id
+
+    async def booked_for(
+        self, conn: AsyncConnection, payout_id: int, *transaction_ids: int
+    ) -> None:
+        """Link ledger transactions to the payout that booked them (its ledger entries)."""
+        await conn.execute(
+            insert(payout_transactions),
+            [{"payout_id": payout_id, "transaction_id": t} for t in transaction_ids],
+        )
 
     async def owed_diamonds(self, conn: AsyncConnection, user_id: int) -> int:
         """DIAMOND, per creator: what they owe after a payment we had already given back to
@@ -250,7 +274,8 @@ class PayoutBook:
             if amount
         ]
         moves.extend(await self._cash_moves(conn, payout))
-        await self.ledger.record(conn, kind, moves, details={**details, "owed": owed})
+        booked = await self.ledger.record(conn, kind, moves, details={**details, "owed": owed})
+        await self.booked_for(conn, payout.id, booked)
         return owed
 
     async def settle_owed(
@@ -293,13 +318,15 @@ class PayoutBook:
                 receipt["owed"] = owed
             return {"paid_at": func.now()}
         if money is MoneyEffect.POST:
-            await self.ledger.post_hold(conn, payout.hold_id, details=details)
-            await self.ledger.record(
+            posted = await self.ledger.post_hold(conn, payout.hold_id, details=details)
+            paid = await self.ledger.record(
                 conn, "PAYOUT_PAID", await self._cash_moves(conn, payout), details=details
             )
+            await self.booked_for(conn, payout.id, posted, paid)
             return {"paid_at": func.now()}
         if money is MoneyEffect.VOID:
-            await self.ledger.void_hold(conn, payout.hold_id, details=details)
+            voided = await self.ledger.void_hold(conn, payout.hold_id, details=details)
+            await self.booked_for(conn, payout.id, voided)
             return {}
         if money is MoneyEffect.REVERSE:
             back = [
@@ -314,12 +341,14 @@ class PayoutBook:
                     payout.diamonds,
                 )
             )
-            await self.ledger.record(conn, "PAYOUT_RETURNED", back, details=details)
+            returned = await self.ledger.record(conn, "PAYOUT_RETURNED", back, details=details)
+            await self.booked_for(conn, payout.id, returned)
             return {}
         if money is MoneyEffect.HOLD:
-            _, hold_id = await self.hold_diamonds(
+            held, hold_id = await self.hold_diamonds(
                 conn, diamond_account_id, payout.diamonds, details
             )
+            await self.booked_for(conn, payout.id, held)
             return {"hold_id": hold_id, "generation": payout.generation + 1, "paid_at": None}
         return {}
 

@@ -1,6 +1,6 @@
 """The payouts' tables: the payout itself (amounts, status, dispatch lease), its attempts at the
-provider, its timestamped status history, the discrepancies flagged for FINANCE, and the provider
-webhook events already applied (so a replay applies nothing).
+provider, its timestamped status history, the ledger transactions it booked, the discrepancies
+flagged for FINANCE, and the provider webhook events already applied (so a replay applies nothing).
 """
 
 from __future__ import annotations
@@ -84,6 +84,23 @@ payout_events = Table(
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Index("ix_payout_events_payout", "payout_id", "id"),
 )
+
+payout_transactions = Table(
+    "payout_transactions",
+    metadata,
+    Column(
+        "transaction_id",
+        Id,
+        ForeignKey("ledger_transactions.id"),
+        primary_key=True,
+        autoincrement=False,
+    ),
+    Column("payout_id", Id, ForeignKey("payouts.id"), nullable=False),
+    Index("ix_payout_transactions_payout", "payout_id", "transaction_id"),
+)
+"""Every ledger transaction a payout booked: the hold of its request and of each retry (a retry
+replaces `payouts.hold_id`), the hold's posting or release, the cash legs, a return, a late or
+unexpected payment. One payout per transaction."""
 
 provider_events = Table(
     "provider_webhook_events",

@@ -29,7 +29,14 @@ from payouts.outcomes import (
 from payouts.service import PayoutService
 from payouts.store import Payout, StaleStatus, load_payout, record_event
 from payouts.tables import provider_events
-from providers.base import Capability, PayoutProvider, PayoutResult, PayoutState, StatusUpdate
+from providers.base import (
+    Capability,
+    PayoutProvider,
+    PayoutResult,
+    PayoutState,
+    StatusUpdate,
+    unappliable_update,
+)
 from providers.errors import ProviderError, UnappliableWebhook
 from providers.retry import RetryPolicy
 
@@ -59,12 +66,22 @@ async def receive_webhook(
     svc: PayoutService, provider: PayoutProvider, headers: Mapping[str, str], body: bytes
 ) -> list[Applied]:
     """Verify (raises `WebhookVerificationError`) and apply every update the delivery carries.
-    Raises `ProviderError` when a confirming lookup fails: the provider should redeliver."""
+    A verified event that cannot be applied, whether the provider says so (`UnappliableWebhook`)
+    or an update it read holds what we cannot (`unappliable_update`), is recorded, the same for
+    every provider. Raises `ProviderError` when a confirming lookup fails: the provider should
+    redeliver."""
     try:
         updates = await provider.parse_webhook(headers, body)
     except UnappliableWebhook as exc:
         return [await record_unappliable(svc, provider.slug, exc)]
-    return [await apply_update(svc, provider, update) for update in updates]
+    applied = []
+    for update in updates:
+        problem = unappliable_update(provider.slug, update)
+        if problem is not None:
+            applied.append(await record_unappliable(svc, provider.slug, problem))
+        else:
+            applied.append(await apply_update(svc, provider, update))
+    return applied
 
 
 async def record_unappliable(svc: PayoutService, slug: str, exc: UnappliableWebhook) -> Applied:

@@ -4,14 +4,22 @@ and the payee details a provider asks for, and the interface every provider impl
 from __future__ import annotations
 
 import enum
+import hashlib
 import re
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, ClassVar
 
-from providers.errors import FieldProblem, InvalidFieldValue, InvalidPayee
+from kernel.validation import unstorable
+from providers.errors import (
+    FieldProblem,
+    InvalidFieldValue,
+    InvalidPayee,
+    UnappliableWebhook,
+    usable_event_id,
+)
 
 if TYPE_CHECKING:
     from providers.records import ProviderRecord
@@ -159,6 +167,56 @@ class StatusUpdate:
     raw_type: str | None = None
     failure_code: str | None = None
     failure_message: str | None = None
+
+
+def unappliable_update(provider: str, update: StatusUpdate) -> UnappliableWebhook | None:
+    """Why a verified webhook's update cannot be applied, whichever provider read it: an event
+    id that is not usable text, a time no aware UTC datetime can hold, a field of the wrong type
+    or with text no database stores. None when it can be applied."""
+    references = {"payout_id": update.payout_id, "provider_reference": update.provider_reference}
+    problem = None
+    for name, value in {
+        **references,
+        "raw_type": update.raw_type,
+        "failure_code": update.failure_code,
+    }.items():
+        if value is not None and (not isinstance(value, str) or unstorable(value)):
+            problem = problem or f"{name} {value!r:.40} is not usable text"
+    message = update.failure_message
+    if message is not None and (not isinstance(message, str) or _unstorable_message(message)):
+        problem = problem or "failure_message is not usable text"
+    if not isinstance(update.state, PayoutState):
+        problem = problem or f"state {update.state!r:.40} is not a payout state"
+    moment = update.occurred_at
+    if not isinstance(moment, datetime) or moment.tzinfo is None:
+        problem = problem or f"occurred_at {moment!r:.40} is not a time with a zone"
+    else:
+        try:
+            moment.astimezone(UTC)
+        except (OverflowError, ValueError):
+            problem = problem or f"occurred_at {moment} is not a time"
+    event_id: object = update.event_id
+    if not usable_event_id(event_id):
+        problem = problem or "the event id is not usable text"
+        readable = repr(event_id).encode("utf-8", "surrogatepass")
+        event_id = f"sha256:{hashlib.sha256(readable).hexdigest()}"
+    if problem is None:
+        return None
+    clean = {
+        k: v if isinstance(v, str) and not unstorable(v) else None for k, v in references.items()
+    }
+    return UnappliableWebhook(
+        provider,
+        str(event_id),
+        problem,
+        payout_reference=clean["payout_id"],
+        provider_reference=clean["provider_reference"],
+    )
+
+
+def _unstorable_message(text: str) -> bool:
+    """NUL or a lone surrogate: a message may hold line breaks, but no database stores those."""
+    return "\x00" in text or any(0xD800 <= ord(ch) <= 0xDFFF for ch in text)
 
 
 class PayoutProvider(ABC):

@@ -3,8 +3,22 @@ never assume), bad webhooks, bad configuration, and payee details a provider wil
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
+
+from kernel.validation import unstorable
+
+MAX_EVENT_ID_LENGTH = 255
+"""The longest provider event id the pipeline records."""
+
+
+def usable_event_id(value: object) -> bool:
+    """Whether a provider's event id can be recorded as given: 1 to 255 characters of text
+    that both databases store."""
+    return (
+        isinstance(value, str) and 0 < len(value) <= MAX_EVENT_ID_LENGTH and not unstorable(value)
+    )
 
 
 class ProviderError(Exception):
@@ -61,6 +75,18 @@ class UnappliableWebhook(ProviderError):
         self.reason = reason
         self.payout_reference = payout_reference
         self.provider_reference = provider_reference
+
+    @classmethod
+    def of_body(
+        cls, provider: str, body: bytes, reason: str, event_id: object = None
+    ) -> UnappliableWebhook:
+        """A verified body that is not an event we can read: recorded under its `event_id` when
+        that is usable text, else under `sha256:<hex>` of the body (the same for every
+        redelivery of it, so it is recorded once)."""
+        named = (
+            event_id if usable_event_id(event_id) else f"sha256:{hashlib.sha256(body).hexdigest()}"
+        )
+        return cls(provider, str(named), reason)
 
 
 class ProviderConfigError(ProviderError):

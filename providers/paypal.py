@@ -46,6 +46,7 @@ from providers.errors import (
     ProviderConfigError,
     ProviderError,
     TransientProviderError,
+    UnappliableWebhook,
     UnknownOutcome,
     WebhookVerificationError,
 )
@@ -658,14 +659,22 @@ class PayPalProvider(PayoutProvider):
             return now
 
     async def parse_webhook(self, headers: Mapping[str, str], body: bytes) -> list[StatusUpdate]:
+        """Verify the delivery's signature, then read its event. A verified body that is not an
+        event we can read raises `UnappliableWebhook` (PayPal signed it: asking again would
+        bring the same body)."""
         sent_at = await self._verifier.verify(headers, body)
         try:
             event = json.loads(body)
         except ValueError:
-            raise WebhookVerificationError(PROVIDER, "the body is not JSON") from None
+            raise UnappliableWebhook.of_body(PROVIDER, body, "the body is not JSON") from None
         if not isinstance(event, Mapping):
-            raise WebhookVerificationError(PROVIDER, "the body is not a JSON object")
-        return updates_from_event(event, sent_at)
+            raise UnappliableWebhook.of_body(PROVIDER, body, "the body is not a JSON object")
+        try:
+            return updates_from_event(event, sent_at)
+        except (AttributeError, TypeError, ValueError, WebhookVerificationError) as exc:
+            raise UnappliableWebhook.of_body(
+                PROVIDER, body, f"not a PayPal event: {exc}", event.get("id")
+            ) from None
 
     RECORDS_PAGE_SIZE: ClassVar[int] = 1000
     """Items per page when reading a batch (PayPal's largest page)."""

@@ -20,6 +20,9 @@ from settings.rates import CashRate, GiftRate
 
 log = logging.getLogger(__name__)
 
+INTROSPECTION_CHOICES = ("everyone", "signed-in", "staff", "nobody")
+"""Who may introspect the schema, from the widest to none (`DIAMONDS_INTROSPECTION`)."""
+
 DEV_JWT_SECRET = "diamonds-development-secret-do-not-use-in-production"  # noqa: S105
 _CURRENCY = re.compile(r"^[A-Z]{3}$")
 
@@ -84,6 +87,9 @@ class Settings:
     leaderboard_throttle_ms: int = 1_000
     """A stream's leaderboard is sent to subscribers at most once per this interval."""
     max_subscriptions_per_connection: int = 20
+    introspection: str = "everyone"
+    """Who may introspect the schema (`__schema`, `__type`): `everyone`, `signed-in`, `staff`
+    (FINANCE and ADMIN) or `nobody`; production's default is `signed-in`."""
     max_query_bytes: int = 100_000
     """The longest query text (UTF-8 bytes) an HTTP request may send; a longer one is a 413."""
     gift_batch_size: int = 256
@@ -168,6 +174,11 @@ class Settings:
             ),
             max_subscriptions_per_connection=read.integer(
                 "DIAMONDS_MAX_SUBSCRIPTIONS", 20, 1, 1_000
+            ),
+            introspection=read.choice(
+                "DIAMONDS_INTROSPECTION",
+                "everyone" if development else "signed-in",
+                INTROSPECTION_CHOICES,
             ),
             max_query_bytes=read.integer("DIAMONDS_MAX_QUERY_BYTES", 100_000, 1_000, 10_000_000),
             gift_batch_size=read.integer("DIAMONDS_GIFT_BATCH_SIZE", 256, 1, 10_000),

@@ -35,7 +35,7 @@ subscription Gifts($stream: ID!) {
 LEADERBOARD_CHANGED = """
 subscription Board($stream: ID!) {
   leaderboardChanged(streamId: $stream, first: 5) {
-    streamId entries { rank userId displayName total }
+    streamId entries { rank user { id displayName } total }
   }
 }"""
 

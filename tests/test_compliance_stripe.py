@@ -147,10 +147,9 @@ async def test_a_session_moves_through_processing_to_verified_with_the_verified_
     kyc.fake.set_verification_status(session_id, "processing")
     await kyc.settle()
     assert (await kyc.record(creator)).identity.status is S.PROCESSING
-    kyc.fake.verification_sessions[session_id]["verified_outputs"] = verified_outputs(
-        date(1990, 5, 17)
+    kyc.fake.set_verification_status(
+        session_id, "verified", verified_outputs=verified_outputs(date(1990, 5, 17))
     )
-    kyc.fake.set_verification_status(session_id, "verified")
     await kyc.settle()
     ident = (await kyc.record(creator)).identity
     assert (ident.status, ident.legal_name, ident.birth_date, ident.country) == (
@@ -169,14 +168,13 @@ async def test_a_verified_event_without_outputs_fetches_them_from_stripe(
     creator = await make_user()
     session_id = (await kyc.start(creator)).record.provider_session_id or ""
     kyc.fake.webhook_urls.clear()  # deliver by hand, as Stripe does: without expanded fields
-    kyc.fake.set_verification_status(session_id, "verified")
+    kyc.fake.set_verification_status(
+        session_id, "verified", verified_outputs=verified_outputs(date(2010, 1, 1))
+    )
     event = copy.deepcopy(
         kyc.fake.events_about(session_id, "identity.verification_session.verified")[0]
     )
     assert "verified_outputs" not in event["data"]["object"]
-    kyc.fake.verification_sessions[session_id]["verified_outputs"] = verified_outputs(
-        date(2010, 1, 1)
-    )
     assert await kyc.post(event) == (200, {"event": event["id"], "outcome": "APPLIED"})
     ident = (await kyc.record(creator)).identity
     assert (ident.status, ident.birth_date) == (S.VERIFIED, date(2010, 1, 1))
@@ -291,10 +289,9 @@ async def test_a_person_verified_by_stripe_passes_the_payout_gate(
     finance = await kyc.eco.users.ensure("finance:fay")
     await load_sample_sanctions(kyc.eco)
     session_id = (await kyc.start(creator)).record.provider_session_id or ""
-    kyc.fake.verification_sessions[session_id]["verified_outputs"] = verified_outputs(
-        date(1985, 2, 28)
+    kyc.fake.set_verification_status(
+        session_id, "verified", verified_outputs=verified_outputs(date(1985, 2, 28))
     )
-    kyc.fake.set_verification_status(session_id, "verified")
     await kyc.settle()
     await tax_service.submit_tax_form(
         compliance_of(kyc.eco),
@@ -322,3 +319,45 @@ async def test_a_person_verified_by_stripe_passes_the_payout_gate(
             settings=kyc.eco.settings,
         )
     assert (found.eligible, found.requirements) == (True, ())
+
+
+async def test_the_age_path_is_driven_over_http_through_the_fakes_admin_api(
+    kyc: Kyc, make_user: Callable[..., Awaitable[User]]
+) -> None:
+    """Nothing injected into the fake's memory: the session is verified with its outputs through
+    `/__fake__`, the webhook carries no outputs (as Stripe's does not), and our verifier reads the
+    date of birth only because it expands `verified_outputs.dob` as well as `verified_outputs`."""
+    creator = await make_user()
+    session_id = (await kyc.start(creator)).record.provider_session_id or ""
+    outputs = verified_outputs(date(2011, 3, 4))
+    async with kyc.http.post(
+        f"{kyc.fake.url}/__fake__/identity/verification_sessions/{session_id}",
+        json={"status": "verified", "verified_outputs": outputs},
+    ) as answer:
+        assert answer.status == 200
+        assert "verified_outputs" not in await answer.json()
+    await kyc.settle()
+    ident = (await kyc.record(creator)).identity
+    assert (ident.status, ident.legal_name, ident.birth_date) == (
+        S.VERIFIED,
+        "Jenny Rosen",
+        date(2011, 3, 4),
+    )
+    async with kyc.eco.db.read() as conn:
+        found = await gate_service.check_payout(
+            conn,
+            user_id=creator.id,
+            provider="paypal",
+            currency="USD",
+            amount_minor=1,
+            today=TODAY,
+            settings=kyc.eco.settings,
+        )
+    assert "AGE_UNVERIFIED" in [r.code for r in found.requirements], "a minor is held back"
+    headers = {"Authorization": f"Bearer {kyc.fake.secret_key}"}
+    url = f"{kyc.fake.url}/v1/identity/verification_sessions/{session_id}"
+    async with kyc.http.get(url, params={"expand[]": "verified_outputs"}, headers=headers) as r:
+        plain = await r.json()
+    assert plain["verified_outputs"]["first_name"] == "Jenny"
+    assert plain["verified_outputs"]["dob"] is None, "the date of birth needs its own expansion"
+    assert kyc.fake.shape_violations == []

@@ -1,5 +1,6 @@
-"""Every operation the consoles send is valid against the committed `schema.graphql`, and the
-enum values the consoles list by hand are the schema's."""
+"""Every operation the consoles send (with the shared fragments it spreads) is valid against the
+committed `schema.graphql`, every shared fragment is used, and the enum values the consoles list
+by hand are the schema's."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import pytest
 from graphql import GraphQLEnumType, GraphQLSchema, build_schema, parse, validate
 
 from consoles.filters import PAYOUT_STATUSES
-from consoles.operations import operation, operation_names
+from consoles.operations import fragment_names, operation, operation_names, spread_fragments
 from consoles.studio import REQUIREMENT_CODES
 
 SDL = Path(__file__).resolve().parent.parent / "schema.graphql"
@@ -49,3 +50,10 @@ def test_the_eligibility_refusals_are_the_schemas_requirement_codes(
 ) -> None:
     assert _enum(sdl_schema, "RequirementCode") == REQUIREMENT_CODES
     assert _enum(sdl_schema, "RequirementCode") <= _enum(sdl_schema, "RequestPayoutErrorCode")
+
+
+def test_every_shared_fragment_is_spread_by_an_operation() -> None:
+    spread = {f for name in operation_names() for f in spread_fragments(operation(name))}
+    assert spread == set(fragment_names())
+    assert "...ComplianceState" in operation("PayoutDetail")
+    assert "fragment ComplianceState" in operation("SanctionsHits")

@@ -1,6 +1,7 @@
 """The finance console's report pages and downloads without a browser: the year-end report and
 its CSV, the audit log's filters, the payouts CSV (FINANCE only: ADMIN, who may open the
-console, is refused it), and bulk approval's CSRF check and empty selection."""
+console, is refused it), bulk approval's CSRF check and empty selection, and the totals the
+queues and lists show, in the console and the studio."""
 
 from __future__ import annotations
 
@@ -11,7 +12,9 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from diamonds.app import mount_consoles
 from economy.app import Economy
+from economy.streams import end_stream, start_stream
 from graph.server import create_app
+from kernel.audit import write_audit_entry
 
 
 def client_for(eco: Economy) -> TestClient:  # type: ignore[type-arg]
@@ -67,3 +70,40 @@ async def test_admin_may_not_export_payouts_and_bulk_approval_checks_csrf(
         empty = await client.post("/console/bulk-approve", data={"csrf": found.group(1)})
         assert empty.status == 422
         assert "Select at least one payout" in await empty.text()
+
+
+async def test_the_queues_and_lists_say_how_many_they_hold(
+    economy: Economy, token_for: Callable[..., str]
+) -> None:
+    async with economy.db.write() as conn:
+        for n in range(3):
+            await write_audit_entry(conn, "finance:fay", "test.kept", f"t{n}")
+        await write_audit_entry(conn, "finance:fay", "test.other", "o")
+    ann = await economy.users.ensure("creator:ann")
+    for title in ("first", "second"):
+        stream = await start_stream(economy, ann, title)
+        await end_stream(economy, ann, stream.id, may_end_any=False)
+    async with client_for(economy) as client:
+        await signed_in(client, token_for("finance:fay", "FINANCE"))
+        shown = {
+            "/console/audit?action=test.kept": "3 entries match.",
+            "/console/reviews/identity": "0 wait for a decision.",
+            "/console/reviews/payout-methods": "0 wait for a decision.",
+            "/console/reviews/sanctions": "0 wait for a decision.",
+            "/console/discrepancies": "0 open discrepancies.",
+            "/console/discrepancies?all=1": "0 discrepancies in all.",
+            "/console/reconciliation": "0 runs.",
+        }
+        for url, total in shown.items():
+            answer = await client.get(url)
+            assert answer.status == 200, url
+            assert f'id="total-count">{total}</p>' in await answer.text(), url
+
+        answer = await client.post(
+            "/studio/sign-in", data={"token": token_for("creator:ann", "CREATOR")}
+        )
+        assert answer.status == 200
+        earnings = await (await client.get("/studio/earnings")).text()
+        assert 'id="total-count">2 streams.</p>' in earnings
+        home = await (await client.get("/studio")).text()
+        assert 'id="total-count">0 payouts.</p>' in home

@@ -20,8 +20,11 @@ import pytest
 import pytest_asyncio
 import stripe
 from aiohttp import web
+from diamonds_fakes import stripe_params
 from diamonds_fakes.faults import Fault, FaultKind
-from diamonds_fakes.stripe_server import FakeStripe, decode_params
+from diamonds_fakes.stripe_server import API_VERSION, FakeStripe, decode_params
+from diamonds_fakes.stripe_shapes import FIXTURES as PACKAGED_FIXTURES
+from diamonds_fakes.stripe_shapes import shape_errors
 
 FIXTURES = Path(__file__).parent / "data" / "stripe_fixtures3.json"
 """Stripe's published example objects (MIT License, `data/STRIPE-LICENSE`)."""
@@ -63,7 +66,10 @@ class Http:
             headers["Stripe-Account"] = account
         if idempotency_key:
             headers["Idempotency-Key"] = idempotency_key
-        async with self.session.request(method, path, data=data, headers=headers) as resp:
+        query, body = (data, None) if method == "GET" else (None, data)
+        async with self.session.request(
+            method, path, params=query, data=body, headers=headers
+        ) as resp:
             return resp.status, await resp.json(), resp.headers
 
     async def admin(self, method: str, path: str, body: object = None) -> tuple[int, Any]:
@@ -314,6 +320,320 @@ async def test_stripe_python_reads_the_fakes_objects() -> None:
     assert fetched.status == "verified"
     assert fetched.client_reference_id == "user-7"
     assert fetched.last_verification_report is not None
+
+
+# --- as strict as Stripe -------------------------------------------------------------------------
+
+
+async def test_unknown_parameters_are_refused_with_stripes_error(
+    http: Http, fake: FakeStripe
+) -> None:
+    account = fake.create_account()
+    params = {"amount": "700", "currency": "usd", "destination": account, "foo": "bar"}
+    status, body, headers = await http.call("POST", "/v1/transfers", params)
+    assert status == 400
+    assert body["error"] == {
+        "type": "invalid_request_error",
+        "code": "parameter_unknown",
+        "param": "foo",
+        "message": "Received unknown parameter: foo",
+        "doc_url": "https://stripe.com/docs/error-codes/parameter-unknown",
+    }
+    assert headers["Request-Id"].startswith("req_")
+    assert fake.transfers == {}, "nothing was made"
+    status, body, _ = await http.call(
+        "POST",
+        "/v1/identity/verification_sessions",
+        {"type": "document", "options[document][require_selfie]": "true"},
+    )
+    assert (status, body["error"]["param"]) == (400, "options[document][require_selfie]")
+    status, body, _ = await http.call("GET", "/v1/payouts", {"created[since]": "1"})
+    assert (status, body["error"]["code"]) == (400, "parameter_unknown")
+    status, body, _ = await http.call(
+        "POST", "/v1/payouts", {"amount": "1", "currency": "usd", "method": "fast"}
+    )
+    assert (status, body["error"]["param"]) == (400, "method")
+
+
+async def test_a_currency_stripe_does_not_take_is_refused(http: Http, fake: FakeStripe) -> None:
+    account = fake.create_account()
+    status, body, _ = await http.call(
+        "POST", "/v1/transfers", {"amount": "700", "currency": "xyz", "destination": account}
+    )
+    assert (status, body["error"]["type"], body["error"]["param"]) == (
+        400,
+        "invalid_request_error",
+        "currency",
+    )
+    assert body["error"]["message"].startswith(
+        "Invalid currency: xyz. Stripe currently supports these currencies: "
+    )
+    assert fake.transfers == {}
+    status, _, _ = await http.call(
+        "POST", "/v1/payment_intents", {"amount": "700", "currency": "EUR"}
+    )
+    assert status == 200, "upper case is a currency Stripe takes"
+
+
+async def test_expand_fills_the_fields_the_project_expands_and_refuses_others(
+    http: Http, fake: FakeStripe
+) -> None:
+    account = fake.create_account()
+    params = {"amount": "300", "currency": "usd", "destination": account}
+    _, transfer, _ = await http.call(
+        "POST", "/v1/transfers", {**params, "expand[]": "balance_transaction"}
+    )
+    assert transfer["balance_transaction"]["object"] == "balance_transaction"
+    assert transfer["balance_transaction"]["amount"] == -300
+    assert isinstance(fake.transfers[transfer["id"]]["balance_transaction"], str), "a copy"
+    _, listed, _ = await http.call(
+        "GET",
+        "/v1/transfers",
+        {"expand[0]": "data.balance_transaction", "expand[1]": "data.destination"},
+    )
+    assert listed["data"][0]["destination"]["object"] == "account"
+    assert listed["data"][0]["balance_transaction"]["id"] == transfer["balance_transaction"]["id"]
+    status, body, _ = await http.call("GET", f"/v1/transfers/{transfer['id']}", {"expand[]": "foo"})
+    assert (status, body["error"]["message"]) == (400, "This property cannot be expanded (foo).")
+    assert fake.shape_violations == []
+
+
+async def test_verified_outputs_are_set_over_the_admin_api_and_shown_when_expanded(
+    http: Http, fake: FakeStripe
+) -> None:
+    _, session, _ = await http.call(
+        "POST", "/v1/identity/verification_sessions", {"type": "document"}
+    )
+    path = f"/v1/identity/verification_sessions/{session['id']}"
+    _, unverified, _ = await http.call("GET", path, {"expand[]": "verified_outputs"})
+    assert unverified["verified_outputs"] is None
+    status, bad = await http.admin(
+        "POST",
+        f"/identity/verification_sessions/{session['id']}",
+        {"status": "verified", "verified_outputs": {"birthday": "1990-01-01"}},
+    )
+    assert (status, bad["error"]) == (409, "verified outputs have no birthday")
+    outputs = {
+        "first_name": "Jenny",
+        "last_name": "Rosen",
+        "dob": {"day": 17, "month": 5, "year": 1990},
+        "address": {"country": "DE", "city": "Berlin"},
+    }
+    status, moved = await http.admin(
+        "POST",
+        f"/identity/verification_sessions/{session['id']}",
+        {"status": "verified", "verified_outputs": outputs},
+    )
+    assert (status, moved["status"]) == (200, "verified")
+    _, plain, _ = await http.call("GET", path)
+    assert "verified_outputs" not in plain, "not there unless expanded"
+    _, shown, _ = await http.call("GET", path, {"expand[]": "verified_outputs"})
+    assert shown["verified_outputs"]["first_name"] == "Jenny"
+    assert shown["verified_outputs"]["address"]["country"] == "DE"
+    assert shown["verified_outputs"]["dob"] is None, "the date of birth is expanded on its own"
+    _, full, _ = await http.call(
+        "GET", path, {"expand[0]": "verified_outputs", "expand[1]": "verified_outputs.dob"}
+    )
+    assert full["verified_outputs"]["dob"] == {"day": 17, "month": 5, "year": 1990}
+    event = fake.events_about(session["id"], "identity.verification_session.verified")[0]
+    assert "verified_outputs" not in event["data"]["object"], "webhooks carry no outputs"
+    assert fake.shape_violations == []
+
+
+async def test_the_clients_stripe_version_is_answered_back(http: Http) -> None:
+    _, _, default = await http.call("GET", "/v1/balance")
+    assert default["Stripe-Version"] == API_VERSION
+    headers = {"Authorization": f"Bearer {http.key}", "Stripe-Version": stripe.api_version}
+    async with http.session.get("/v1/balance", headers=headers) as resp:
+        assert resp.headers["Stripe-Version"] == stripe.api_version != API_VERSION
+    headers["Stripe-Version"] = "last tuesday"
+    async with http.session.get("/v1/balance", headers=headers) as resp:
+        assert resp.status == 400
+        assert (await resp.json())["error"]["message"].startswith("Invalid Stripe API version")
+
+
+async def test_injected_rate_limits_and_server_errors_carry_a_request_id(
+    http: Http, fake: FakeStripe
+) -> None:
+    fake.add_fault(Fault(FaultKind.RATE_LIMIT, path="/v1/balance"))
+    fake.add_fault(Fault(FaultKind.SERVER_ERROR, path="/v1/events", status=502))
+    for path, expected in (("/v1/balance", 429), ("/v1/events", 502)):
+        status, body, headers = await http.call("GET", path)
+        assert status == expected
+        assert body["error"]["type"] in ("invalid_request_error", "api_error")
+        assert headers["Request-Id"].startswith("req_")
+        assert headers["Stripe-Version"] == API_VERSION
+
+
+async def test_a_connected_accounts_bank_account_is_a_full_bank_account(
+    http: Http, fake: FakeStripe
+) -> None:
+    account_id = fake.create_account(country="DE", currency="eur", balance=10)
+    _, account, _ = await http.call("GET", f"/v1/accounts/{account_id}")
+    bank = account["external_accounts"]["data"][0]
+    assert (bank["object"], bank["country"], bank["currency"], bank["last4"], bank["status"]) == (
+        "bank_account",
+        "DE",
+        "eur",
+        "6789",
+        "new",
+    )
+    assert bank["account"] == account_id
+    assert shape_errors(bank) == []
+    _, payout, _ = await http.call(
+        "POST", "/v1/payouts", {"amount": "1", "currency": "eur"}, account=account_id
+    )
+    assert payout["destination"] == bank["id"]
+
+
+async def test_every_answer_keeps_stripes_published_shape(http: Http, fake: FakeStripe) -> None:
+    """Each endpoint once (expansions included) and every event: all of Stripe's shape."""
+    _, account, _ = await http.call(
+        "POST", "/v1/accounts", {"type": "express", "country": "US", "default_currency": "usd"}
+    )
+    account_id = account["id"]
+    answers = [account]
+    fake.accounts[account_id].available["usd"] = 10_000
+    calls: list[tuple[str, str, dict[str, str], str | None]] = [
+        ("GET", f"/v1/accounts/{account_id}", {}, None),
+        ("GET", "/v1/balance", {}, account_id),
+        (
+            "POST",
+            "/v1/transfers",
+            {"amount": "500", "currency": "usd", "destination": account_id, "metadata[a]": "b"},
+            None,
+        ),
+        ("POST", "/v1/payouts", {"amount": "100", "currency": "usd"}, account_id),
+        ("GET", "/v1/transfers", {"expand[]": "data.balance_transaction"}, None),
+        ("GET", "/v1/payouts", {"expand[]": "data.balance_transaction"}, account_id),
+        ("GET", "/v1/balance_transactions", {"created[gte]": "0"}, account_id),
+        ("GET", "/v1/events", {"limit": "100"}, None),
+        ("POST", "/v1/payment_intents", {"amount": "99", "currency": "usd"}, None),
+        ("POST", "/v1/identity/verification_sessions", {"type": "document"}, None),
+    ]
+    for method, path, params, on in calls:
+        status, body, _ = await http.call(method, path, params, account=on)
+        assert status == 200, body
+        answers.append(body)
+    transfer, payout, session = answers[3], answers[4], answers[10]
+    fake.set_verification_status(
+        session["id"], "verified", verified_outputs={"first_name": "J", "dob": None}
+    )
+    more = [
+        ("POST", f"/v1/transfers/{transfer['id']}/reversals", {"amount": "100"}, None),
+        ("GET", f"/v1/transfers/{transfer['id']}/reversals", {}, None),
+        ("GET", f"/v1/transfers/{transfer['id']}", {"expand[]": "destination"}, None),
+        ("GET", f"/v1/payouts/{payout['id']}", {"expand[]": "balance_transaction"}, account_id),
+        ("POST", f"/v1/payouts/{payout['id']}/cancel", {}, account_id),
+        ("GET", f"/v1/balance_transactions/{payout['balance_transaction']}", {}, account_id),
+        ("GET", f"/v1/events/{fake.events[0]['id']}", {}, None),
+        ("GET", f"/v1/payment_intents/{answers[9]['id']}", {}, None),
+        (
+            "GET",
+            f"/v1/identity/verification_sessions/{session['id']}",
+            {"expand[0]": "verified_outputs", "expand[1]": "verified_outputs.dob"},
+            None,
+        ),
+    ]
+    for method, path, params, on in more:
+        status, body, _ = await http.call(method, path, params, account=on)
+        assert status == 200, body
+        answers.append(body)
+    for answer in answers + fake.events:
+        assert shape_errors(answer) == [], answer.get("object")
+    assert fake.shape_violations == []
+
+
+async def test_an_answer_that_leaves_the_published_shape_fails_loudly(
+    http: Http, fake: FakeStripe
+) -> None:
+    account = fake.create_account()
+    _, transfer, _ = await http.call(
+        "POST", "/v1/transfers", {"amount": "300", "currency": "usd", "destination": account}
+    )
+    assert shape_errors({**transfer, "amount": "300"}) == [
+        "transfer.amount: expected integer, got string"
+    ]
+    stub = json.loads(json.dumps(fake.accounts[account].body))
+    stub["external_accounts"]["data"][0] = {
+        "id": "ba_1",
+        "object": "bank_account",
+        "account": account,
+    }
+    assert any("missing" in e and "last4" in e for e in shape_errors(stub))
+    del fake.transfers[transfer["id"]]["reversed"]
+    status, body, _ = await http.call("GET", f"/v1/transfers/{transfer['id']}")
+    assert (status, body["error"]["type"]) == (500, "api_error")
+    assert "transfer: missing reversed" in body["error"]["message"]
+    assert len(fake.shape_violations) == 1
+
+
+def test_the_packaged_shapes_are_stripes_published_fixtures() -> None:
+    full = json.loads(FIXTURES.read_text())["resources"]
+    packaged = json.loads(PACKAGED_FIXTURES.read_text())["resources"]
+    assert packaged == {name: full[name] for name in packaged}
+
+
+STRIPE_PARAMS: dict[tuple[str, str], Any] = {
+    ("POST", "/v1/accounts"): stripe.params.AccountCreateParams,
+    ("GET", "/v1/accounts/{id}"): stripe.params.AccountRetrieveParams,
+    ("GET", "/v1/balance"): stripe.params.BalanceRetrieveParams,
+    ("POST", "/v1/transfers"): stripe.params.TransferCreateParams,
+    ("GET", "/v1/transfers"): stripe.params.TransferListParams,
+    ("GET", "/v1/transfers/{id}"): stripe.params.TransferRetrieveParams,
+    ("POST", "/v1/transfers/{id}/reversals"): stripe.params.TransferCreateReversalParams,
+    ("GET", "/v1/transfers/{id}/reversals"): stripe.params.TransferListReversalsParams,
+    ("POST", "/v1/payouts"): stripe.params.PayoutCreateParams,
+    ("GET", "/v1/payouts"): stripe.params.PayoutListParams,
+    ("GET", "/v1/payouts/{id}"): stripe.params.PayoutRetrieveParams,
+    ("POST", "/v1/payouts/{id}/cancel"): stripe.params.PayoutCancelParams,
+    ("GET", "/v1/balance_transactions"): stripe.params.BalanceTransactionListParams,
+    ("GET", "/v1/balance_transactions/{id}"): stripe.params.BalanceTransactionRetrieveParams,
+    ("GET", "/v1/events"): stripe.params.EventListParams,
+    ("GET", "/v1/events/{id}"): stripe.params.EventRetrieveParams,
+    ("POST", "/v1/payment_intents"): stripe.params.PaymentIntentCreateParams,
+    ("GET", "/v1/payment_intents/{id}"): stripe.params.PaymentIntentRetrieveParams,
+    ("POST", "/v1/identity/verification_sessions"): (
+        stripe.params.identity.VerificationSessionCreateParams
+    ),
+    ("GET", "/v1/identity/verification_sessions/{id}"): (
+        stripe.params.identity.VerificationSessionRetrieveParams
+    ),
+    ("POST", "/v1/identity/verification_sessions/{id}/cancel"): (
+        stripe.params.identity.VerificationSessionCancelParams
+    ),
+}
+"""The request types stripe-python generates from Stripe's OpenAPI document, per endpoint."""
+
+
+def _stripe_fields(typed: Any) -> dict[str, str]:
+    options = set(stripe.RequestOptions.__annotations__)
+    return {k: str(v) for k, v in typed.__annotations__.items() if k not in options}
+
+
+def _nested(typed: Any, annotation: str) -> Any:
+    """The TypedDict a field's annotation names (`NotRequired['...Options']`)."""
+    module = sys.modules[typed.__module__]
+    names = [n for n in vars(module) if n in annotation and n.startswith(typed.__name__)]
+    return getattr(module, max(names, key=len))
+
+
+def _compare(ours: Mapping[str, stripe_params.Param], typed: Any, where: str) -> None:
+    theirs = _stripe_fields(typed)
+    assert set(theirs) <= set(ours), f"{where}: Stripe takes {sorted(set(theirs) - set(ours))}"
+    unknown = set(ours) - set(theirs) - stripe_params.OLDER_NAMES
+    assert not unknown, f"{where}: Stripe does not take {sorted(unknown)}"
+    for name, param in ours.items():
+        if param.kind is stripe_params.Kind.OBJECT:
+            _compare(param.fields, _nested(typed, theirs[name]), f"{where}[{name}]")
+
+
+@pytest.mark.parametrize("route", sorted(stripe_params.ENDPOINTS))
+def test_the_parameter_table_names_what_stripes_published_api_takes(
+    route: tuple[str, str],
+) -> None:
+    assert set(STRIPE_PARAMS) == set(stripe_params.ENDPOINTS)
+    _compare(stripe_params.ENDPOINTS[route].params, STRIPE_PARAMS[route], " ".join(route))
 
 
 # --- payouts: transitions and balances ------------------------------------------------------------

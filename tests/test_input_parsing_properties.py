@@ -105,8 +105,10 @@ def test_an_id_of_a_type_is_not_a_cursor(name: str, pk: int) -> None:
 @bounded
 @given(st.text(max_size=MAX_SUBJECT_LENGTH + 20))
 def test_any_text_is_a_subject_as_given_or_invalid_subject(text: str) -> None:
-    acceptable = bool(text.strip()) and len(text) <= MAX_SUBJECT_LENGTH and not any(
-        ord(ch) < 32 or ord(ch) == 127 or 0xD800 <= ord(ch) <= 0xDFFF for ch in text
+    acceptable = (
+        bool(text.strip())
+        and len(text) <= MAX_SUBJECT_LENGTH
+        and not any(ord(ch) < 32 or ord(ch) == 127 or 0xD800 <= ord(ch) <= 0xDFFF for ch in text)
     )
     if acceptable:
         assert subject(text, field="creator") == text

@@ -74,18 +74,44 @@ async def test_only_version_1_with_a_sha256_is_understood(api: TestClient[Any, A
         assert body["errors"][0]["extensions"]["code"] == "PERSISTED_QUERY_NOT_SUPPORTED"
 
 
-async def test_a_cached_document_is_still_refused_each_time_it_is_invalid(
+NOT_FOUND = {
+    "errors": [
+        {"message": "PersistedQueryNotFound", "extensions": {"code": "PERSISTED_QUERY_NOT_FOUND"}}
+    ]
+}
+
+
+async def test_a_text_that_does_not_validate_is_refused_and_not_remembered(
     api: TestClient[Any, Any],
 ) -> None:
     deep = "{ me { " + "coinWallet { owner { " * 6 + "subject" + " } }" * 6 + " } }"
     digest = sha(deep)
     first = await post(api, {"query": deep, "extensions": persisted(digest)})
-    again = await post(api, {"extensions": persisted(digest)})
     plain = await post(api, {"query": deep})
-    for status, body in (first, again, plain):
+    for status, body in (first, plain):
         assert status == 200
         assert body["data"] is None
         assert "exceeds maximum operation depth" in body["errors"][0]["message"]
+    assert await post(api, {"extensions": persisted(digest)}) == (200, NOT_FOUND)
+
+
+async def test_a_hash_registered_with_a_text_that_does_not_parse_or_validate_is_not_kept(
+    api: TestClient[Any, Any],
+) -> None:
+    for text in ("{ giftCatalog { name ", "{ noSuchField }", "query { giftCatalog { nme } }"):
+        digest = sha(text)
+        status, body = await post(api, {"query": text, "extensions": persisted(digest)})
+        assert status == 200
+        assert body.get("data") is None
+        assert body["errors"]
+        assert await post(api, {"extensions": persisted(digest)}) == (200, NOT_FOUND), text
+    # A valid text registered next to them is kept.
+    digest = sha(CATALOG)
+    await post(api, {"query": CATALOG, "extensions": persisted(digest)})
+    assert await post(api, {"extensions": persisted(digest)}) == (
+        200,
+        {"data": {"giftCatalog": []}},
+    )
 
 
 async def test_queries_without_the_extension_work_as_before(api: TestClient[Any, Any]) -> None:

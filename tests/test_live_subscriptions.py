@@ -156,9 +156,13 @@ async def test_leaderboard_changed_sends_the_board_now_and_after_gifts(
 
     assert empty == {"streamId": stream_id, "entries": []}
     assert after_ann["entries"] == [
-        {"rank": 1, "userId": to_global_id("User", ann.id), "displayName": "viewer:ann", "total": 2}
+        {
+            "rank": 1,
+            "user": {"id": to_global_id("User", ann.id), "displayName": "viewer:ann"},
+            "total": 2,
+        }
     ]
-    assert [(e["displayName"], e["total"]) for e in after_bob["entries"]] == [
+    assert [(e["user"]["displayName"], e["total"]) for e in after_bob["entries"]] == [
         ("viewer:bob", 7),
         ("viewer:ann", 2),
     ]

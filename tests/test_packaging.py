@@ -104,6 +104,7 @@ def test_the_wheel_holds_the_product_and_no_fake_server(tmp_path: Path) -> None:
         "consoles/static/live.js",
         "consoles/static/console.css",
         "consoles/operations/PayoutDetail.graphql",
+        "consoles/operations/fragments/ComplianceState.graphql",
     ):
         assert data in names, f"the wheel lacks {data}"
     fakes = [

@@ -13,11 +13,13 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 from diamonds_fakes.faults import Fault, FaultKind
 from diamonds_fakes.stripe_server import FakeStripe
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from economy.app import Economy
 from economy.catalog import put_coin_bundle
 from economy.purchases.setup import PurchaseService
+from economy.purchases.tables import coin_purchases
 from graph.global_ids import to_global_id
 from graph.server import create_app
 from providers.config import StripeConfig
@@ -268,3 +270,21 @@ async def test_when_stripe_is_down_the_same_key_retries_without_a_second_payment
     assert back.data["purchaseCoins"]["errors"] == []
     assert back.data["purchaseCoins"]["purchase"]["status"] == "PENDING"
     assert len(stripe_fake.payment_intents) == 1
+
+
+async def test_racing_identical_purchases_make_one_purchase_and_the_others_say_replayed(
+    graphql: Post, api: Any, bundle: str, stripe_fake: FakeStripe, economy: Economy
+) -> None:
+    """Eight identical purchaseCoins at once: one makes the purchase (replayed: false), every
+    other one replays it (replayed: true) with the same purchase."""
+    variables = {"bundle": bundle, "currency": "USD", "key": "same-key"}
+    answers = await asyncio.gather(
+        *(graphql(PURCHASE, variables, subject="viewer:ann") for _ in range(8))
+    )
+    payloads = [answer.data["purchaseCoins"] for answer in answers]
+    assert all(p["errors"] == [] for p in payloads), payloads
+    assert sorted(p["replayed"] for p in payloads) == [False] + [True] * 7
+    assert len({p["purchase"]["id"] for p in payloads}) == 1
+    assert len(stripe_fake.payment_intents) == 1
+    async with economy.db.read() as conn:
+        assert await conn.scalar(select(func.count()).select_from(coin_purchases)) == 1

@@ -84,7 +84,7 @@ export function streamTotal(message: GiftReceivedSubscription): number {
 }
 
 export function places(message: LeaderboardChangedSubscription): string[] {
-  return message.leaderboardChanged.entries.map((entry) => `${entry.rank}. ${entry.displayName}`);
+  return message.leaderboardChanged.entries.map((entry) => `${entry.rank}. ${entry.user.displayName}`);
 }
 
 export function balanceAfter(message: WalletChangedSubscription): number {

@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from compliance.identity.rules import Identity, IdentityMethod, IdentityStatus
 from compliance.tables import identities, identity_events
+from kernel.tables import count_where
 from ledger.database import insert_ignoring_conflicts
 
 
@@ -94,23 +95,27 @@ async def user_of_session(conn: AsyncConnection, session_id: str) -> int | None:
     return None if found is None else int(found)
 
 
+def _waiting_review() -> list[Any]:
+    return [
+        identities.c.status == IdentityStatus.PENDING.value,
+        identities.c.method == IdentityMethod.MANUAL.value,
+    ]
+
+
 async def review_queue(
     conn: AsyncConnection, *, after: int | None, limit: int
 ) -> list[IdentityRecord]:
     """Manual verifications waiting for a FINANCE decision, by user id."""
-    query = (
-        select(identities)
-        .where(
-            identities.c.status == IdentityStatus.PENDING.value,
-            identities.c.method == IdentityMethod.MANUAL.value,
-        )
-        .order_by(identities.c.user_id)
-        .limit(limit)
-    )
+    query = select(identities).where(*_waiting_review()).order_by(identities.c.user_id).limit(limit)
     if after is not None:
         query = query.where(identities.c.user_id > after)
     rows = await conn.execute(query)
     return [_record(int(r.user_id), r._mapping) for r in rows]
+
+
+async def count_review_queue(conn: AsyncConnection) -> int:
+    """How many manual verifications wait for a decision (every page of `review_queue`)."""
+    return await count_where(conn, identities, _waiting_review())
 
 
 async def expire_due(conn: AsyncConnection, today: date) -> list[int]:

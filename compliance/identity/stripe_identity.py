@@ -150,7 +150,7 @@ class StripeIdentity:
         """The session now, with its verified outputs."""
         try:
             session = await self._client.v1.identity.verification_sessions.retrieve_async(
-                session_id, {"expand": ["verified_outputs"]}
+                session_id, {"expand": ["verified_outputs", "verified_outputs.dob"]}
             )
         except stripe.StripeError as exc:
             raise IdentityProviderError(_safe_message(exc)) from exc

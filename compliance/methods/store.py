@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import RowMapping, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -15,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from compliance.crypto import Sealed
 from compliance.methods.rules import Method, PayoutMethodStatus, describe, masked
 from compliance.tables import payout_method_fields, payout_methods
+from kernel.tables import count_where
 
 
 @dataclass(frozen=True)
@@ -208,18 +210,25 @@ async def decide(
     return result.rowcount == 1
 
 
+def _waiting_review() -> list[Any]:
+    return [payout_methods.c.status == PayoutMethodStatus.PENDING.value]
+
+
 async def review_queue(
     conn: AsyncConnection, *, after: int | None, limit: int
 ) -> list[StoredMethod]:
+    """Payout methods waiting for verification, by id."""
     query = (
-        select(payout_methods)
-        .where(payout_methods.c.status == PayoutMethodStatus.PENDING.value)
-        .order_by(payout_methods.c.id)
-        .limit(limit)
+        select(payout_methods).where(*_waiting_review()).order_by(payout_methods.c.id).limit(limit)
     )
     if after is not None:
         query = query.where(payout_methods.c.id > after)
     return await _with_fields(conn, [r._mapping for r in await conn.execute(query)])
+
+
+async def count_review_queue(conn: AsyncConnection) -> int:
+    """How many payout methods wait for verification (every page of `review_queue`)."""
+    return await count_where(conn, payout_methods, _waiting_review())
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import RowMapping, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -14,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from compliance.gate.rules import SanctionsState
 from compliance.sanctions.rules import Match, Screener, SdnEntry, SdnList
 from compliance.tables import sanctions_entries, sanctions_hits, sanctions_lists, screenings
+from kernel.tables import count_where
 
 BATCH = 500
 
@@ -296,16 +298,25 @@ async def decide_hit(
     return result.rowcount == 1
 
 
+def _hits_with(status: str | None) -> list[Any]:
+    return [] if status is None else [sanctions_hits.c.status == status]
+
+
 async def hits(
     conn: AsyncConnection, *, status: str | None, after: int | None, limit: int
 ) -> list[Hit]:
     """Hits by id, newest list first within the page order of ids."""
-    query = select(sanctions_hits).order_by(sanctions_hits.c.id).limit(limit)
-    if status is not None:
-        query = query.where(sanctions_hits.c.status == status)
+    query = (
+        select(sanctions_hits).where(*_hits_with(status)).order_by(sanctions_hits.c.id).limit(limit)
+    )
     if after is not None:
         query = query.where(sanctions_hits.c.id > after)
     return [_hit(r._mapping) for r in await conn.execute(query)]
+
+
+async def count_hits(conn: AsyncConnection, *, status: str | None) -> int:
+    """How many hits have `status` (any when None): every page of `hits`."""
+    return await count_where(conn, sanctions_hits, _hits_with(status))
 
 
 async def hits_of_user(conn: AsyncConnection, user_id: int) -> list[Hit]:

@@ -30,7 +30,7 @@ function row(texts, numeric) {
 function showLeaderboard(element, data) {
   const entries = data.leaderboardChanged.entries;
   const rows = entries.map((entry) =>
-    row([String(entry.rank), entry.displayName, Number(entry.total).toLocaleString("en-US")], [0, 2]),
+    row([String(entry.rank), entry.user.displayName, Number(entry.total).toLocaleString("en-US")], [0, 2]),
   );
   if (!rows.length) {
     rows.push(row(["No gifts yet…"], []));

@@ -103,11 +103,15 @@ async def purchase_coins(
             )
         if purchase.payment_intent_id:
             return Started(purchase, replayed=True)
+        replayed = True
     else:
         assert bundle is not None
-        purchase = await _record(
+        purchase, made = await _record(
             eco, buyer, bundle_id, bundle.coins, code, bundle.price_minor, chosen_key, request_hash
         )
+        if not made and purchase.payment_intent_id:
+            return Started(purchase, replayed=True)
+        replayed = not made
     try:
         intent = await payments.create_payment_intent(
             amount_minor=purchase.amount_minor,
@@ -141,7 +145,7 @@ async def purchase_coins(
         row = (
             await conn.execute(select(coin_purchases).where(coin_purchases.c.id == purchase.id))
         ).one()
-    return Started(purchase_from_row(row._mapping), replayed=existing is not None)
+    return Started(purchase_from_row(row._mapping), replayed=replayed)
 
 
 async def _record(
@@ -153,7 +157,9 @@ async def _record(
     amount: int,
     key: str,
     request_hash: str,
-) -> Purchase:
+) -> tuple[Purchase, bool]:
+    """The purchase recorded under `key`, and whether this call made it (False: a racing
+    identical request recorded it first, and this one replays it)."""
     try:
         async with eco.db.write() as conn:
             row = (
@@ -171,7 +177,7 @@ async def _record(
                     .returning(coin_purchases)
                 )
             ).one()
-            return purchase_from_row(row._mapping)
+            return purchase_from_row(row._mapping), True
     except IntegrityError:  # a racing request with the same key won
         async with eco.db.read() as conn:
             found = await _by_key(conn, buyer.id, key)
@@ -182,7 +188,7 @@ async def _record(
                 "this idempotency key was already used for another purchase",
                 "idempotencyKey",
             ) from None
-        return found[0]
+        return found[0], False
 
 
 async def _by_key(conn: AsyncConnection, user_id: int, key: str) -> tuple[Purchase, str] | None:

@@ -227,7 +227,11 @@ def account(
         "email": email,
         "external_accounts": stripe_list(
             f"/v1/accounts/{id_}/external_accounts",
-            [{"id": external_account, "object": "bank_account", "account": id_}],
+            [
+                bank_account(
+                    id_=external_account, account_id=id_, country=country, currency=default_currency
+                )
+            ],
         ),
         "future_requirements": _requirements(()),
         "id": id_,
@@ -269,6 +273,79 @@ def account(
         "tos_acceptance": {"date": created, "ip": "127.0.0.1", "user_agent": None},
         "type": type_,
     }
+
+
+_TEST_ROUTING = {"US": "110000000", "CA": "11000-000", "GB": "108800", "AU": "110000"}
+"""Stripe's test routing numbers (sort codes, BSBs) by country; elsewhere an IBAN needs none."""
+
+
+def bank_account(*, id_: str, account_id: str, country: str, currency: str) -> JSON:
+    """A connected account's bank account (its payouts' destination), in test mode's shape:
+    Stripe's test bank, account number ending 6789."""
+    return {
+        "account": account_id,
+        "account_holder_name": None,
+        "account_holder_type": "individual",
+        "account_type": None,
+        "bank_name": "STRIPE TEST BANK",
+        "country": country,
+        "currency": currency,
+        "customer": None,
+        "default_for_currency": True,
+        "fingerprint": new_id("x")[2:18],
+        "id": id_,
+        "last4": "6789",
+        "metadata": {},
+        "object": "bank_account",
+        "routing_number": _TEST_ROUTING.get(country),
+        "status": "new",
+    }
+
+
+VERIFIED_OUTPUT_FIELDS = (
+    "email",
+    "first_name",
+    "id_number",
+    "id_number_type",
+    "last_name",
+    "phone",
+    "sex",
+    "unparsed_place_of_birth",
+    "unparsed_sex",
+)
+ADDRESS_FIELDS = ("city", "country", "line1", "line2", "postal_code", "state")
+
+
+def verified_outputs(given: Mapping[str, Any]) -> JSON:
+    """A verified session's `verified_outputs`: what `given` names, null elsewhere. `dob` is
+    `{"day", "month", "year"}` (integers), `address` has Stripe's address fields. Raises
+    `ValueError` for a field Stripe does not have or a malformed value."""
+    unknown = set(given) - {*VERIFIED_OUTPUT_FIELDS, "address", "dob"}
+    if unknown:
+        raise ValueError(f"verified outputs have no {', '.join(sorted(unknown))}")
+    outputs: JSON = {name: None for name in VERIFIED_OUTPUT_FIELDS}
+    for name in VERIFIED_OUTPUT_FIELDS:
+        value = given.get(name)
+        if value is not None and not isinstance(value, str):
+            raise ValueError(f"verified_outputs.{name} must be a string")
+        outputs[name] = value
+    address = given.get("address")
+    if address is None:
+        outputs["address"] = None
+    elif not isinstance(address, Mapping) or set(address) - set(ADDRESS_FIELDS):
+        raise ValueError(f"verified_outputs.address has only {', '.join(ADDRESS_FIELDS)}")
+    else:
+        outputs["address"] = {name: address.get(name) for name in ADDRESS_FIELDS}
+    dob = given.get("dob")
+    if dob is None:
+        outputs["dob"] = None
+    elif not isinstance(dob, Mapping) or set(dob) != {"day", "month", "year"}:
+        raise ValueError("verified_outputs.dob is {day, month, year}")
+    elif not all(isinstance(dob[k], int) and not isinstance(dob[k], bool) for k in dob):
+        raise ValueError("verified_outputs.dob's day, month and year are whole numbers")
+    else:
+        outputs["dob"] = {"day": dob["day"], "month": dob["month"], "year": dob["year"]}
+    return outputs
 
 
 def balance(available: Mapping[str, int], pending: Mapping[str, int]) -> JSON:

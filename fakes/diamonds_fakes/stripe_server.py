@@ -30,6 +30,7 @@ import aiohttp
 from aiohttp import web
 
 from diamonds_fakes import stripe_objects as objects
+from diamonds_fakes import stripe_params
 from diamonds_fakes.disagreements import Disagreement, DisagreementKind, Disagreements
 from diamonds_fakes.faults import (
     ADMIN_PREFIX,
@@ -42,6 +43,7 @@ from diamonds_fakes.faults import (
 )
 from diamonds_fakes.runner import FakeOptions
 from diamonds_fakes.stripe_objects import JSON, error_body, new_id, stripe_list
+from diamonds_fakes.stripe_shapes import shape_errors
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +52,8 @@ DEFAULT_WEBHOOK_SECRET = "whsec_fake_diamonds_0123456789"  # noqa: S105
 DEFAULT_PLATFORM_BALANCE = 10**12
 """Minor units of every currency the platform starts with."""
 API_VERSION = "2025-01-27.acacia"
+"""The version answered when the client names none (Stripe answers the one it is sent)."""
+_API_VERSION = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}(\.[a-z]+)?")
 PLATFORM = "platform"
 MAX_IDEMPOTENCY_KEY = 255
 MAX_AMOUNT = 99_999_999
@@ -192,16 +196,10 @@ def _required_amount(params: JSON) -> int:
     return amount
 
 
-def _param_currency(params: JSON) -> str | None:
-    raw = _param_str(params, "currency")
-    if raw is None:
-        return None
-    currency = raw.lower()
-    if not re.fullmatch(r"[a-z]{3}", currency):
-        raise StripeApiError(
-            400, f"Invalid currency: {raw}.", code="parameter_invalid", param="currency"
-        )
-    return currency
+def _param_currency(params: JSON, name: str = "currency") -> str | None:
+    """The currency, lower case (`stripe_params` has refused any Stripe does not take)."""
+    raw = _param_str(params, name)
+    return None if raw is None else raw.lower()
 
 
 def _required_currency(params: JSON) -> str:
@@ -341,6 +339,10 @@ class FakeStripe:
         self.events: list[JSON] = []
         self.payment_intents: dict[str, JSON] = {}
         self.verification_sessions: dict[str, JSON] = {}
+        self.verified_outputs: dict[str, JSON] = {}
+        """Each verified session's `verified_outputs`, shown only when a request expands it."""
+        self.shape_violations: list[str] = []
+        """Every answer or event that left Stripe's published shape (answered as a 500)."""
         self.deliveries: list[Delivery] = []
         self.requests = 0
         self.request_log: deque[LoggedRequest] = deque(maxlen=100_000)
@@ -590,10 +592,17 @@ class FakeStripe:
         return intent
 
     def set_verification_status(
-        self, session_id: str, status: str, error_code: str | None = None
+        self,
+        session_id: str,
+        status: str,
+        error_code: str | None = None,
+        verified_outputs: Mapping[str, Any] | None = None,
     ) -> JSON:
         """Move an identity verification session to `status` (`verified`, `requires_input` with
-        an error code, `processing`, `canceled`) and emit its event."""
+        an error code, `processing`, `canceled`) and emit its event. A verified session keeps
+        `verified_outputs` (what the document showed: `first_name`, `last_name`, `dob` as
+        `{day, month, year}`, `address`, ...; see `objects.verified_outputs`), which requests
+        see with `expand[]=verified_outputs` (and `verified_outputs.dob` for the date of birth)."""
         session = self.verification_sessions.get(session_id)
         if session is None:
             raise KeyError(f"no verification session {session_id}")
@@ -601,7 +610,12 @@ class FakeStripe:
             raise ValueError(f"status must be one of {', '.join(sorted(VERIFICATION_STATUSES))}")
         if session["status"] in ("verified", "canceled"):
             raise ValueError(f"verification session {session_id} is already {session['status']}")
+        if verified_outputs is not None and status != "verified":
+            raise ValueError("only a verified session has verified outputs")
+        outputs = None if status != "verified" else objects.verified_outputs(verified_outputs or {})
         session["status"] = status
+        if outputs is not None:
+            self.verified_outputs[session_id] = outputs
         if status == "verified":
             session["last_verification_report"] = new_id("vr")
             session["last_error"] = None
@@ -752,20 +766,41 @@ class FakeStripe:
         self.balance_accounts[id_] = account_id
         return booked
 
-    def _expanded(self, page: JSON, params: JSON) -> JSON:
-        """A list page with `expand[]=data.balance_transaction` applied (copies, never the
-        stored objects)."""
-        expand = params.get("expand") or []
-        if "data.balance_transaction" not in (expand if isinstance(expand, list) else [expand]):
-            return page
-        data = [
-            {**item, "balance_transaction": self.balance_transactions[bt]}
-            if isinstance(bt := item.get("balance_transaction"), str)
-            and bt in self.balance_transactions
-            else item
-            for item in page["data"]
-        ]
-        return {**page, "data": data}
+    def _expand(self, body: JSON, paths: Sequence[str]) -> JSON:
+        """`body` with the `expand[]` paths (already checked as expandable there) filled in: an
+        id becomes the object it names, `data.x` expands `x` in each item of a list, and a
+        session gains its `verified_outputs`. A copy: never the stored objects."""
+        if not paths:
+            return body
+        copy: JSON = json.loads(json.dumps(body))
+        items = copy["data"] if copy.get("object") == "list" else [copy]
+        for path in paths:
+            field_ = path.removeprefix("data.") if copy.get("object") == "list" else path
+            for item in items:
+                if field_.startswith("verified_outputs"):
+                    item["verified_outputs"] = self._outputs_shown(item["id"], paths)
+                elif isinstance(ref := item.get(field_), str):
+                    item[field_] = self._object_named(ref) or ref
+        return copy
+
+    def _outputs_shown(self, session_id: str, paths: Sequence[str]) -> JSON | None:
+        """A session's verified outputs as a request expanding `paths` sees them: the date of
+        birth only with `verified_outputs.dob`, as Stripe keeps it out of the plain expansion."""
+        outputs = self.verified_outputs.get(session_id)
+        if outputs is None:
+            return None
+        shown = dict(outputs)
+        if "verified_outputs.dob" not in paths:
+            shown["dob"] = None
+        return shown
+
+    def _object_named(self, ref: str) -> JSON | None:
+        if ref.startswith("txn_"):
+            return self.balance_transactions.get(ref)
+        if ref.startswith("tr_"):
+            return self.transfers.get(ref)
+        acct = self.accounts.get(ref)
+        return None if acct is None else acct.body
 
     # --- internals -------------------------------------------------------------------------------
 
@@ -820,6 +855,7 @@ class FakeStripe:
             idempotency_key=None if request is None else request.headers.get("Idempotency-Key"),
             api_version=API_VERSION,
         )
+        self._off_shape(f"the event {type_}", event)
         self.events.append(event)
         self._enqueue(event)
         return event
@@ -890,6 +926,7 @@ class FakeStripe:
         app = web.Application(
             middlewares=[
                 self._log_middleware,
+                self._headers_middleware,
                 fault_middleware(self.faults, _render_fault),
                 self._stripe_middleware,
             ]
@@ -918,8 +955,9 @@ class FakeStripe:
             ("POST", "/v1/identity/verification_sessions/{id}/cancel", self._cancel_verification),
         ]
         for method, path, handler in api:
-            app.router.add_route(method, path, self._wrap(handler))
-        app.router.add_route("*", "/v1/{tail:.*}", self._wrap(self._unknown_route))
+            endpoint = stripe_params.ENDPOINTS[(method, path)]
+            app.router.add_route(method, path, self._wrap(handler, endpoint))
+        app.router.add_route("*", "/v1/{tail:.*}", self._wrap(self._unknown_route, None))
         add_fault_routes(app, self.faults)
         admin = [
             ("GET", "/state", self._admin_state),
@@ -962,17 +1000,39 @@ class FakeStripe:
         return await handler(request)
 
     @web.middleware
+    async def _headers_middleware(
+        self,
+        request: web.Request,
+        handler: Callable[[web.Request], Awaitable[web.StreamResponse]],
+    ) -> web.StreamResponse:
+        """Every API answer, an injected fault's included, carries its `Request-Id` and the
+        `Stripe-Version` it speaks: the one the client sent, else the fake's default."""
+        if request.path.startswith(ADMIN_PREFIX):
+            return await handler(request)
+        request_id = new_id("req")
+        request[REQUEST_ID] = request_id
+        version = request.headers.get("Stripe-Version")
+        headers = {"Request-Id": request_id, "Stripe-Version": version or API_VERSION}
+        if version is not None and not _API_VERSION.fullmatch(version):
+            error = StripeApiError(
+                400,
+                f"Invalid Stripe API version: {version}. See https://docs.stripe.com/upgrades "
+                "for the versions.",
+            )
+            return _json(400, error.body, {**headers, "Stripe-Version": API_VERSION}, saved=False)
+        return _with_headers(await handler(request), headers)
+
+    @web.middleware
     async def _stripe_middleware(
         self,
         request: web.Request,
         handler: Callable[[web.Request], Awaitable[web.StreamResponse]],
     ) -> web.StreamResponse:
-        """Auth, request ids and Idempotency-Key semantics for the API (not the admin routes)."""
+        """Auth and Idempotency-Key semantics for the API (not the admin routes)."""
         if request.path.startswith(ADMIN_PREFIX):
             return await handler(request)
-        request_id = new_id("req")
-        request[REQUEST_ID] = request_id
-        headers = {"Request-Id": request_id, "Stripe-Version": API_VERSION}
+        request_id = request[REQUEST_ID]
+        headers: dict[str, str] = {}
         refusal = self._authenticate(request)
         if refusal is not None:
             return _json(refusal.status, refusal.body, headers)
@@ -1066,7 +1126,13 @@ class FakeStripe:
             )
         return None
 
-    def _wrap(self, handler: Handler) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+    def _wrap(
+        self, handler: Handler, endpoint: stripe_params.Endpoint | None
+    ) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+        """The route for `handler`: the request's parameters decoded and checked against
+        `endpoint` (what Stripe takes there), `expand[]` applied to the answer, and the answer
+        checked against Stripe's published shape (a 500 naming the difference if it leaves it)."""
+
         async def route(request: web.Request) -> web.StreamResponse:
             if request.method == "POST":
                 raw = await request.text()
@@ -1080,15 +1146,40 @@ class FakeStripe:
                 pairs = list(request.query.items())
             try:
                 params = decode_params(pairs)
+                expand: list[str] = []
+                if endpoint is not None:
+                    try:
+                        expand = stripe_params.check(endpoint, params)
+                    except stripe_params.ParamError as exc:
+                        raise StripeApiError(
+                            400, exc.message, code=exc.code, param=exc.param
+                        ) from None
                 status, body = await handler(request, params)
+                body = self._expand(body, expand)
             except StripeApiError as exc:
                 return _json(exc.status, exc.body, saved=exc.saved)
             except (ValueError, IndexError) as exc:
                 error = StripeApiError(400, f"Invalid request: {exc}")
                 return _json(400, error.body, saved=False)
+            refusal = self._off_shape(f"{request.method} {request.path}", body)
+            if refusal is not None:
+                return _json(500, refusal.body, saved=False)
             return _json(status, body)
 
         return route
+
+    def _off_shape(self, what: str, body: JSON) -> StripeApiError | None:
+        """A 500 for an answer (or event) that leaves Stripe's published shape, recorded in
+        `shape_violations` so a test can fail on it; None when the shape holds."""
+        errors = shape_errors(body)
+        if not errors:
+            return None
+        message = f"the fake's answer to {what} leaves Stripe's published shape: " + "; ".join(
+            errors
+        )
+        log.error("fake stripe: %s", message)
+        self.shape_violations.append(message)
+        return StripeApiError(500, message, type_="api_error")
 
     def _scope(self, request: web.Request) -> Account:
         account = request.headers.get("Stripe-Account")
@@ -1107,7 +1198,7 @@ class FakeStripe:
         if request.headers.get("Stripe-Account"):
             raise StripeApiError(400, "Connected accounts cannot create accounts.")
         country = _param_str(params, "country") or "US"
-        currency = _param_currency(params) or "usd"
+        currency = _param_currency(params, "default_currency") or "usd"
         id_ = self.create_account(
             country=country,
             currency=currency,
@@ -1196,7 +1287,7 @@ class FakeStripe:
             and params.get("transfer_group") in (None, t["transfer_group"])
         ]
         shown = [t for t in found if not self.disagreements.dropped(t["transfer_group"])]
-        return 200, self._expanded(_page("/v1/transfers", shown, params), params)
+        return 200, _page("/v1/transfers", shown, params)
 
     async def _create_reversal(self, request: web.Request, params: JSON) -> tuple[int, JSON]:
         transfer = self.transfers.get(request.match_info["id"])
@@ -1354,7 +1445,7 @@ class FakeStripe:
         status = params.get("status")
         views = [self.payout_view(self.payouts[i]) for i in self.account_payouts.get(scope, [])]
         found = [p for p in views if p is not None and status in (None, p["status"])]
-        return 200, self._expanded(_page("/v1/payouts", found, params), params)
+        return 200, _page("/v1/payouts", found, params)
 
     async def _cancel_payout(self, request: web.Request, params: JSON) -> tuple[int, JSON]:
         payout = self._payout_in_scope(request)
@@ -1529,9 +1620,15 @@ class FakeStripe:
         data = await _admin_json(request)
         if isinstance(data, web.Response):
             return data
+        outputs = data.get("verified_outputs")
+        if outputs is not None and not isinstance(outputs, dict):
+            return admin_error("verified_outputs must be an object")
         return _admin_call(
             lambda: self.set_verification_status(
-                request.match_info["id"], str(data.get("status")), data.get("error_code")
+                request.match_info["id"],
+                str(data.get("status")),
+                data.get("error_code"),
+                outputs,
             )
         )
 

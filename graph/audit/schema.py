@@ -14,7 +14,7 @@ from graph.context import Context
 from graph.global_ids import Connection, PageRequest, connection
 from graph.inputs import filter_text
 from graph.permissions import CanReadAuditLog
-from kernel.audit import AuditFilter, audit_entries
+from kernel.audit import AuditFilter, audit_entries, count_audit_entries
 from kernel.clock import as_utc
 
 
@@ -47,4 +47,6 @@ class AuditQueries:
         )
         async with info.context.eco.db.read() as conn:
             rows = await audit_entries(conn, where, before_id=page.after, limit=page.limit + 1)
-        return connection(rows, page, lambda e: e.id, AuditEntry.of)
+        return connection(
+            rows, page, lambda e: e.id, AuditEntry.of, lambda conn: count_audit_entries(conn, where)
+        )

@@ -16,7 +16,6 @@ from compliance.methods import store as methods_store
 from compliance.reporting import rules as reporting_rules
 from compliance.reporting import service as reporting_service
 from compliance.sanctions import store as sanctions_store
-from compliance.tax import store as tax_store
 from economy import users
 from graph.auth import Role
 from graph.compliance.mutations.add_payout_method import AddPayoutMethodPayload, add_payout_method
@@ -46,9 +45,9 @@ from graph.compliance.types import (
     PayoutMethod,
     SanctionsHit,
     SanctionsHitStatus,
-    TaxProfile,
     YearEndReport,
     YearEndReportRow,
+    compliance_profile_of,
 )
 from graph.context import Context
 from graph.errors import bad_input, forbidden
@@ -122,22 +121,7 @@ class ComplianceQueries:
     async def compliance_profile(
         self, info: Info[Context, None], user_id: strawberry.ID | None = None
     ) -> ComplianceProfile:
-        pk = await _subject(info, user_id)
-        today = utc_today()
-        reviewer = info.context.principal.has(Role.FINANCE)
-        async with info.context.eco.db.read() as conn:
-            record = await identity_store.load(conn, pk)
-            form = await tax_store.current(conn, pk)
-            found = await methods_store.of_user(conn, pk)
-            sanctions = await sanctions_store.state_of(conn, pk) if reviewer else None
-        residence = record.identity.country
-        return ComplianceProfile(
-            identity=IdentityVerification.of(record, today),
-            tax_profile=TaxProfile.of(form, residence, today) if form else None,
-            payout_methods=[PayoutMethod.of(m) for m in found],
-            sanctions_status=sanctions,
-            user_id=pk,
-        )
+        return await compliance_profile_of(info, await _subject(info, user_id))
 
     @strawberry.field(
         permission_classes=[IsComplianceReviewer],
@@ -151,7 +135,11 @@ class ComplianceQueries:
         async with info.context.eco.db.read() as conn:
             rows = await identity_store.review_queue(conn, after=page.after, limit=page.limit + 1)
         return connection(
-            rows, page, lambda r: r.user_id, lambda r: IdentityVerification.of(r, today)
+            rows,
+            page,
+            lambda r: r.user_id,
+            lambda r: IdentityVerification.of(r, today),
+            identity_store.count_review_queue,
         )
 
     @strawberry.field(
@@ -164,7 +152,9 @@ class ComplianceQueries:
         page = PageRequest.of(first, after)
         async with info.context.eco.db.read() as conn:
             rows = await methods_store.review_queue(conn, after=page.after, limit=page.limit + 1)
-        return connection(rows, page, lambda m: m.id, PayoutMethod.of)
+        return connection(
+            rows, page, lambda m: m.id, PayoutMethod.of, methods_store.count_review_queue
+        )
 
     @strawberry.field(
         permission_classes=[IsComplianceReviewer],
@@ -178,14 +168,18 @@ class ComplianceQueries:
         after: str | None = None,
     ) -> Connection[SanctionsHit]:
         page = PageRequest.of(first, after)
+        wanted = status.value if status else None
         async with info.context.eco.db.read() as conn:
             rows = await sanctions_store.hits(
-                conn,
-                status=status.value if status else None,
-                after=page.after,
-                limit=page.limit + 1,
+                conn, status=wanted, after=page.after, limit=page.limit + 1
             )
-        return connection(rows, page, lambda h: h.id, SanctionsHit.of)
+        return connection(
+            rows,
+            page,
+            lambda h: h.id,
+            SanctionsHit.of,
+            lambda conn: sanctions_store.count_hits(conn, status=wanted),
+        )
 
     @strawberry.field(
         permission_classes=[IsComplianceReviewer],

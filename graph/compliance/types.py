@@ -1,6 +1,7 @@
 """GraphQL types of compliance: payout eligibility with its requirements, identity verifications,
-tax profiles (TIN shown as its last four only), payout methods (masked), sanctions hits and the
-year-end report. Visible to the person themselves and to FINANCE.
+tax profiles (TIN shown as its last four only), payout methods (masked), sanctions hits, a person's
+whole compliance profile (also beside each review) and the year-end report. Visible to the person
+themselves and to FINANCE.
 """
 
 from __future__ import annotations
@@ -14,17 +15,24 @@ from strawberry.types import Info
 
 from compliance.gate import rules as gate_rules
 from compliance.identity import rules as identity_rules
+from compliance.identity import store as identity_store
 from compliance.identity.store import IdentityRecord
 from compliance.methods import rules as methods_rules
+from compliance.methods import store as methods_store
 from compliance.methods.store import StoredMethod
 from compliance.reporting.rules import ReportRow
+from compliance.sanctions import store as sanctions_store
 from compliance.sanctions.store import Hit
 from compliance.tax import rules as tax_rules
+from compliance.tax import store as tax_store
 from compliance.tax.store import StoredTaxForm
 from compliance.tax.tin import masked
+from graph.auth import Role
 from graph.context import Context
+from graph.errors import forbidden
 from graph.global_ids import Node, to_global_id
 from graph.scalars import BigInt, utc
+from kernel.clock import utc_today
 
 if TYPE_CHECKING:
     from graph.users.types import User
@@ -137,6 +145,13 @@ class IdentityVerification(Node):
     async def user(self, info: Info[Context, None]) -> UserRef:
         return await _user(info, self.user_id)
 
+    @strawberry.field(
+        description="Everything compliance knows of this person, to read beside the review "
+        "(FINANCE)."
+    )
+    async def compliance_profile(self, info: Info[Context, None]) -> ComplianceProfile:
+        return await compliance_profile_of(info, self.user_id)
+
 
 @strawberry.type(description="A person's current tax form. The TIN shows as its last four only.")
 class TaxProfile:
@@ -216,6 +231,13 @@ class PayoutMethod(Node):
     async def user(self, info: Info[Context, None]) -> UserRef:
         return await _user(info, self.user_id)
 
+    @strawberry.field(
+        description="Everything compliance knows of this person, to read beside the review "
+        "(FINANCE)."
+    )
+    async def compliance_profile(self, info: Info[Context, None]) -> ComplianceProfile:
+        return await compliance_profile_of(info, self.user_id)
+
 
 @strawberry.type(description="A possible sanctions list match, for FINANCE to clear or confirm.")
 class SanctionsHit(Node):
@@ -255,6 +277,13 @@ class SanctionsHit(Node):
     async def user(self, info: Info[Context, None]) -> UserRef:
         return await _user(info, self.user_id)
 
+    @strawberry.field(
+        description="Everything compliance knows of this person, to read beside the review "
+        "(FINANCE)."
+    )
+    async def compliance_profile(self, info: Info[Context, None]) -> ComplianceProfile:
+        return await compliance_profile_of(info, self.user_id)
+
 
 @strawberry.type(description="Everything compliance knows of a person, for them and FINANCE.")
 class ComplianceProfile:
@@ -269,6 +298,28 @@ class ComplianceProfile:
     @strawberry.field
     async def user(self, info: Info[Context, None]) -> UserRef:
         return await _user(info, self.user_id)
+
+
+async def compliance_profile_of(info: Info[Context, None], user_id: int) -> ComplianceProfile:
+    """Everything compliance knows of user `user_id`: for the person themselves, or for FINANCE
+    (who also sees the sanctions status); anyone else is refused."""
+    reviewer = info.context.principal.has(Role.FINANCE)
+    if not reviewer and (await info.context.user()).id != user_id:
+        raise forbidden("see another person's compliance data (needs the FINANCE role)")
+    today = utc_today()
+    async with info.context.eco.db.read() as conn:
+        record = await identity_store.load(conn, user_id)
+        form = await tax_store.current(conn, user_id)
+        found = await methods_store.of_user(conn, user_id)
+        sanctions = await sanctions_store.state_of(conn, user_id) if reviewer else None
+    residence = record.identity.country
+    return ComplianceProfile(
+        identity=IdentityVerification.of(record, today),
+        tax_profile=TaxProfile.of(form, residence, today) if form else None,
+        payout_methods=[PayoutMethod.of(m) for m in found],
+        sanctions_status=sanctions,
+        user_id=user_id,
+    )
 
 
 @strawberry.type(description="One creator's payouts in one currency over a year.")

@@ -46,7 +46,7 @@ from kernel import validation
 from kernel.clock import as_utc
 from kernel.errors import DomainError
 from payouts import queries
-from payouts.discrepancies import list_discrepancies
+from payouts.discrepancies import count_discrepancies, list_discrepancies
 from payouts.queries import PayoutFilter
 from payouts.store import load_payout
 
@@ -114,9 +114,11 @@ class PayoutQueries:
             rows = await queries.payouts_page(
                 conn, where, before_id=page.after, limit=page.limit + 1, order=sort
             )
-        found = connection(rows, page, lambda p: p.id, Payout.of)
+        found = connection(
+            rows, page, lambda p: p.id, Payout.of, lambda conn: queries.count_payouts(conn, where)
+        )
         return PayoutConnection(
-            edges=found.edges, page_info=found.page_info, where=where, order=sort
+            edges=found.edges, page_info=found.page_info, count=found.count, where=where, order=sort
         )
 
     @strawberry.field(
@@ -136,7 +138,13 @@ class PayoutQueries:
             rows = await list_discrepancies(
                 conn, open_only=open, after_id=page.after, limit=page.limit + 1
             )
-        return connection(rows, page, lambda d: d.id, PayoutDiscrepancy.of)
+        return connection(
+            rows,
+            page,
+            lambda d: d.id,
+            PayoutDiscrepancy.of,
+            lambda conn: count_discrepancies(conn, open_only=open),
+        )
 
     @strawberry.field(
         permission_classes=[IsAuthenticated],

@@ -1,5 +1,6 @@
 """GraphQL types of payouts: `Payout` with its amounts, attempts, status and history (who moved it
-by role to the creator, by name to FINANCE and ADMIN), discrepancies, and the payout providers.
+by role to the creator, by name to FINANCE and ADMIN), ledger entries, its creator's compliance
+profile, discrepancies, and the payout providers.
 """
 
 from __future__ import annotations
@@ -12,20 +13,22 @@ from strawberry.types import Info
 
 from economy import events
 from graph.auth import Principal, Role
+from graph.compliance.types import ComplianceProfile, compliance_profile_of
 from graph.context import Context
 from graph.global_ids import Connection, Node, to_global_id
-from graph.permissions import IsFinance
+from graph.permissions import CanReadPayoutLedger, IsFinance
 from graph.scalars import BigInt, utc
 from graph.users.types import User
 from payouts import actors, queries, states
 from payouts import attempts as attempt_records
 from payouts import discrepancies as discrepancy_records
+from payouts import store as payout_store
 from payouts.attempts import attempts_of
 from payouts.discrepancies import Discrepancy as DiscrepancyRecord
 from payouts.discrepancies import discrepancies_of
 from payouts.export import MAX_EXPORT_ROWS, payouts_csv
 from payouts.store import Payout as PayoutRecord
-from payouts.store import load_payout, payout_history
+from payouts.store import load_payout, payout_history, payout_ledger_entries
 from providers.base import MAX_FIELD_LENGTH, PayeeField, PayoutProvider
 
 PayoutStatus = strawberry.enum(states.PayoutStatus, description="Where a payout stands.")
@@ -124,6 +127,64 @@ class PayoutDiscrepancy(Node):
         async with info.context.eco.db.read() as conn:
             found = await load_payout(conn, self.record.payout_id)
         return Payout.of(found) if found else None
+
+
+LedgerEntryEffect = strawberry.enum(
+    payout_store.EntryEffect,
+    description="What a ledger entry did: TRANSFER moved the amount from the debit account to "
+    "the credit account (a posted hold too); HOLD_PLACED reserved it on the debit account; "
+    "HOLD_VOIDED released that reservation. Only a TRANSFER changes a balance.",
+)
+
+
+@strawberry.type(description="A ledger account, named as the ledger names it.")
+class LedgerAccount:
+    owner: str = strawberry.field(description="`user:<id>` for a person's, `platform` for ours.")
+    name: str = strawberry.field(
+        description="Which of the owner's accounts: diamonds, payouts_received, withholding, "
+        "fees:<provider>, payout_funding, diamonds_redeemed, ..."
+    )
+    asset: str = strawberry.field(description="DIAMOND, COIN, or a currency code.")
+
+    @classmethod
+    def of(cls, account: payout_store.AccountName) -> LedgerAccount:
+        return cls(owner=account.owner, name=account.name, asset=account.asset)
+
+
+@strawberry.type(
+    description="One ledger entry a payout booked: a transfer between two accounts, or a hold "
+    "placed or released, with the ledger transaction it belongs to."
+)
+class LedgerEntry:
+    transaction_id: strawberry.ID = strawberry.field(
+        description="The ledger transaction (as a wallet's history names it); one transaction "
+        "can have several entries (the cash legs of a payment)."
+    )
+    kind: str = strawberry.field(
+        description="The transaction's kind: PAYOUT_HOLD, HOLD_POSTED, HOLD_VOIDED, PAYOUT_PAID, "
+        "PAYOUT_RETURNED, PAYOUT_PAID_LATE, ..."
+    )
+    effect: LedgerEntryEffect  # type: ignore[valid-type]
+    debit_account: LedgerAccount
+    credit_account: LedgerAccount
+    asset: str
+    amount: BigInt = strawberry.field(
+        description="Diamonds, or minor units of the currency; always positive."
+    )
+    at: datetime
+
+    @classmethod
+    def of(cls, entry: payout_store.Entry) -> LedgerEntry:
+        return cls(
+            transaction_id=to_global_id("WalletTransaction", entry.transaction_id),
+            kind=entry.kind,
+            effect=entry.effect,
+            debit_account=LedgerAccount.of(entry.debit),
+            credit_account=LedgerAccount.of(entry.credit),
+            asset=entry.asset,
+            amount=BigInt(entry.amount),
+            at=utc(entry.at),
+        )
 
 
 SEES_WHO = (Role.FINANCE, Role.ADMIN)
@@ -281,6 +342,25 @@ class Payout(Node, PayoutAmounts):
         return [PayoutAttempt.of(a) for a in found]
 
     @strawberry.field(
+        permission_classes=[CanReadPayoutLedger],
+        description="Every ledger entry this payout booked, across its retries, oldest first: "
+        "the hold of its request (and of each retry), the hold's posting or release, the cash "
+        "legs (net, withholding, fee), a return (FINANCE and ADMIN; refused, null, for others).",
+    )
+    async def ledger_entries(self, info: Info[Context, None]) -> list[LedgerEntry] | None:
+        async with info.context.eco.db.read() as conn:
+            found = await payout_ledger_entries(conn, self.record.id)
+        return [LedgerEntry.of(e) for e in found]
+
+    @strawberry.field(
+        description="The creator's compliance profile: identity, tax form, payout methods and "
+        "(FINANCE) sanctions status; for FINANCE and the creator themselves (refused, null, for "
+        "others)."
+    )
+    async def compliance_profile(self, info: Info[Context, None]) -> ComplianceProfile | None:
+        return await compliance_profile_of(info, self.record.user_id)
+
+    @strawberry.field(
         description="Discrepancies flagged on this payout, oldest first; null unless you are "
         "FINANCE or ADMIN."
     )
@@ -377,11 +457,6 @@ PayoutSort = strawberry.enum(
 class PayoutConnection(Connection[Payout]):
     where: strawberry.Private[queries.PayoutFilter]
     order: strawberry.Private[queries.PayoutOrder]
-
-    @strawberry.field(description="How many payouts match the filter, on every page.")
-    async def total_count(self, info: Info[Context, None]) -> int:
-        async with info.context.eco.db.read() as conn:
-            return await queries.count_payouts(conn, self.where)
 
     @strawberry.field(
         permission_classes=[IsFinance],

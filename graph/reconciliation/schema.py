@@ -20,7 +20,7 @@ from graph.reconciliation.mutations.resolve_exception import (
     resolve_reconciliation_exception,
 )
 from graph.reconciliation.types import ReconciliationRun
-from payouts.reconciliation.store import load_run, runs_page
+from payouts.reconciliation.store import count_runs, load_run, runs_page
 
 
 @strawberry.type
@@ -37,14 +37,16 @@ class ReconciliationQueries:
         provider: str | None = None,
     ) -> Connection[ReconciliationRun]:
         page = PageRequest.of(first, after)
+        of = filter_text(provider, argument="provider")
         async with info.context.eco.db.read() as conn:
-            rows = await runs_page(
-                conn,
-                provider=filter_text(provider, argument="provider"),
-                before_id=page.after,
-                limit=page.limit + 1,
-            )
-        return connection(rows, page, lambda r: r.id, ReconciliationRun.of)
+            rows = await runs_page(conn, provider=of, before_id=page.after, limit=page.limit + 1)
+        return connection(
+            rows,
+            page,
+            lambda r: r.id,
+            ReconciliationRun.of,
+            lambda conn: count_runs(conn, provider=of),
+        )
 
     @strawberry.field(permission_classes=[IsFinance], description="One run by id (FINANCE).")
     async def reconciliation_run(

@@ -18,7 +18,7 @@ from graph.scalars import BigInt, utc
 from payouts.discrepancies import load_discrepancy
 from payouts.reconciliation import matching
 from payouts.reconciliation.export import run_csv
-from payouts.reconciliation.store import Item, Run, items_page, totals_of
+from payouts.reconciliation.store import Item, Run, count_items, items_page, totals_of
 from payouts.store import load_payout
 
 ReconciliationClass = strawberry.enum(
@@ -169,7 +169,14 @@ class ReconciliationRun(Node):
                 after_id=page.after,
                 limit=page.limit + 1,
             )
-        return connection(rows, page, lambda i: i.id, ReconciliationLine.of)
+        run_id = self.record.id
+        return connection(
+            rows,
+            page,
+            lambda i: i.id,
+            ReconciliationLine.of,
+            lambda conn: count_items(conn, run_id, exceptions_only=exceptions_only, open_only=open),
+        )
 
     @strawberry.field(description="Every line of the run as CSV (minor units; one header row).")
     async def csv(self, info: Info[Context, None]) -> str:

@@ -28,7 +28,7 @@ class StreamQueries:
         page = PageRequest.of(first, after)
         async with info.context.eco.db.read() as conn:
             rows = await streams.live_streams_page(conn, after_id=page.after, limit=page.limit + 1)
-        return connection(rows, page, lambda s: s.id, LiveStream.of)
+        return connection(rows, page, lambda s: s.id, LiveStream.of, streams.count_live_streams)
 
 
 @strawberry.type

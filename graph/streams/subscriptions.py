@@ -16,7 +16,7 @@ from graph.context import Context
 from graph.errors import bad_input
 from graph.global_ids import query_id
 from graph.live_feeds import paced, snapshots_of, too_slow
-from graph.streams.types import MAX_LEADERBOARD, LeaderboardPlace, LeaderboardUpdate
+from graph.streams.types import MAX_LEADERBOARD, LeaderboardEntry, LeaderboardUpdate
 
 
 async def watched_stream_pk(info: Info[Context, None], stream_id: strawberry.ID) -> int:
@@ -53,7 +53,7 @@ class StreamSubscriptions:
                     if snapshots is not None and batch is None:
                         snapshots.answering = True
                     yield LeaderboardUpdate(
-                        stream_id=stream_id, entries=[LeaderboardPlace.of(e) for e in entries]
+                        stream_id=stream_id, entries=[LeaderboardEntry.of(e) for e in entries]
                     )
             except SubscriberTooSlow as exc:
                 raise too_slow(exc) from None

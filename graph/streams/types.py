@@ -1,7 +1,7 @@
 """GraphQL types of live streams: `LiveStream` with its creator, earnings (creator, FINANCE
 and ADMIN only) and public leaderboard of top gifters, and the leaderboard as it changes
-(`LeaderboardUpdate`: plain data that reads nothing of the caller, so one execution can serve
-every subscriber of a stream).
+(`LeaderboardUpdate`, the same `LeaderboardEntry`; read as nobody in particular, so one
+execution can serve every subscriber of a stream).
 """
 
 from __future__ import annotations
@@ -22,11 +22,38 @@ from graph.users.types import User
 MAX_LEADERBOARD = 100
 
 
-@strawberry.type(description="One gifter's place on a stream's leaderboard.")
+@strawberry.type(
+    description="One gifter's place on a stream's leaderboard, in `stream.leaderboard` and in "
+    "`leaderboardChanged` alike."
+)
 class LeaderboardEntry:
     rank: int
-    user: User
     total: BigInt = strawberry.field(description="Coins this user spent on gifts in the stream.")
+    record: strawberry.Private[streams.LeaderboardEntry]
+
+    @classmethod
+    def of(cls, entry: streams.LeaderboardEntry) -> LeaderboardEntry:
+        return cls(rank=entry.rank, total=BigInt(entry.coins), record=entry)
+
+    @strawberry.field(
+        description="The gifter. In `leaderboardChanged` it is read as nobody in particular "
+        "(one execution serves every subscriber), so only a user's public fields answer there."
+    )
+    async def user(self, info: Info[Context, None]) -> User:
+        found = await info.context.loaders.user.load(self.record.user_id)
+        if found is None:
+            raise LookupError(f"a leaderboard names user {self.record.user_id}, who is not there")
+        return User.of(found)
+
+    @strawberry.field(deprecation_reason="Use `user { id }`: one leaderboard type for both reads.")
+    def user_id(self) -> strawberry.ID:
+        return to_global_id("User", self.record.user_id)
+
+    @strawberry.field(
+        deprecation_reason="Use `user { displayName }`: one leaderboard type for both reads."
+    )
+    def display_name(self) -> str:
+        return self.record.display_name
 
 
 @strawberry.type(description="A creator's live stream, where gifts are sent.")
@@ -73,32 +100,10 @@ class LiveStream(Node):
             )
         async with info.context.eco.db.read() as conn:
             entries = await streams.leaderboard(conn, self.record.id, first)
-        users = await info.context.loaders.user.load_many([e.user_id for e in entries])
-        return [
-            LeaderboardEntry(rank=e.rank, user=User.of(u), total=BigInt(e.coins))
-            for e, u in zip(entries, users, strict=True)
-            if u is not None
-        ]
-
-
-@strawberry.type(description="A place on a stream's leaderboard.")
-class LeaderboardPlace:
-    rank: int
-    user_id: strawberry.ID
-    display_name: str
-    total: BigInt = strawberry.field(description="Coins this user spent on gifts in the stream.")
-
-    @classmethod
-    def of(cls, entry: streams.LeaderboardEntry) -> LeaderboardPlace:
-        return cls(
-            rank=entry.rank,
-            user_id=to_global_id("User", entry.user_id),
-            display_name=entry.display_name,
-            total=BigInt(entry.coins),
-        )
+        return [LeaderboardEntry.of(e) for e in entries]
 
 
 @strawberry.type(description="A stream's top gifters, sent at most once per throttle interval.")
 class LeaderboardUpdate:
     stream_id: strawberry.ID
-    entries: list[LeaderboardPlace]
+    entries: list[LeaderboardEntry]

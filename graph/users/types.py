@@ -11,7 +11,7 @@ from strawberry.types import Info
 
 from economy import earnings
 from economy import users as economy_users
-from economy.streams import creator_streams_page, streams_earnings
+from economy.streams import count_creator_streams, creator_streams_page, streams_earnings
 from graph.context import Context
 from graph.errors import bad_input
 from graph.global_ids import Connection, Node, PageRequest, connection, to_global_id
@@ -73,8 +73,13 @@ class User(Node):
                 conn, self.record.id, after_id=page.after, limit=page.limit + 1
             )
             earned = await streams_earnings(conn, [s.id for s in rows])
+        creator_id = self.record.id
         return connection(
-            rows, page, lambda s: s.id, lambda s: CreatorStream.earning(s, earned[s.id])
+            rows,
+            page,
+            lambda s: s.id,
+            lambda s: CreatorStream.earning(s, earned[s.id]),
+            lambda conn: count_creator_streams(conn, creator_id),
         )
 
     @strawberry.field(

@@ -11,7 +11,13 @@ from typing import TYPE_CHECKING, Annotated
 import strawberry
 from strawberry.types import Info
 
-from economy.wallets import EntryKind, WalletEntry, diamonds_owed, wallet_entries
+from economy.wallets import (
+    EntryKind,
+    WalletEntry,
+    count_wallet_entries,
+    diamonds_owed,
+    wallet_entries,
+)
 from graph.context import Context
 from graph.global_ids import Connection, Node, PageRequest, connection, to_global_id
 from graph.scalars import BigInt, utc
@@ -171,7 +177,14 @@ class Wallet(Node):
             entries = await wallet_entries(
                 conn, self.account_id, before_id=page.after, limit=page.limit + 1
             )
-        return connection(entries, page, lambda e: e.transaction_id, WalletTransaction.of)
+        account_id = self.account_id
+        return connection(
+            entries,
+            page,
+            lambda e: e.transaction_id,
+            WalletTransaction.of,
+            lambda conn: count_wallet_entries(conn, account_id),
+        )
 
 
 @strawberry.type(description="The caller's wallet moved.")

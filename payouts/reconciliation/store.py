@@ -14,6 +14,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from kernel.clock import as_utc, utcnow
+from kernel.tables import count_where
 from payouts.reconciliation.matching import EXCEPTIONS, MatchClass, Outcome, their_json
 from payouts.reconciliation.tables import (
     reconciliation_items,
@@ -326,12 +327,42 @@ async def runs_page(
     limit: int,
 ) -> list[Run]:
     """Newest first; `before_id` continues a page."""
-    query = select(reconciliation_runs).order_by(reconciliation_runs.c.id.desc()).limit(limit)
-    if provider is not None:
-        query = query.where(reconciliation_runs.c.provider == provider)
+    query = (
+        select(reconciliation_runs)
+        .where(*_runs_of(provider))
+        .order_by(reconciliation_runs.c.id.desc())
+        .limit(limit)
+    )
     if before_id is not None:
         query = query.where(reconciliation_runs.c.id < before_id)
     return [_run(r._mapping) for r in await conn.execute(query)]
+
+
+def _runs_of(provider: str | None) -> list[Any]:
+    return [] if provider is None else [reconciliation_runs.c.provider == provider]
+
+
+async def count_runs(conn: AsyncConnection, *, provider: str | None) -> int:
+    """How many runs `provider` has (all when None): every page of `runs_page`."""
+    return await count_where(conn, reconciliation_runs, _runs_of(provider))
+
+
+def _items_of(run_id: int, *, exceptions_only: bool, open_only: bool) -> list[Any]:
+    items = reconciliation_items.c
+    conditions: list[Any] = [items.run_id == run_id]
+    if exceptions_only:
+        conditions.append(items["class"].in_([c.value for c in EXCEPTIONS]))
+    if open_only:
+        conditions.append(items.resolved_at.is_(None))
+    return conditions
+
+
+async def count_items(
+    conn: AsyncConnection, run_id: int, *, exceptions_only: bool, open_only: bool
+) -> int:
+    """How many of the run's lines `items_page` lists with these filters, on every page."""
+    conditions = _items_of(run_id, exceptions_only=exceptions_only, open_only=open_only)
+    return await count_where(conn, reconciliation_items, conditions)
 
 
 async def items_page(
@@ -346,14 +377,10 @@ async def items_page(
     """In id order; `after_id` continues a page."""
     query = (
         select(reconciliation_items)
-        .where(reconciliation_items.c.run_id == run_id)
+        .where(*_items_of(run_id, exceptions_only=exceptions_only, open_only=open_only))
         .order_by(reconciliation_items.c.id)
         .limit(limit)
     )
-    if exceptions_only:
-        query = query.where(reconciliation_items.c["class"].in_([c.value for c in EXCEPTIONS]))
-    if open_only:
-        query = query.where(reconciliation_items.c.resolved_at.is_(None))
     if after_id is not None:
         query = query.where(reconciliation_items.c.id > after_id)
     return [_item(r._mapping) for r in await conn.execute(query)]

@@ -22,7 +22,8 @@ from economy.app import Economy
 from economy.users import User
 from graph.server import create_app
 from payouts.eligibility import ComplianceGate
-from payouts.requests import RequirementsNotMet, request_payout
+from payouts.quotes import RequirementsNotMet
+from payouts.requests import request_payout
 from payouts.service import PayoutService
 from payouts.store import load_payout
 from payouts.webhooks import payout_id_of

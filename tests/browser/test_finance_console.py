@@ -63,6 +63,12 @@ async def test_finance_approves_a_payout_and_watches_it_get_paid_live(
 
     await expect(page.locator("#payout-panel h1 .status")).to_have_text("awaiting approval")
     await expect(page.locator("body")).to_have_attribute("data-live", "connected")
+    entries = page.locator("table.ledger-entries tbody tr")
+    await expect(entries).to_have_count(1)
+    await expect(entries.first).to_contain_text("120,000 diamonds")
+    await expect(page.locator("#payout-compliance [data-check=identity]")).to_have_text(
+        "not started"
+    )
     await page.evaluate("window.notReloaded = true")
     await screenshot(page, "payout")
     await page.click("form[data-action=approve] button")
@@ -81,6 +87,11 @@ async def test_finance_approves_a_payout_and_watches_it_get_paid_live(
     await expect(status).to_have_text("paid")
     assert await page.evaluate("window.notReloaded") is True, "the page was reloaded"
     await expect(page.locator("table.history")).to_contain_text("finance:fay")
+    # The live re-render brings the hold's posting and the cash legs too.
+    kinds = page.locator("table.ledger-entries tbody tr")
+    await expect(kinds.locator("td:nth-child(3)")).to_have_text(
+        ["payout hold", "hold posted", "payout paid"]
+    )
     await screenshot(page, "paid")
 
 

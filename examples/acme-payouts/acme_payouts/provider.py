@@ -30,6 +30,7 @@ from providers.errors import (
     PermanentProviderError,
     ProviderConfigError,
     TransientProviderError,
+    UnappliableWebhook,
     UnknownOutcome,
     WebhookVerificationError,
 )
@@ -185,8 +186,13 @@ class AcmeProvider(PayoutProvider):
         ).hexdigest()
         if not hmac.compare_digest(expected, signature):
             raise WebhookVerificationError(SLUG, "the signature does not match the body")
+        # Signed by Acme from here on: a body we cannot read is recorded as unappliable (Acme
+        # would redeliver the same body), and the pipeline checks the update's fields itself.
         try:
             event = json.loads(body)
+        except ValueError:
+            raise UnappliableWebhook.of_body(SLUG, body, "the body is not JSON") from None
+        try:
             payment = event["payment"]
             return [
                 StatusUpdate(
@@ -199,8 +205,13 @@ class AcmeProvider(PayoutProvider):
                     failure_code=payment["failure"],
                 )
             ]
-        except (ValueError, KeyError, TypeError) as exc:
-            raise WebhookVerificationError(SLUG, f"not an Acme event: {exc}") from exc
+        except (ValueError, KeyError, TypeError, OverflowError, OSError) as exc:
+            raise UnappliableWebhook.of_body(
+                SLUG,
+                body,
+                f"not an Acme event: {exc!r}",
+                event.get("id") if isinstance(event, dict) else None,
+            ) from None
 
     @staticmethod
     def _result(payment: dict[str, Any]) -> PayoutResult:
