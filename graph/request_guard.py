@@ -1,11 +1,12 @@
 """HTTP requests refused before any GraphQL work, with a GraphQL error body and a 4xx status:
 a body that is not JSON (a lone surrogate included) or not an object, a query text longer than
-`DIAMONDS_MAX_QUERY_BYTES`, and an operation the method cannot run (a subscription over HTTP, a
-mutation over GET).
+`DIAMONDS_MAX_QUERY_BYTES`, an operation the method cannot run (a subscription over HTTP, a
+mutation over GET), and a bad token (401, raised by the view's context).
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from aiohttp import web
@@ -42,15 +43,22 @@ _JSON_KINDS = {
 class RefusedRequest(Exception):
     """Answered as `{"errors": [{message, extensions: {code}}]}` with this HTTP status."""
 
-    def __init__(self, status: int, message: str, code: str = BAD_REQUEST) -> None:
+    def __init__(
+        self,
+        status: int,
+        message: str,
+        code: str = BAD_REQUEST,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
         super().__init__(message)
         self.status = status
         self.code = code
         self.message = message
+        self.headers = dict(headers or {})
 
     def response(self) -> web.Response:
         body = {"errors": [{"message": self.message, "extensions": {"code": self.code}}]}
-        return web.json_response(body, status=self.status)
+        return web.json_response(body, status=self.status, headers=self.headers)
 
 
 def json_object(value: object) -> dict[str, Any]:

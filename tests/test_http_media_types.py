@@ -66,6 +66,31 @@ async def test_application_json_answers_as_before(
 
 
 @pytest.mark.parametrize(
+    ("accept", "media_type"),
+    [
+        (f"{GRAPHQL_RESPONSE}, application/json;q=0.9", GRAPHQL_RESPONSE),  # Apollo Client's
+        (None, "application/json"),
+        ("application/json", "application/json"),
+    ],
+)
+async def test_a_bad_token_is_a_401_in_the_media_type_the_client_prefers(
+    api: TestClient[Any, Any], accept: str | None, media_type: str
+) -> None:
+    """Apollo Client 4 reads a 401's GraphQL errors (and so the code a frontend acts on) only
+    when it comes as application/graphql-response+json, the media type it asked for."""
+    headers = {"Authorization": "Bearer not-a-token"}
+    if accept is not None:
+        headers["Accept"] = accept
+    response = await api.post("/graphql", json={"query": "{ me { id } }"}, headers=headers)
+    assert (response.status, response.content_type) == (401, media_type)
+    assert response.headers["WWW-Authenticate"] == 'Bearer error="invalid_token"'
+    answer = await response.json(content_type=None)
+    assert answer == {
+        "errors": [{"message": "the token is malformed", "extensions": {"code": "UNAUTHENTICATED"}}]
+    }
+
+
+@pytest.mark.parametrize(
     ("accept", "prefers"),
     [
         (None, False),
