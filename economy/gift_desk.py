@@ -42,6 +42,7 @@ from economy.gifting import (
 from economy.users import User
 from kernel.bounded import BoundedCache
 from kernel.errors import DomainError
+from kernel.metrics import GIFT_BATCH_SIZE, GIFTS_BOOKED
 from ledger import InsufficientFunds
 from ledger.batch.planning import BatchRetry, Entry
 from ledger.database import BatchConnection
@@ -165,6 +166,8 @@ class GiftDesk:
             if not waiting.answer.done():
                 waiting.answer.set_exception(exc)
         else:
+            if not result.replayed:
+                GIFTS_BOOKED.inc()
             if not waiting.answer.done():
                 waiting.answer.set_result(result)
 
@@ -245,6 +248,8 @@ class GiftDesk:
         self, batch: Sequence[_Waiting], outcomes: Sequence[_Outcome], committed_at: float
     ) -> None:
         """Answer every gift of a committed batch, and publish the ones booked."""
+        GIFT_BATCH_SIZE.observe(len(batch))
+        GIFTS_BOOKED.inc(sum(isinstance(o, _Booked) for o in outcomes))
         events: list[Event] = []
         replays: list[tuple[_Waiting, int]] = []
         for waiting, outcome in zip(batch, outcomes, strict=True):

@@ -41,6 +41,7 @@ from economy.fanout import Subscriber, SubscriberTooSlow
 from graph.auth import ANONYMOUS
 from graph.context import Context
 from graph.errors import ApiError
+from kernel.metrics import LIVE_EVENTS_DROPPED
 
 log = logging.getLogger(__name__)
 
@@ -198,6 +199,7 @@ class Inbox:
         ):
             return
         if message is not None and len(self.messages) >= self.capacity:
+            LIVE_EVENTS_DROPPED.labels("feed").inc()
             self.overflowed = True
             self.messages.clear()
             self.messages.append(None)

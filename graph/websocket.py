@@ -30,6 +30,7 @@ from economy.app import Economy
 from graph.auth import ANONYMOUS, InvalidToken, principal_from_header
 from graph.context import Context
 from graph.live_feeds import Feed, Feeds, Inbox, Message
+from kernel.metrics import SUBSCRIPTIONS_OPEN
 
 log = logging.getLogger(__name__)
 
@@ -106,6 +107,10 @@ class LiveTransportHandler(BaseGraphQLTransportWSHandler[Context, None]):
     """graphql-transport-ws, with shareable subscriptions attached to a shared execution."""
 
     async def run_operation(self, operation: Operation[Context, None]) -> None:
+        with SUBSCRIPTIONS_OPEN.track_inprogress():
+            await self._run_operation(operation)
+
+    async def _run_operation(self, operation: Operation[Context, None]) -> None:
         feeds: Feeds | None = getattr(self.view, "feeds", None)
         joined = (
             None
