@@ -89,14 +89,22 @@ class TextFormatter(logging.Formatter):
         return head + " [" + " ".join(f"{k}={fields[k]}" for k in keys) + "]" + newline + tail
 
 
+class _DiamondsHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """The handler `install_log_handler` installs (and so may replace)."""
+
+
 def install_log_handler(log_format: str = "text", level: int = logging.INFO) -> None:
-    """Send every log line to stderr in `log_format` ("json" or "text"), replacing any handler
-    the root logger had."""
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(JsonFormatter() if log_format == "json" else TextFormatter())
+    """Send every log line to stderr in `log_format` ("json" or "text"), replacing the handler
+    an earlier call installed. Like `logging.basicConfig`, it leaves a root logger that has
+    handlers of someone else's alone (a test runner's capture, an embedding application's)."""
     root = logging.getLogger()
-    for old in list(root.handlers):
+    ours = [h for h in root.handlers if isinstance(h, _DiamondsHandler)]
+    if len(ours) != len(root.handlers):
+        return
+    for old in ours:
         root.removeHandler(old)
+    handler = _DiamondsHandler(sys.stderr)
+    handler.setFormatter(JsonFormatter() if log_format == "json" else TextFormatter())
     root.addHandler(handler)
     root.setLevel(level)
     logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
