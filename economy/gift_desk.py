@@ -42,6 +42,7 @@ from economy.gifting import (
 from economy.users import User
 from kernel.bounded import BoundedCache
 from kernel.errors import DomainError
+from kernel.logs import unbound_context
 from kernel.metrics import GIFT_BATCH_SIZE, GIFTS_BOOKED
 from ledger import InsufficientFunds
 from ledger.batch.planning import BatchRetry, Entry
@@ -113,7 +114,9 @@ class GiftDesk:
             if self._tasks and len(self._queue) < EXTRA_BATCH_AT_LEAST:
                 return
             batch = self._take()
-            task = asyncio.create_task(self._book(batch), name="gift-batch")
+            task = asyncio.create_task(
+                self._book(batch), name="gift-batch", context=unbound_context()
+            )
             self._tasks.add(task)
             task.add_done_callback(self._finished)
 

@@ -30,6 +30,7 @@ from economy.app import Economy
 from graph.auth import ANONYMOUS, InvalidToken, principal_from_header
 from graph.context import Context
 from graph.live_feeds import Feed, Feeds, Inbox, Message
+from graph.observability import bind_caller
 from kernel.metrics import SUBSCRIPTIONS_OPEN
 
 log = logging.getLogger(__name__)
@@ -82,6 +83,7 @@ def authenticate_connection(context: ConnectionContext) -> None:
     if authorization is None:
         if context.header_problem is not None:
             raise ConnectionRejectionError({"message": context.header_problem})
+        bind_caller(context.principal.subject)
         return
     if not isinstance(authorization, str):
         raise ConnectionRejectionError({"message": "Authorization must be 'Bearer <token>'"})
@@ -89,6 +91,7 @@ def authenticate_connection(context: ConnectionContext) -> None:
         context.principal = principal_from_header(context.eco.settings, authorization)
     except InvalidToken as exc:
         raise ConnectionRejectionError({"message": str(exc)}) from None
+    bind_caller(context.principal.subject)
 
 
 async def close_slow_consumer(ws: web.WebSocketResponse, request: web.Request) -> None:

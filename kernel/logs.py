@@ -13,7 +13,7 @@ import logging
 import sys
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from contextvars import ContextVar
+from contextvars import Context, ContextVar, copy_context
 from datetime import UTC, datetime
 from types import MappingProxyType
 
@@ -42,6 +42,15 @@ def log_scope(**fields: LogValue | None) -> Iterator[None]:
         yield
     finally:
         _FIELDS.reset(token)
+
+
+def unbound_context() -> Context:
+    """The current context without log fields: for a task started inside a request that works
+    for many (a gift batch, a shared live feed), whose lines would otherwise carry the id of
+    whichever request happened to start it. `asyncio.create_task(coro, context=...)`."""
+    context = copy_context()
+    context.run(_FIELDS.set, MappingProxyType({}))
+    return context
 
 
 def bind_log(**fields: LogValue | None) -> None:
