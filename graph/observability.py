@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass
 
@@ -19,11 +19,13 @@ from aiohttp import web
 from aiohttp.abc import AbstractAccessLogger
 from strawberry.extensions import SchemaExtension
 
-from kernel.logs import bind_log, log_scope
+from kernel.logs import LogValue, bind_log, log_fields, log_scope
 from kernel.metrics import REQUEST_SECONDS, REQUESTS
 
 REQUEST_ID_HEADER = "X-Request-Id"
 REQUEST_ID: web.RequestKey[str] = web.RequestKey("request_id", str)
+REQUEST_LOG_FIELDS: web.RequestKey[Mapping[str, LogValue]] = web.RequestKey("request_log_fields")
+"""The request's log fields as they were when its handler returned, for its access line."""
 GRAPHQL_PATH = "/graphql"
 
 _SANE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{8,128}$")
@@ -66,7 +68,10 @@ async def observe_requests(
     live = False
     try:
         with log_scope(request_id=rid):
-            response = await handler(request)
+            try:
+                response = await handler(request)
+            finally:
+                request[REQUEST_LOG_FIELDS] = log_fields()
         status = response.status
         live = isinstance(response, web.WebSocketResponse)
         return response
@@ -95,11 +100,12 @@ def add_request_observation(app: web.Application) -> None:
 
 
 class AccessLog(AbstractAccessLogger):
-    """aiohttp's access log line, with the request's id, and without the query string (a GET
-    query's variables are the caller's data)."""
+    """aiohttp's access log line, with the request's log fields (id, operation, subject), and
+    without the query string (a GET query's variables are the caller's data)."""
 
     def log(self, request: web.BaseRequest, response: web.StreamResponse, time: float) -> None:
-        with log_scope(request_id=request.get(REQUEST_ID)):
+        fields = request.get(REQUEST_LOG_FIELDS) or {"request_id": request.get(REQUEST_ID)}
+        with log_scope(**fields):
             self.logger.info(
                 '%s "%s %s" %d %.3fs',
                 request.remote,

@@ -271,6 +271,7 @@ async def test_a_run_logs_request_ids_and_payout_ids_and_no_secret_and_metrics_c
     assert all(line.get("request_id") for line in access), access
     [gift_access] = [line for line in access if line["request_id"] == "obs-gift-0001"]
     assert '"POST /graphql" 200' in gift_access["message"]
+    assert (gift_access["operation"], gift_access["subject"]) == ("Send", "viewer:obs")
     payout_lines = [line for line in lines if line.get("payout_id") == payout_id]
     assert payout_lines, "no pipeline line names the payout"
     for line in lines:
