@@ -3,7 +3,8 @@ a gift, a tax form with a TIN, a PayPal method and payout paid by the fake's sig
 
 The JSON log lines carry the request id, operation and subject, the pipeline's the payout id,
 and none carries a token, a TIN or an email; `/metrics` counts the gift, the payout and the
-requests, and is guarded in production; the request id is echoed (or made up when not sane).
+requests, and is guarded in production; the request id is echoed (or made up when not sane);
+open subscriptions and refused webhook signatures are counted; tracing and two workers, too.
 """
 
 from __future__ import annotations
@@ -50,6 +51,7 @@ from settings.service import ConfigError, Settings
 
 from .compliance_fixtures import REVIEWER, VALID_SSN, compliance_of, make_payout_ready
 from .conftest import TEST_JWT_SECRET
+from .live_fixtures import GIFT_RECEIVED, connect
 from .payout_fixtures import FAST_RETRIES
 from .queries import SEND_GIFT
 from .test_compliance_api import ADD_METHOD, SUBMIT_TAX_FORM
@@ -501,3 +503,39 @@ async def _ping_then_scrape(port: int, process: subprocess.Popen[bytes]) -> list
             found = samples(await r.text())
         totals.append(found.get(("diamonds_requests_total", PING_OK), 0.0))
     return totals
+
+
+async def until_metric(
+    session: aiohttp.ClientSession, url: str, key: tuple[str, Any], value: float
+) -> None:
+    found = None
+    for _ in range(50):
+        found = (await read_metrics(session, url)).get(key, 0.0)
+        if found == value:
+            return
+        await asyncio.sleep(0.1)
+    pytest.fail(f"{key} is {found}, not {value}")
+
+
+async def test_open_subscriptions_and_refused_webhook_signatures_are_counted(
+    served: Served, live_stream: Callable[..., Awaitable[Any]], token_for: Callable[..., str]
+) -> None:
+    stream_id = to_global_id("LiveStream", (await live_stream()).stream.id)
+    refused = ("diamonds_webhook_verifications_failed_total", (("provider", "paypal"),))
+    open_now = ("diamonds_subscriptions_open", ())
+    async with aiohttp.ClientSession() as session:
+        before = await read_metrics(session, served.url)
+        async with session.post(
+            f"{served.url}/webhooks/paypal",
+            data=b'{"id": "WH-forged", "event_type": "PAYMENT.PAYOUTS-ITEM.SUCCEEDED"}',
+            headers={"Content-Type": "application/json", "Paypal-Transmission-Sig": "forged"},
+        ) as forged:
+            assert forged.status == 400
+        after = await read_metrics(session, served.url)
+        assert after.get(refused, 0.0) - before.get(refused, 0.0) == 1
+
+        watcher = await connect(session, f"{served.url}/graphql", token_for("viewer:w", "VIEWER"))
+        await watcher.subscribe(GIFT_RECEIVED, {"stream": stream_id})
+        await until_metric(session, served.url, open_now, before.get(open_now, 0.0) + 1)
+        await watcher.ws.close()
+        await until_metric(session, served.url, open_now, before.get(open_now, 0.0))
