@@ -1,6 +1,5 @@
-"""What the API adds to every request for the people running it: a request id (an incoming sane
-`X-Request-Id`, else a new one, echoed in the response), bound with the GraphQL operation name
-and the caller's subject on every log line, and the request counted and timed in `/metrics`.
+"""Every request's id (a sane incoming `X-Request-Id`, else a new one, echoed back), bound with
+the operation's name and the caller's subject on its log lines; every request counted and timed.
 
 `observe_requests` is the aiohttp middleware; `OperationObserver` the schema extension that tells
 it the operation's name and whether the result carried errors; `bind_caller` names the caller.

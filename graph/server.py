@@ -1,6 +1,5 @@
-"""The aiohttp application: `/graphql` (GraphiQL on GET in development), `/healthz` (the process
-is up), `/readyz` (the database answers and, with the shell's schema check, is migrated) and
-`/metrics` (graph.metrics), every request with an id and in the metrics (graph.observability).
+"""The aiohttp application: `/graphql` (GraphiQL on GET in development), `/healthz` (up), `/readyz`
+(the database answers and is migrated), `/metrics` and request ids (graph.metrics, .observability).
 """
 
 from __future__ import annotations
