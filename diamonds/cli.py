@@ -328,6 +328,8 @@ def _serve(args: argparse.Namespace) -> int:
 
     from aiohttp import web
 
+    from graph.observability import AccessLog
+
     site = f"http://{_url_host(args.host)}:{args.port}"
     url = f"{site}/graphql"
     banner: list[str] = []
@@ -378,7 +380,9 @@ def _serve(args: argparse.Namespace) -> int:
             raise CommandError(f"cannot serve on {args.host}:{args.port}: {exc}") from exc
     use_uvloop()
     try:
-        web.run_app(build(), host=args.host, port=args.port, print=announce)
+        web.run_app(
+            build(), host=args.host, port=args.port, print=announce, access_log_class=AccessLog
+        )
     except OSError as exc:
         if isinstance(exc, ConnectionError):  # the database, not the listening socket
             raise

@@ -7,11 +7,13 @@ from __future__ import annotations
 import getpass
 import logging
 import os
-import sys
 
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
+from kernel.env import EnvReader
+from kernel.logs import install_log_handler
+from settings.observability import read_log_format
 from settings.service import ConfigError, Settings
 
 EXIT_OK = 0
@@ -60,9 +62,9 @@ def safe_url(url: str) -> str:
 
 
 def configure_logging(level: int = logging.INFO) -> None:
-    logging.basicConfig(
-        level=level,
-        stream=sys.stderr,
-        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
-    )
-    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
+    """Log to stderr in `DIAMONDS_LOG_FORMAT`, read before the settings are (a bad value means
+    the default here; the settings then refuse it)."""
+    read = EnvReader(os.environ, [])
+    development = read.choice("DIAMONDS_ENV", "development", ("development", "production"))
+    log_format = read_log_format(read, development=development == "development")
+    install_log_handler(log_format, level)

@@ -3,6 +3,9 @@ spreads new connections over them), each with its own economy, on uvloop when it
 
 Live events reach every process through Redis (`DIAMONDS_REDIS_URL`); without it each process
 delivers only the events of the gifts it booked itself, so set it whenever N > 1.
+
+Their metrics meet in `PROMETHEUS_MULTIPROC_DIR` (a fresh temporary folder unless it is set; a
+set one is emptied of old values first), so `/metrics` from any worker answers for them all.
 """
 
 from __future__ import annotations
@@ -16,13 +19,17 @@ import os
 import signal
 import socket
 import sys
+import tempfile
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from multiprocessing.process import BaseProcess
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from aiohttp import web
+from prometheus_client import multiprocess
 
+from kernel.metrics import MULTIPROC_ENV
 from settings.service import Settings
 
 if TYPE_CHECKING:
@@ -74,6 +81,42 @@ def serve_workers(
             "booked by the worker they are connected to",
             workers,
         )
+    with shared_metrics_dir():
+        return _serve_processes(
+            settings, workers, host, port, payout_worker, announce, app_factory, access_log
+        )
+
+
+@contextlib.contextmanager
+def shared_metrics_dir() -> Iterator[Path]:
+    """The folder the workers' metrics meet in, `PROMETHEUS_MULTIPROC_DIR` for the processes
+    started inside: the one set (emptied of an earlier run's values), else a temporary one."""
+    given = os.environ.get(MULTIPROC_ENV)
+    if given:
+        folder = Path(given)
+        folder.mkdir(parents=True, exist_ok=True)
+        for stale in folder.glob("*.db"):
+            stale.unlink()
+        yield folder
+        return
+    with tempfile.TemporaryDirectory(prefix="diamonds-metrics-") as temporary:
+        os.environ[MULTIPROC_ENV] = temporary
+        try:
+            yield Path(temporary)
+        finally:
+            del os.environ[MULTIPROC_ENV]
+
+
+def _serve_processes(
+    settings: Settings,
+    workers: int,
+    host: str,
+    port: int,
+    payout_worker: bool,
+    announce: Callable[[], None],
+    app_factory: str,
+    access_log: bool,
+) -> int:
     context = multiprocessing.get_context("spawn")
     processes: list[BaseProcess] = [
         context.Process(
@@ -125,6 +168,8 @@ def _stop(processes: list[BaseProcess]) -> None:
         if process.is_alive():
             process.terminate()
             process.join(STOP_GRACE_SECONDS)
+        if process.pid is not None:  # its live gauges (subscriptions open) no longer count
+            multiprocess.mark_process_dead(process.pid)  # type: ignore[no-untyped-call]
 
 
 def run_worker(
@@ -177,6 +222,7 @@ async def _serve(
     access_log: bool,
 ) -> None:
     from economy.app import Economy
+    from graph.observability import AccessLog
 
     eco = await Economy.start(settings)
     try:
@@ -188,6 +234,7 @@ async def _serve(
         app,
         handle_signals=False,
         access_log=logging.getLogger("aiohttp.access") if access_log else None,
+        access_log_class=AccessLog,
     )
     await runner.setup()
     stop = asyncio.Event()

@@ -10,6 +10,8 @@ from collections.abc import Hashable, Iterable
 from types import TracebackType
 from typing import Generic, TypeVar
 
+from kernel.metrics import LIVE_EVENTS_DROPPED
+
 Topic = tuple[str, int]
 T = TypeVar("T")
 
@@ -41,6 +43,7 @@ class Subscriber(Generic[T]):
         if self.closed:
             return
         if len(self._queue) >= self.capacity:
+            LIVE_EVENTS_DROPPED.labels("bus").inc()
             self.overflowed = True
             self._queue.clear()
             self.close()

@@ -42,6 +42,8 @@ from economy.gifting import (
 from economy.users import User
 from kernel.bounded import BoundedCache
 from kernel.errors import DomainError
+from kernel.logs import unbound_context
+from kernel.metrics import GIFT_BATCH_SIZE, GIFTS_BOOKED
 from ledger import InsufficientFunds
 from ledger.batch.planning import BatchRetry, Entry
 from ledger.database import BatchConnection
@@ -112,7 +114,9 @@ class GiftDesk:
             if self._tasks and len(self._queue) < EXTRA_BATCH_AT_LEAST:
                 return
             batch = self._take()
-            task = asyncio.create_task(self._book(batch), name="gift-batch")
+            task = asyncio.create_task(
+                self._book(batch), name="gift-batch", context=unbound_context()
+            )
             self._tasks.add(task)
             task.add_done_callback(self._finished)
 
@@ -165,6 +169,8 @@ class GiftDesk:
             if not waiting.answer.done():
                 waiting.answer.set_exception(exc)
         else:
+            if not result.replayed:
+                GIFTS_BOOKED.inc()
             if not waiting.answer.done():
                 waiting.answer.set_result(result)
 
@@ -245,6 +251,8 @@ class GiftDesk:
         self, batch: Sequence[_Waiting], outcomes: Sequence[_Outcome], committed_at: float
     ) -> None:
         """Answer every gift of a committed batch, and publish the ones booked."""
+        GIFT_BATCH_SIZE.observe(len(batch))
+        GIFTS_BOOKED.inc(sum(isinstance(o, _Booked) for o in outcomes))
         events: list[Event] = []
         replays: list[tuple[_Waiting, int]] = []
         for waiting, outcome in zip(batch, outcomes, strict=True):

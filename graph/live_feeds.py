@@ -41,6 +41,8 @@ from economy.fanout import Subscriber, SubscriberTooSlow
 from graph.auth import ANONYMOUS
 from graph.context import Context
 from graph.errors import ApiError
+from kernel.logs import unbound_context
+from kernel.metrics import LIVE_EVENTS_DROPPED
 
 log = logging.getLogger(__name__)
 
@@ -198,6 +200,7 @@ class Inbox:
         ):
             return
         if message is not None and len(self.messages) >= self.capacity:
+            LIVE_EVENTS_DROPPED.labels("feed").inc()
             self.overflowed = True
             self.messages.clear()
             self.messages.append(None)
@@ -241,7 +244,9 @@ class Feed:
     def join(self, inbox: Inbox) -> None:
         self.inboxes.add(inbox)
         if self._task is None:
-            self._task = asyncio.create_task(self._run(), name="live-feed")
+            self._task = asyncio.create_task(
+                self._run(), name="live-feed", context=unbound_context()
+            )
         else:
             self._context.snapshots.request()
 

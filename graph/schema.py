@@ -22,6 +22,7 @@ from graph.gifts.schema import GiftMutations, GiftQueries
 from graph.gifts.subscriptions import GiftSubscriptions
 from graph.global_ids import Node
 from graph.node import resolve_node
+from graph.observability import OperationObserver
 from graph.operation_choice import OperationChoice
 from graph.payouts.schema import PayoutMutations, PayoutQueries
 from graph.payouts.subscriptions import PayoutSubscriptions
@@ -107,6 +108,7 @@ schema = DiamondsSchema(
     ),
     # Factories: a fresh extension per request; the parser and validation caches are shared.
     extensions=[
+        OperationObserver,  # the operation's name on log lines and in /metrics
         operation_limits(MAX_DEPTH, MAX_ALIASES),  # QueryDepthLimiter, MaxAliasesLimiter
         ProductionSchemaPolicy,  # production: no introspection, no suggestions in messages
         lambda: MaxTokensLimiter(max_token_count=MAX_TOKENS),

@@ -1,5 +1,5 @@
-"""The aiohttp application: `/graphql` (GraphiQL on GET in development), `/healthz` (the process
-is up) and `/readyz` (the database answers and, with the shell's schema check, is migrated).
+"""The aiohttp application: `/graphql` (GraphiQL on GET in development), `/healthz` (up), `/readyz`
+(the database answers and is migrated), `/metrics` and request ids (graph.metrics, .observability).
 """
 
 from __future__ import annotations
@@ -20,6 +20,8 @@ from graph.context import Context
 from graph.cors import add_graphql_routes
 from graph.live_feeds import Feeds
 from graph.media_types import MediaTypeView
+from graph.metrics import add_metrics_route
+from graph.observability import add_request_observation, bind_caller
 from graph.request_guard import RefusedRequest, RequestGuardView
 from graph.schema import schema
 from graph.webhooks import add_identity_webhook_route, add_webhook_routes
@@ -88,6 +90,7 @@ class DiamondsGraphQLView(
                 "UNAUTHENTICATED",
                 headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
             ) from None
+        bind_caller(principal.subject)
         return Context(
             eco=self.eco,
             principal=principal,
@@ -136,6 +139,11 @@ def create_app(
     `/readyz` also says whether the database is migrated. Stripe Identity's webhooks reach
     `compliance` (by default on the economy's database and settings)."""
     app = web.Application(client_max_size=MAX_REQUEST_BYTES)
+    add_request_observation(app)
+    if eco.settings.observability.otel_endpoint is not None:
+        from graph.tracing import trace_app  # OpenTelemetry is imported only when configured
+
+        trace_app(app, eco.settings.observability)
     app[ECONOMY] = eco
     if schema_state is not None:
         app[SCHEMA_STATE] = schema_state
@@ -143,6 +151,9 @@ def create_app(
     add_graphql_routes(app, view, eco.settings.cors)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
+    add_metrics_route(
+        app, eco.settings.observability, payouts, development=eco.settings.development
+    )
 
     async def close_economy(_app: web.Application) -> None:
         await eco.close()

@@ -19,6 +19,7 @@ from compliance.identity.stripe_identity import (
 from compliance.service import Compliance
 from economy.purchases.service import apply_payment_event
 from economy.purchases.setup import PurchaseService
+from kernel.metrics import WEBHOOK_VERIFICATIONS_FAILED
 from payouts.service import PayoutService
 from payouts.webhooks import receive_webhook
 from providers.base import Capability
@@ -51,6 +52,7 @@ def add_webhook_routes(
                 return _no_such(slug)
             applied = await receive_webhook(payouts, provider, request.headers, body)
         except WebhookVerificationError as exc:
+            WEBHOOK_VERIFICATIONS_FAILED.labels(slug).inc()
             log.warning("refused a %s webhook: %s", slug, exc)
             return web.json_response({"error": "signature verification failed"}, status=400)
         except ProviderError as exc:
@@ -88,6 +90,7 @@ def add_identity_webhook_route(app: web.Application, compliance: Compliance) -> 
             try:
                 event = verifier.parse_webhook(request.headers, body)
             except WebhookRejected as exc:
+                WEBHOOK_VERIFICATIONS_FAILED.labels("stripe_identity").inc()
                 log.warning("refused a Stripe Identity webhook: %s", exc)
                 return web.json_response({"error": "signature verification failed"}, status=400)
             if event is None:

@@ -30,6 +30,8 @@ from economy.app import Economy
 from graph.auth import ANONYMOUS, InvalidToken, principal_from_header
 from graph.context import Context
 from graph.live_feeds import Feed, Feeds, Inbox, Message
+from graph.observability import bind_caller
+from kernel.metrics import SUBSCRIPTIONS_OPEN
 
 log = logging.getLogger(__name__)
 
@@ -81,6 +83,7 @@ def authenticate_connection(context: ConnectionContext) -> None:
     if authorization is None:
         if context.header_problem is not None:
             raise ConnectionRejectionError({"message": context.header_problem})
+        bind_caller(context.principal.subject)
         return
     if not isinstance(authorization, str):
         raise ConnectionRejectionError({"message": "Authorization must be 'Bearer <token>'"})
@@ -88,6 +91,7 @@ def authenticate_connection(context: ConnectionContext) -> None:
         context.principal = principal_from_header(context.eco.settings, authorization)
     except InvalidToken as exc:
         raise ConnectionRejectionError({"message": str(exc)}) from None
+    bind_caller(context.principal.subject)
 
 
 async def close_slow_consumer(ws: web.WebSocketResponse, request: web.Request) -> None:
@@ -106,6 +110,10 @@ class LiveTransportHandler(BaseGraphQLTransportWSHandler[Context, None]):
     """graphql-transport-ws, with shareable subscriptions attached to a shared execution."""
 
     async def run_operation(self, operation: Operation[Context, None]) -> None:
+        with SUBSCRIPTIONS_OPEN.track_inprogress():
+            await self._run_operation(operation)
+
+    async def _run_operation(self, operation: Operation[Context, None]) -> None:
         feeds: Feeds | None = getattr(self.view, "feeds", None)
         joined = (
             None

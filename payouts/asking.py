@@ -69,6 +69,7 @@ async def cancel(
             lambda: provider.cancel(attempt.idempotency_key, attempt.provider_reference),
             policy,
             what=f"{provider.slug} cancel of {attempt.idempotency_key}",
+            labels=(provider.slug, "cancel"),
         )
     except ProviderError as exc:
         return Answer(unreachable=str(exc))

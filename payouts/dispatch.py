@@ -18,6 +18,7 @@ from sqlalchemy import func, or_, select, update
 
 from economy.users import by_id
 from kernel.clock import as_utc, utcnow
+from kernel.logs import log_scope
 from ledger.debts import creators_in_debt
 from payouts.actors import WORKER_PREFIX
 from payouts.attempts import AttemptOutcome, record_attempt
@@ -198,6 +199,10 @@ class Dispatcher:
 
     async def dispatch(self, payout: Payout) -> None:
         """One payout through its provider. No database lock is held during the call."""
+        with log_scope(payout_id=payout.id):
+            await self._dispatch(payout)
+
+    async def _dispatch(self, payout: Payout) -> None:
         provider = self.svc.find_provider(payout.provider)
         if provider is None:
             await self._record(
@@ -338,21 +343,26 @@ class Dispatcher:
             pending = [p for p in [await load_payout(conn, int(i)) for i in rows] if p]
         handled = 0
         for payout in pending:
-            provider = self.svc.find_provider(payout.provider)
-            if provider is None or Capability.LOOKUP not in provider.capabilities:
-                continue
-            try:
-                result = await provider.lookup(payout.reference, payout.provider_reference)
-            except ProviderError as exc:
-                log.warning("payout %s: lookup failed: %s", payout.id, exc)
-                await self._touch(payout)
-                continue
-            if result.state in (PayoutState.PENDING, PayoutState.UNKNOWN):
-                await self._touch(payout)
-            else:
-                await self._heard(payout, result, lease=False)
-            handled += 1
+            with log_scope(payout_id=payout.id):
+                handled += await self._poll(payout)
         return handled
+
+    async def _poll(self, payout: Payout) -> int:
+        """Look one submitted payout up; 1 when the provider was asked."""
+        provider = self.svc.find_provider(payout.provider)
+        if provider is None or Capability.LOOKUP not in provider.capabilities:
+            return 0
+        try:
+            result = await provider.lookup(payout.reference, payout.provider_reference)
+        except ProviderError as exc:
+            log.warning("payout %s: lookup failed: %s", payout.id, exc)
+            await self._touch(payout)
+            return 0
+        if result.state in (PayoutState.PENDING, PayoutState.UNKNOWN):
+            await self._touch(payout)
+        else:
+            await self._heard(payout, result, lease=False)
+        return 1
 
     async def _heard(
         self, payout: Payout, result: PayoutResult, *, retry: bool = False, lease: bool = True

@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from economy.users import by_id
 from kernel.clock import as_utc
+from kernel.logs import log_scope
 from payouts.attempts import (
     Attempt,
     AttemptOutcome,
@@ -128,6 +129,13 @@ async def apply_news(
     """Apply `news` about attempt `number` of `payout` (as read in this write transaction).
     Returns NEEDS_CONFIRMATION without writing anything when the caller must look it up first;
     every other result has left a history entry, an attempt update or a status change."""
+    with log_scope(payout_id=payout.id):
+        return await _apply_news(svc, conn, payout, number, news)
+
+
+async def _apply_news(
+    svc: PayoutService, conn: AsyncConnection, payout: Payout, number: int, news: ProviderNews
+) -> Heard:
     attempt = await load_attempt(conn, payout.id, number)
     if attempt is None:
         raise LookupError(f"payout {payout.id} has no attempt {number}")

@@ -14,6 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from kernel.clock import utcnow
+from kernel.logs import bind_log, log_scope
 from ledger.database import insert_ignoring_conflicts
 from payouts.actors import STATEMENT_PREFIX, WEBHOOK_PREFIX
 from payouts.asking import ask
@@ -147,7 +148,8 @@ async def _apply(
     svc: PayoutService, slug: str, provider: PayoutProvider | None, update: StatusUpdate
 ) -> Applied:
     try:
-        return await _apply_once(svc, slug, provider, update)
+        with log_scope():  # the payout's id, once found, on the lines logged applying it
+            return await _apply_once(svc, slug, provider, update)
     except StaleStatus as exc:
         raise ProviderError(slug, f"{exc}; redeliver") from None
 
@@ -173,6 +175,7 @@ async def _apply_once(
             log.warning("%s webhook %s names no payout of ours", slug, update.event_id)
             return Applied(update.event_id, None, "unmatched")
         payout, number = found
+        bind_log(payout_id=payout.id)
         if await _seen(conn, slug, update.event_id):
             return Applied(update.event_id, payout.id, "duplicate")
         attempt = await load_attempt(conn, payout.id, number)

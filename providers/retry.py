@@ -23,8 +23,15 @@ from tenacity import (
 )
 from tenacity.wait import wait_base
 
+from kernel.metrics import PROVIDER_CALL_SECONDS, PROVIDER_FAULTS, PROVIDER_RETRIES
 from providers.base import PayoutInstruction, PayoutProvider, PayoutResult
-from providers.errors import TransientProviderError
+from providers.errors import (
+    PayoutNotFound,
+    PermanentProviderError,
+    ProviderConfigError,
+    TransientProviderError,
+    UnknownOutcome,
+)
 
 log = logging.getLogger(__name__)
 
@@ -86,8 +93,10 @@ class wait_at_least_retry_after(wait_base):
         return wait
 
 
-def _log_retry(what: str) -> Callable[[RetryCallState], None]:
+def _log_retry(what: str, labels: tuple[str, str] | None) -> Callable[[RetryCallState], None]:
     def before_sleep(retry_state: RetryCallState) -> None:
+        if labels is not None:
+            PROVIDER_RETRIES.labels(*labels).inc()
         outcome = retry_state.outcome
         error = outcome.exception() if outcome is not None else None
         log.warning(
@@ -107,22 +116,31 @@ async def call_with_retries(
     *,
     what: str = "provider call",
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    labels: tuple[str, str] | None = None,
 ) -> T:
     """Run `operation` until it succeeds or fails other than transiently, within `policy`.
     Re-raises the last `TransientProviderError` when the policy is spent. `what` names the call in
-    the retry log lines; `sleep` may be replaced in tests."""
+    the retry log lines; `sleep` may be replaced in tests. With `labels` (the provider's slug and
+    the call's name) every attempt is timed and its failures and retries counted."""
     retrying = AsyncRetrying(
         sleep=sleep,
         stop=stop_after_attempt(policy.max_attempts) | stop_before_delay(policy.max_total_seconds),
         wait=policy.backoff(),
         retry=retry_if_exception_type(TransientProviderError),
-        before_sleep=_log_retry(what),
+        before_sleep=_log_retry(what, labels),
         reraise=True,
     )
 
     async def attempt() -> T:
         # A coroutine function, so that tenacity awaits each attempt (a lambda it would not).
-        return await operation()
+        if labels is None:
+            return await operation()
+        with PROVIDER_CALL_SECONDS.labels(*labels).time():
+            try:
+                return await operation()
+            except Exception as exc:
+                PROVIDER_FAULTS.labels(*labels, _fault_kind(exc)).inc()
+                raise
 
     result: T = await retrying(attempt)
     return result
@@ -146,6 +164,7 @@ async def submit_with_retries(
         policy,
         what=f"{provider.slug} submit of payout {instruction.payout_id}",
         sleep=sleep,
+        labels=(provider.slug, "submit"),
     )
 
 
@@ -165,4 +184,17 @@ async def lookup_with_retries(
         policy,
         what=f"{provider.slug} lookup of payout {payout_id}",
         sleep=sleep,
+        labels=(provider.slug, "lookup"),
     )
+
+
+def _fault_kind(exc: Exception) -> str:
+    """The `kind` label of a failed attempt."""
+    kinds: tuple[tuple[type[Exception], str], ...] = (
+        (TransientProviderError, "transient"),
+        (PermanentProviderError, "permanent"),
+        (UnknownOutcome, "unknown"),
+        (ProviderConfigError, "config"),
+        (PayoutNotFound, "not_found"),
+    )
+    return next((kind for error, kind in kinds if isinstance(exc, error)), "other")

@@ -15,6 +15,7 @@ from pathlib import Path
 from kernel.env import EnvReader, describe_problems, parse_fraction
 from settings.compliance import ComplianceSettings
 from settings.cors import CorsSettings
+from settings.observability import ObservabilitySettings
 from settings.payouts import PayoutPolicy
 from settings.rates import CashRate, GiftRate
 
@@ -106,6 +107,8 @@ class Settings:
     payouts: PayoutPolicy = field(default_factory=PayoutPolicy)
     """The payout minimum, caps, approval threshold and dispatch pacing
     (`settings.payouts`)."""
+    observability: ObservabilitySettings = field(default_factory=ObservabilitySettings)
+    """The log format, `/metrics` access and tracing (`settings.observability`)."""
 
     @property
     def using_dev_secret(self) -> bool:
@@ -187,6 +190,7 @@ class Settings:
             cors=CorsSettings.from_env(env, problems, development=development),
             compliance=ComplianceSettings.from_env(env, problems, development=development),
             payouts=PayoutPolicy.from_env(env, problems),
+            observability=ObservabilitySettings.from_env(env, problems, development=development),
         )
         if problems:
             raise ConfigError(problems)

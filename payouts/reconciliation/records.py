@@ -36,4 +36,6 @@ async def read_their_records(
     async def listing() -> list[ProviderRecord]:
         return [r async for r in provider.settled_records(since, until, references=references)]
 
-    return await call_with_retries(listing, policy, what=f"{provider.slug} records")
+    return await call_with_retries(
+        listing, policy, what=f"{provider.slug} records", labels=(provider.slug, "records")
+    )
