@@ -21,7 +21,7 @@ from graph.context import Context
 from graph.cors import add_graphql_routes
 from graph.live_feeds import Feeds
 from graph.media_types import MediaTypeView
-from graph.request_guard import RequestGuardView
+from graph.request_guard import MAX_REQUEST_BYTES, RequestGuardView
 from graph.schema import schema
 from graph.webhooks import add_identity_webhook_route, add_webhook_routes
 from graph.websocket import LiveView, connection_context
@@ -35,7 +35,6 @@ ECONOMY: web.AppKey[Economy] = web.AppKey("economy", Economy)
 SchemaState = Callable[[Economy], Awaitable[tuple[str | None, str | None]]]
 """The database schema's revision and the newest one (the shell's migrations know them)."""
 SCHEMA_STATE: web.AppKey[SchemaState] = web.AppKey("schema_state")
-MAX_REQUEST_BYTES = 256 * 1024
 
 
 class DiamondsGraphQLView(
