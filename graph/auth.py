@@ -8,7 +8,7 @@ import enum
 import time
 from collections import OrderedDict
 from collections.abc import Iterable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import jwt
@@ -38,8 +38,10 @@ class Principal:
 
     subject: str | None
     roles: frozenset[Role]
-    expires_at: float | None = None
-    """When the token stops working (seconds since the epoch); None for nobody."""
+    expires_at: float | None = field(default=None, compare=False)
+    """When the token stops working (seconds since the epoch); None for nobody. Not part of
+    who is calling: two principals of one subject and roles are equal whatever their tokens'
+    expiry."""
 
     @property
     def authenticated(self) -> bool:
