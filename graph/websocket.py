@@ -126,6 +126,7 @@ class LiveTransportHandler(BaseGraphQLTransportWSHandler[Context, None]):
     (a syntax error included) gets an `error` message."""
 
     _expiry: asyncio.Task[None] | None = None
+    _closing_at_expiry = False
 
     async def handle_connection_init(self, message: ConnectionInitMessage) -> None:
         await super().handle_connection_init(message)
@@ -136,12 +137,34 @@ class LiveTransportHandler(BaseGraphQLTransportWSHandler[Context, None]):
     async def _close_at(self, expires_at: float) -> None:
         """Close the connection (ending its operations) when its token expires."""
         await asyncio.sleep(max(0.0, expires_at - time.time()))
+        self._closing_at_expiry = True
         await self.websocket.close(code=FORBIDDEN_CLOSE_CODE, reason=EXPIRED_REASON)
 
     async def shutdown(self) -> None:
-        if self._expiry is not None:
-            self._expiry.cancel()
-        await super().shutdown()
+        """End every task the connection started (the init timeout, the expiry, each
+        operation) and wait until they and the batch reads they started have ended. Unlike
+        Strawberry's own, a cancellation of the connection's task while it waits is not
+        swallowed: it waits on, without cancelling those tasks a second time (which can cut a
+        database connection's close short), then ends cancelled."""
+        tasks = [task for task in (self.connection_init_timeout_task, self._expiry) if task]
+        tasks += [operation.task for operation in self.operations.values() if operation.task]
+        if self.connection_init_timeout_task is not None:
+            self.connection_init_timeout_task.cancel()
+        if self._expiry is not None and not self._closing_at_expiry:
+            self._expiry.cancel()  # once closing, it finishes the close handshake
+        for operation_id in list(self.operations):
+            await self.cleanup_operation(operation_id)  # cancels the operation's task
+        cancelled = False
+        while True:
+            try:
+                if tasks:
+                    await asyncio.wait(tasks)
+                await self.context.loaders.settle()
+                break
+            except asyncio.CancelledError:
+                cancelled = True
+        if cancelled:
+            raise asyncio.CancelledError
 
     async def handle_subscribe(self, message: SubscribeMessage) -> None:
         if not self.connection_acknowledged or message["id"] in self.operations:
@@ -197,6 +220,7 @@ class LiveTransportHandler(BaseGraphQLTransportWSHandler[Context, None]):
             await self._relay(operation, inbox)
         finally:
             feed.leave(inbox)
+            await feed.stopped()
 
     async def _relay(self, operation: Operation[Context, None], inbox: Inbox) -> None:
         """Send what the direct path could not (a backlog, the final message), waiting for
