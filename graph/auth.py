@@ -8,7 +8,7 @@ import enum
 import time
 from collections import OrderedDict
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import jwt
@@ -38,6 +38,10 @@ class Principal:
 
     subject: str | None
     roles: frozenset[Role]
+    expires_at: float | None = field(default=None, compare=False)
+    """When the token stops working (seconds since the epoch); None for nobody. Not part of
+    who is calling: two principals of one subject and roles are equal whatever their tokens'
+    expiry."""
 
     @property
     def authenticated(self) -> bool:
@@ -114,6 +118,7 @@ def verify_token(settings: Settings, token: str) -> Principal:
         del _verified[key]
         raise InvalidToken("the token has expired")
     principal, expires_at = _verify(settings, token)
+    principal = replace(principal, expires_at=expires_at)
     _verified[key] = (principal, expires_at)
     if len(_verified) > VERIFIED_TOKENS_KEPT:
         _verified.popitem(last=False)

@@ -257,6 +257,13 @@ class Feed:
             if self._task is not None:
                 self._task.cancel()
 
+    async def stopped(self) -> None:
+        """Once nobody is subscribed: until the execution (cancelled by `leave`) has ended.
+        Waiting is not cancelling: a cancelled waiter stops waiting, the execution ends alone."""
+        task = self._task
+        if not self.inboxes and task is not None and not task.done():
+            await asyncio.wait((task,))
+
     async def _run(self) -> None:
         try:
             results = await self._registry.schema.subscribe(

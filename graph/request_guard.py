@@ -17,6 +17,8 @@ from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOpe
 from strawberry.types import ExecutionResult
 from strawberry.types.graphql import OperationType
 
+MAX_REQUEST_BYTES = 256 * 1024
+"""The largest request body read (and, on a websocket, the largest message)."""
 BAD_REQUEST = "BAD_REQUEST"
 QUERY_TOO_LARGE = "QUERY_TOO_LARGE"
 SUBSCRIPTIONS_NEED_WEBSOCKET = (

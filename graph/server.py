@@ -22,7 +22,7 @@ from graph.live_feeds import Feeds
 from graph.media_types import MediaTypeView
 from graph.metrics import add_metrics_route
 from graph.observability import add_request_observation, bind_caller
-from graph.request_guard import RefusedRequest, RequestGuardView
+from graph.request_guard import MAX_REQUEST_BYTES, RefusedRequest, RequestGuardView
 from graph.schema import schema
 from graph.webhooks import add_identity_webhook_route, add_webhook_routes
 from graph.websocket import LiveView, connection_context
@@ -36,7 +36,6 @@ ECONOMY: web.AppKey[Economy] = web.AppKey("economy", Economy)
 SchemaState = Callable[[Economy], Awaitable[tuple[str | None, str | None]]]
 """The database schema's revision and the newest one (the shell's migrations know them)."""
 SCHEMA_STATE: web.AppKey[SchemaState] = web.AppKey("schema_state")
-MAX_REQUEST_BYTES = 256 * 1024
 
 
 class DiamondsGraphQLView(

@@ -3,15 +3,19 @@
 `graph.live_feeds`), its limits and its close codes.
 
 The caller authenticates once, when connecting, with the same bearer token as over HTTP: in the
-`connection_init` payload (`{"Authorization": "Bearer <token>"}`) or in the upgrade request's
-`Authorization` header. A bad token closes the connection with 4403; no token connects
-anonymously (public subscriptions only).
+`connection_init` payload (the shapes `graph.connection_params` reads) or in the upgrade
+request's `Authorization` header. A bad or unreadable token closes the connection with 4403; no
+token connects anonymously (public subscriptions only). The connection lives no longer than its
+token: an operation started after the token's expiry is refused, and the connection is closed
+with 4403 when it expires. A subscribe message's query is held to the HTTP API's size limit, and
+a frame to the HTTP body's.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -19,18 +23,27 @@ from typing import Any
 
 import orjson
 from aiohttp import ClientConnectionResetError, WSMsgType, web
+from graphql import GraphQLError, GraphQLSyntaxError, parse
 from strawberry.exceptions import ConnectionRejectionError
 from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
     BaseGraphQLTransportWSHandler,
     Operation,
 )
+from strawberry.subscriptions.protocols.graphql_transport_ws.types import (
+    ConnectionInitMessage,
+    ErrorMessage,
+    SubscribeMessage,
+)
+from strawberry.types.execution import PreExecutionError
 from strawberry.types.unset import UNSET, UnsetType
 
 from economy.app import Economy
-from graph.auth import ANONYMOUS, InvalidToken, principal_from_header
+from graph.auth import ANONYMOUS, InvalidToken, Principal, principal_from_header
+from graph.connection_params import authorization_from_params
 from graph.context import Context
 from graph.live_feeds import Feed, Feeds, Inbox, Message
 from graph.observability import bind_caller
+from graph.request_guard import MAX_REQUEST_BYTES, RefusedRequest, check_query_size
 from kernel.metrics import SUBSCRIPTIONS_OPEN
 
 log = logging.getLogger(__name__)
@@ -43,6 +56,9 @@ DIRECT_WRITE_LIMIT = 16 * 1024
 SLOW_CONSUMER_CLOSE_CODE = 4503
 SLOW_CONSUMER_REASON = "Subscriber too slow"
 CLOSE_TIMEOUT_SECONDS = 2.0
+FORBIDDEN_CLOSE_CODE = 4403
+"""A bad token, and a token that expired while connected."""
+EXPIRED_REASON = "the token has expired"
 
 
 @dataclass
@@ -78,20 +94,22 @@ def connection_context(
 def authenticate_connection(context: ConnectionContext) -> None:
     """Settle who is connected from the `connection_init` payload (which wins over the header).
     Raises `ConnectionRejectionError` (close code 4403) for a bad token."""
-    params = context.connection_params or {}
-    authorization = params.get("Authorization", params.get("authorization"))
-    if authorization is None:
-        if context.header_problem is not None:
-            raise ConnectionRejectionError({"message": context.header_problem})
-        bind_caller(context.principal.subject)
-        return
-    if not isinstance(authorization, str):
-        raise ConnectionRejectionError({"message": "Authorization must be 'Bearer <token>'"})
     try:
+        authorization = authorization_from_params(context.connection_params or {})
+        if authorization is None:
+            if context.header_problem is not None:
+                raise InvalidToken(context.header_problem)
+            bind_caller(context.principal.subject)
+            return
         context.principal = principal_from_header(context.eco.settings, authorization)
     except InvalidToken as exc:
         raise ConnectionRejectionError({"message": str(exc)}) from None
     bind_caller(context.principal.subject)
+
+
+def expired(principal: Principal) -> bool:
+    """The principal's token has expired (an anonymous one never does)."""
+    return principal.expires_at is not None and time.time() >= principal.expires_at
 
 
 async def close_slow_consumer(ws: web.WebSocketResponse, request: web.Request) -> None:
@@ -107,7 +125,87 @@ async def close_slow_consumer(ws: web.WebSocketResponse, request: web.Request) -
 
 
 class LiveTransportHandler(BaseGraphQLTransportWSHandler[Context, None]):
-    """graphql-transport-ws, with shareable subscriptions attached to a shared execution."""
+    """graphql-transport-ws, with shareable subscriptions attached to a shared execution, held
+    to the token's expiry and the query size limit; every operation that fails before it runs
+    (a syntax error included) gets an `error` message."""
+
+    _expiry: asyncio.Task[None] | None = None
+    _closing_at_expiry = False
+
+    async def handle_connection_init(self, message: ConnectionInitMessage) -> None:
+        await super().handle_connection_init(message)
+        expires_at = self.context.principal.expires_at
+        if self.connection_acknowledged and expires_at is not None and self._expiry is None:
+            self._expiry = asyncio.create_task(self._close_at(expires_at))
+
+    async def _close_at(self, expires_at: float) -> None:
+        """Close the connection (ending its operations) when its token expires."""
+        await asyncio.sleep(max(0.0, expires_at - time.time()))
+        self._closing_at_expiry = True
+        await self.websocket.close(code=FORBIDDEN_CLOSE_CODE, reason=EXPIRED_REASON)
+
+    async def shutdown(self) -> None:
+        """End every task the connection started (the init timeout, the expiry, each
+        operation) and wait until they and the batch reads they started have ended. Unlike
+        Strawberry's own, a cancellation of the connection's task while it waits is not
+        swallowed: it waits on, without cancelling those tasks a second time (which can cut a
+        database connection's close short), then ends cancelled."""
+        tasks = [task for task in (self.connection_init_timeout_task, self._expiry) if task]
+        tasks += [operation.task for operation in self.operations.values() if operation.task]
+        if self.connection_init_timeout_task is not None:
+            self.connection_init_timeout_task.cancel()
+        if self._expiry is not None and not self._closing_at_expiry:
+            self._expiry.cancel()  # once closing, it finishes the close handshake
+        for operation_id in list(self.operations):
+            await self.cleanup_operation(operation_id)  # cancels the operation's task
+        cancelled = False
+        while True:
+            try:
+                if tasks:
+                    await asyncio.wait(tasks)
+                await self.context.loaders.settle()
+                break
+            except asyncio.CancelledError:
+                cancelled = True
+        if cancelled:
+            raise asyncio.CancelledError
+
+    async def handle_subscribe(self, message: SubscribeMessage) -> None:
+        if not self.connection_acknowledged or message["id"] in self.operations:
+            await super().handle_subscribe(message)  # closes the connection (4401, 4409)
+            return
+        query = message["payload"]["query"]
+        if not isinstance(query, str):
+            await self.handle_invalid_message("the subscribe payload's query must be a string")
+            return
+        if expired(self.context.principal):
+            await self._refuse(message["id"], "UNAUTHENTICATED", EXPIRED_REASON)
+            await self.websocket.close(code=FORBIDDEN_CLOSE_CODE, reason=EXPIRED_REASON)
+            return
+        try:
+            check_query_size(query, self.context.eco.settings.max_query_bytes)
+        except RefusedRequest as exc:
+            await self._refuse(message["id"], exc.code, exc.message)
+            return
+        try:
+            parse(query)
+        except GraphQLSyntaxError as exc:
+            await self._refuse(message["id"], "GRAPHQL_PARSE_FAILED", exc.message)
+            return
+        await super().handle_subscribe(message)
+
+    async def _refuse(self, operation_id: str, code: str, reason: str) -> None:
+        """An `error` message for an operation that is not run."""
+        error = GraphQLError(reason, extensions={"code": code}).formatted
+        await self.send_message(ErrorMessage(id=operation_id, type="error", payload=[error]))
+
+    async def _handle_pre_execution_error(
+        self, operation: Operation[Context, None], result: PreExecutionError
+    ) -> None:
+        """Every error before execution (syntax, validation, limits, no such operation) is an
+        `error` message with its GraphQL errors, never a closed connection or a bare
+        `complete`."""
+        await operation.send_initial_errors(list(result.errors or []))
 
     async def run_operation(self, operation: Operation[Context, None]) -> None:
         with SUBSCRIPTIONS_OPEN.track_inprogress():
@@ -130,6 +228,7 @@ class LiveTransportHandler(BaseGraphQLTransportWSHandler[Context, None]):
             await self._relay(operation, inbox)
         finally:
             feed.leave(inbox)
+            await feed.stopped()
 
     async def _relay(self, operation: Operation[Context, None], inbox: Inbox) -> None:
         """Send what the direct path could not (a backlog, the final message), waiting for
@@ -202,6 +301,7 @@ class LiveView:
             protocols=[subprotocol] if subprotocol else [],
             heartbeat=HEARTBEAT_SECONDS,
             compress=False,
+            max_msg_size=MAX_REQUEST_BYTES,
         )
         await ws.prepare(request)
         return ws

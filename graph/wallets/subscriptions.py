@@ -14,7 +14,6 @@ from economy import events
 from economy.fanout import SubscriberTooSlow
 from graph.context import Context
 from graph.live_feeds import paced, too_slow
-from graph.loaders import Loaders
 from graph.permissions import IsAuthenticated
 from graph.scalars import BigInt
 from graph.wallets.types import Asset, Wallet, WalletUpdate
@@ -52,7 +51,7 @@ class WalletSubscriptions:
                         if isinstance(event, events.WalletChanged) and event.user_id == user.id:
                             changes[(event.account_id, event.asset)].append(event)
                     # Balances are read afresh for each message, not from an earlier one's cache.
-                    context.loaders = Loaders(context.eco)
+                    context.loaders = context.loaders.fresh()
                     for (account_id, asset_name), moved in changes.items():
                         yield WalletUpdate(
                             wallet=Wallet.of(account_id, user.id, Asset(asset_name)),
