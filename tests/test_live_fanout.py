@@ -295,7 +295,7 @@ def _server_pids(port: int, state: str = "established") -> set[str]:
 
 
 async def _wait_for_listeners(port: int, count: int, process: subprocess.Popen[bytes]) -> set[str]:
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + 90  # two processes importing and migrating on a busy machine
     while time.monotonic() < deadline:
         pids = _server_pids(port, "listening")
         if len(pids) >= count:
