@@ -34,6 +34,7 @@ from strawberry.subscriptions.protocols.graphql_transport_ws.types import (
     ErrorMessage,
     SubscribeMessage,
 )
+from strawberry.subscriptions.protocols.graphql_transport_ws.types import Message as WsMessage
 from strawberry.types.execution import PreExecutionError
 from strawberry.types.unset import UNSET, UnsetType
 
@@ -124,6 +125,21 @@ async def close_slow_consumer(ws: web.WebSocketResponse, request: web.Request) -
             request.transport.abort()
 
 
+def frame_problem(message: object) -> str | None:
+    """Why a decoded graphql-transport-ws frame is not a message Strawberry can read (it
+    indexes `type`, `id` and `payload` unchecked), or None."""
+    if not isinstance(message, dict):
+        return "a message is a JSON object"
+    kind = message.get("type")
+    if not isinstance(kind, str):
+        return "a message's type is a string"
+    if kind in ("subscribe", "complete") and not isinstance(message.get("id"), str):
+        return f"a {kind} message's id is a string"
+    if kind == "subscribe" and not isinstance(message.get("payload"), dict):
+        return "a subscribe message's payload is an object"
+    return None
+
+
 class LiveTransportHandler(BaseGraphQLTransportWSHandler[Context, None]):
     """graphql-transport-ws, with shareable subscriptions attached to a shared execution, held
     to the token's expiry and the query size limit; every operation that fails before it runs
@@ -131,6 +147,13 @@ class LiveTransportHandler(BaseGraphQLTransportWSHandler[Context, None]):
 
     _expiry: asyncio.Task[None] | None = None
     _closing_at_expiry = False
+
+    async def handle_message(self, message: WsMessage) -> None:
+        problem = frame_problem(message)
+        if problem is not None:
+            await self.handle_invalid_message(problem)  # closes with 4400
+            return
+        await super().handle_message(message)
 
     async def handle_connection_init(self, message: ConnectionInitMessage) -> None:
         await super().handle_connection_init(message)

@@ -142,8 +142,10 @@ def verify_signature(
             SLUG, f"the signature's timestamp is outside the {tolerance_seconds}s tolerance"
         )
     expected = hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256)
-    digest = expected.hexdigest()
-    if not any(hmac.compare_digest(digest, candidate) for candidate in candidates):
+    digest = expected.hexdigest().encode()
+    # As bytes: compare_digest raises TypeError for a str with non-ASCII characters.
+    signatures = (candidate.encode("utf-8", "replace") for candidate in candidates)
+    if not any(hmac.compare_digest(digest, signature) for signature in signatures):
         raise WebhookVerificationError(SLUG, "no v1 signature matches the body")
     return timestamp
 
@@ -606,8 +608,9 @@ class StripeProvider(PayoutProvider):
         occurred_at = _event_time(event, payout_id, payout.get("id"))
         status = str(payout.get("status"))
         state = payout_state(status)
-        previous = event["data"].get("previous_attributes") or {}
-        if state is PayoutState.FAILED and previous.get("status") == "paid":
+        previous = event["data"].get("previous_attributes")
+        was_paid = isinstance(previous, dict) and previous.get("status") == "paid"
+        if state is PayoutState.FAILED and was_paid:
             state = PayoutState.RETURNED
         transfer_id = metadata.get("transfer")
         if state in (PayoutState.FAILED, PayoutState.RETURNED, PayoutState.CANCELED) and isinstance(

@@ -2,7 +2,8 @@
 argument leaf (inputs' fields included) replaced by a hostile value of its scalar's kind.
 
 `hostile_cases(schema)` gives them in a fixed order; `HostileCase.body()` is the raw JSON body,
-with the value as a variable or written as a literal in the query text.
+with the value as a variable or written as a literal in the query text; `what_went_wrong` is
+the rule every answer to one is held to (tests/test_graphql_fuzzing.py holds its answers to it too).
 """
 
 from __future__ import annotations
@@ -271,3 +272,17 @@ def hostile_cases(schema: GraphQLSchema) -> Iterator[HostileCase]:
                     for what, value in hostile_values(kind).items():
                         arguments = {**base, name: placed(base.get(name), path, value)}
                         yield HostileCase(operation, field, field_def, arguments, where, what)
+
+
+def what_went_wrong(status: int, text: str) -> str | None:
+    """Why an answer breaks the rule, or None for a clean refusal or result."""
+    if status >= 500:
+        return f"HTTP {status}"
+    try:
+        body = json.loads(text)
+    except ValueError:
+        return f"HTTP {status}, not JSON: {text[:200]!r}"
+    if not isinstance(body, dict):
+        return f"HTTP {status}, JSON but not an object: {text[:200]!r}"
+    unexpected = [e for e in body.get("errors") or [] if e.get("message") == "Unexpected error."]
+    return f"Unexpected error. at {unexpected[0].get('path')}" if unexpected else None

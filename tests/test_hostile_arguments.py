@@ -5,7 +5,6 @@ not a JSON object, or "Unexpected error.", and the ledger still verifies afterwa
 
 from __future__ import annotations
 
-import json
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
@@ -18,7 +17,7 @@ from graph.schema import schema
 from graph.server import create_app
 
 from .conftest import ADMIN_SUBJECT, Live
-from .hostile_inputs import HostileCase, hostile_cases
+from .hostile_inputs import HostileCase, hostile_cases, what_went_wrong
 from .payout_fixtures import Rig, ledger_is_clean
 
 pytestmark = pytest.mark.slow
@@ -60,20 +59,6 @@ async def seeded(
     creator = await make_user("creator:hostile")
     await live_stream(creator)
     await funded_viewer(1_000, "viewer:hostile")
-
-
-def what_went_wrong(status: int, text: str) -> str | None:
-    """Why an answer breaks the rule, or None for a clean refusal or result."""
-    if status >= 500:
-        return f"HTTP {status}"
-    try:
-        body = json.loads(text)
-    except ValueError:
-        return f"HTTP {status}, not JSON: {text[:200]!r}"
-    if not isinstance(body, dict):
-        return f"HTTP {status}, JSON but not an object: {text[:200]!r}"
-    unexpected = [e for e in body.get("errors") or [] if e.get("message") == "Unexpected error."]
-    return f"Unexpected error. at {unexpected[0].get('path')}" if unexpected else None
 
 
 async def answer(

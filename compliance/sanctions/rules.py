@@ -83,13 +83,22 @@ def _field(value: str) -> str:
 
 
 def _rows(text: str, columns: int, what: str) -> Iterable[tuple[int, list[str]]]:
-    for number, row in enumerate(csv.reader(io.StringIO(text)), start=1):
+    reader = csv.reader(io.StringIO(text))
+    number = 0
+    while True:
+        number += 1
+        try:
+            row = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:  # a stray carriage return, a field past the size limit
+            raise SdnFormatError(f"{what} line {number}: {exc}") from None
         cells = [_field(c) for c in row]
         if not any(cells):
             continue  # blank lines and OFAC's trailing end-of-file character
         if len(row) != columns:
             raise SdnFormatError(f"{what} line {number}: expected {columns} fields, got {len(row)}")
-        if not cells[0].isdigit():
+        if not (cells[0].isascii() and cells[0].isdigit()):  # not "²", which int() refuses
             raise SdnFormatError(f"{what} line {number}: the entry number is not a number")
         yield number, cells
 

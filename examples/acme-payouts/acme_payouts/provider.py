@@ -179,12 +179,14 @@ class AcmeProvider(PayoutProvider):
     async def parse_webhook(self, headers: Mapping[str, str], body: bytes) -> list[StatusUpdate]:
         lowered = {name.lower(): value for name, value in headers.items()}
         stamp, _, signature = lowered.get(SIGNATURE_HEADER.lower(), "").partition(":")
-        if not stamp.isdigit() or abs(time.time() - int(stamp)) > 300:
+        # ASCII digits only: "²" is a digit to str.isdigit, but int() refuses it.
+        if not (stamp.isascii() and stamp.isdigit()) or abs(time.time() - int(stamp)) > 300:
             raise WebhookVerificationError(SLUG, "missing or stale signature timestamp")
         expected = hmac.new(
             self.webhook_secret.encode(), stamp.encode() + b"." + body, hashlib.sha256
-        ).hexdigest()
-        if not hmac.compare_digest(expected, signature):
+        ).digest()
+        # As bytes: compare_digest raises TypeError for a str with non-ASCII characters.
+        if not hmac.compare_digest(expected.hex().encode(), signature.encode("utf-8", "replace")):
             raise WebhookVerificationError(SLUG, "the signature does not match the body")
         # Signed by Acme from here on: a body we cannot read is recorded as unappliable (Acme
         # would redeliver the same body), and the pipeline checks the update's fields itself.
