@@ -11,8 +11,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-import asyncpg
+from sqlalchemy import text
 from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import create_async_engine
 
 from diamonds.migrate import upgrade
 from settings.service import normalize_database_url
@@ -42,9 +43,10 @@ def fresh_database(where: str) -> Iterator[str]:
 
 
 async def _admin(url: str, statement: str) -> None:
-    dsn = make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
-    conn = await asyncpg.connect(dsn, timeout=10)
+    """CREATE and DROP DATABASE run outside a transaction."""
+    engine = create_async_engine(url, isolation_level="AUTOCOMMIT")
     try:
-        await conn.execute(statement)
+        async with engine.connect() as conn:
+            await conn.execute(text(statement))
     finally:
-        await conn.close()
+        await engine.dispose()

@@ -270,7 +270,8 @@ class World:
                 self.svc, creator, diamonds=diamonds, provider="paypal", currency="USD", key=key
             )
             assert again.payout.id == made.payout.id, "a replayed request made a second payout"
-        return f"{creator.subject} requested payout {made.payout.id} of {diamonds} diamonds: {made.payout.status.value}"
+        status = made.payout.status.value
+        return f"{creator.subject} requested payout {made.payout.id} of {diamonds}: {status}"
 
     async def finance_acts(self) -> str:
         choice = self.rng.random()
@@ -427,7 +428,8 @@ class World:
         self.worker = _dispatcher(self.svc, self.workers_started)
         if not crashed:
             return "crash: the round ended before the hang"
-        return f"worker crashed mid-dispatch ({'after' if after else 'before'} PayPal took it); {self.worker.name} started"
+        when = "after" if after else "before"
+        return f"worker crashed mid-dispatch ({when} PayPal took it); {self.worker.name} started"
 
     async def provider_moves(self) -> str:
         items = self.items()
@@ -453,15 +455,18 @@ class World:
             item = self.pick(moved)
             event = self.fake.event_for_item(item)
             event["create_time"] = self.event_time()
-            return f"webhook {event['event_type'].rsplit('.', 1)[-1]} for {_label(item)}: {await self.deliver(event)}"
+            said = await self.deliver(event)
+            return f"webhook {_kind(event)} for {_label(item)}: {said}"
         if roll < 0.8 and self.sent:
             event = self.pick(self.sent)
-            return f"webhook redelivered ({event['event_type'].rsplit('.', 1)[-1]}): {await self.deliver(event)}"
+            said = await self.deliver(event)
+            return f"webhook redelivered ({_kind(event)}): {said}"
         if self.reached:
             item, status = self.pick(self.reached)
             event = self.fake.event_for_item(item, EVENT_OF_STATUS[status])
             event["create_time"] = "2024-06-01T00:00:00.000Z"
-            return f"old webhook {EVENT_OF_STATUS[status]} for {_label(item)}: {await self.deliver(event)}"
+            said = await self.deliver(event)
+            return f"old webhook {EVENT_OF_STATUS[status]} for {_label(item)}: {said}"
         return "webhook: nothing sent yet"
 
     async def deliver(self, event: dict[str, Any]) -> str:
@@ -515,6 +520,10 @@ def _dispatcher(svc: PayoutService, number: int) -> Dispatcher:
         return await submit_with_retries(provider, instruction, CALLS)
 
     return Dispatcher(svc, name=f"sim-worker-{number}", submit=submit, debt_sweep=timedelta(0))
+
+
+def _kind(event: dict[str, Any]) -> str:
+    return str(event["event_type"]).rsplit(".", 1)[-1]
 
 
 def _label(item: FakeItem) -> str:
