@@ -42,7 +42,7 @@ async def test_running_a_seed_again_replays_the_same_trace(
     assert first.trace == second.trace
     assert first.digest() == second.digest()
     different = await simulate(_fresh(request, tmp_path, database_url, "other"), 8, 10)
-    assert different.trace != first.trace[:10], "another seed should take another path"
+    assert different.trace[:10] != first.trace[:10], "another seed should take another path"
 
 
 def _fresh(request: pytest.FixtureRequest, tmp_path: Path, database_url: str, name: str) -> str:
