@@ -1,9 +1,10 @@
 """The compliance gate as the simulation scripts it: a creator passes unless the seed has blocked
-them, and is paid to a PayPal email of their own. (The compliance rules have tests of their own.)
+them, and is paid where each provider pays them. (The compliance rules have tests of their own.)
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from datetime import date
 
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -15,10 +16,11 @@ BLOCKED = Requirement("SANCTIONS_REVIEW", "the simulation put this creator under
 
 
 class SimGate:
-    """`blocked` holds the user ids the gate refuses."""
+    """`blocked` holds the user ids the gate refuses; `payees` gives each provider's payee."""
 
-    def __init__(self) -> None:
+    def __init__(self, payees: Mapping[str, Callable[[int], Payee]]) -> None:
         self.blocked: set[int] = set()
+        self.payees = payees
 
     async def check(
         self,
@@ -35,4 +37,4 @@ class SimGate:
         return Eligibility(True, (), 0)
 
     async def payee(self, conn: AsyncConnection, *, user_id: int, provider: str) -> Payee | None:
-        return Payee(f"Creator {user_id}", "US", {"email": f"creator{user_id}@example.com"})
+        return self.payees[provider](user_id)

@@ -9,6 +9,7 @@ import time
 from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from functools import partial
 
 from economy.app import Economy
 from kernel.errors import DomainError
@@ -105,6 +106,7 @@ async def _run(world: World, outcome: Outcome) -> None:
         name = world.rng.choices(names, weights)[0]
         outcome.actions[name] += 1
         said = await _act(actors[name](world))
+        world.collect()
         outcome.trace.append(f"{step:>4} {world.clock.label():>10} {name:<8} {said}")
         if said.startswith("UNEXPECTED"):
             outcome.failure, outcome.failed_step = said, step
@@ -128,7 +130,7 @@ async def _act(action: Callable[[], Awaitable[str]]) -> str:
 
 async def _broken(world: World, outcome: Outcome, step: int, *, settled: bool) -> bool:
     async with world.eco.db.read() as conn:
-        found = await violations(conn, world.fake, settled=settled)
+        found = await violations(conn, world.providers, settled=settled)
     if found:
         outcome.failure = "; ".join(found[:5])
         outcome.failed_step = step
@@ -137,20 +139,20 @@ async def _broken(world: World, outcome: Outcome, step: int, *, settled: bool) -
 
 
 async def _settle(world: World, outcome: Outcome) -> None:
-    """The faults end and the news arrives: every item's current webhook, time and workers, so
-    that everything PayPal decided is heard before the settled checks."""
-    world.outage = False
+    """The faults end and the news arrives: each payout's current webhook, time and workers, so
+    that everything the providers decided is heard before the settled checks."""
+    world.outage = None
     world.end_round_faults()
     world.gate.blocked.clear()
     world.dropper.disarm()
     for round_ in range(1, SETTLE_ROUNDS + 1):
         world.step += 1
-        heard = []
-        for item in world.items():
-            if item.status != "PENDING":
-                event = world.fake.event_for_item(item)
-                event["create_time"] = world.event_time()
-                heard.append(await _act(lambda e=event: world.deliver(e)))  # type: ignore[misc]
+        world.collect()
+        heard = 0
+        for sim in world.providers:
+            for _ref, event in sim.current_events(world.now()):
+                heard += 1
+                await _act(partial(world.deliver, sim, event))
         await world.clock.advance(8)
-        said = await _act(world.worker_round_without_faults)
-        outcome.trace.append(f"settle {round_}: {len(heard)} webhooks; {said}")
+        said = await _act(world.quiet_worker_round)
+        outcome.trace.append(f"settle {round_}: {heard} webhooks; {said}")

@@ -1,5 +1,5 @@
 """The simulated world: the real economy and payout pipeline on a real database, the fake PayPal
-server over real HTTP, and the actors whose every choice the simulation's one random source makes.
+and Stripe servers over real HTTP, and the actors whose every choice the one random source makes.
 """
 
 from __future__ import annotations
@@ -13,7 +13,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from diamonds_fakes.faults import Fault, FaultKind
-from diamonds_fakes.paypal_server import FakeItem, FakePayPal
 from sqlalchemy import select
 
 from economy.app import Economy
@@ -22,7 +21,6 @@ from economy.gifting import send_gift
 from economy.grants import grant_coins
 from economy.streams import start_stream
 from economy.users import User
-from kernel.errors import DomainError
 from ledger.accounts import read_balance
 from payouts.dispatch import Dispatcher
 from payouts.requests import request_payout
@@ -38,23 +36,16 @@ from payouts.states import PayoutStatus
 from payouts.tables import payouts
 from payouts.webhooks import receive_webhook
 from providers.errors import ProviderError
-from providers.paypal import PayPalConfig, PayPalProvider
 from providers.registry import ProviderRegistry
 from providers.retry import RetryPolicy, submit_with_retries
 from settings.payouts import PayoutPolicy
 from sim.clock import QUANTUM, SimClock
 from sim.dbfaults import STATEMENTS, ConnectionDropper, DroppedConnection
 from sim.gate import SimGate
-from sim.invariants import items_by_payout
-
-PAYOUTS = "/v1/payments/payouts"
-"""PayPal's batch endpoint: POST creates a payout, GET under it looks one up."""
+from sim.providers import TIMEOUT_SECONDS, SimPayPal, SimProvider, SimStripe
 
 EVENT_EPOCH = datetime(2025, 1, 1, tzinfo=UTC)
 """Webhook event times are this plus the simulated time and the step: never the real clock."""
-
-PROVIDER_TIMEOUT_SECONDS = 0.5
-"""The PayPal client's bound on one exchange: a hang past it is an unknown outcome."""
 
 QUANTUM_SECONDS = int(QUANTUM.total_seconds())
 
@@ -80,21 +71,12 @@ CALLS = RetryPolicy(
 )
 """Retries inside one provider call: quick, and without jitter (nothing random but the seed)."""
 
-PROVIDER_MOVES = ("SUCCESS", "SUCCESS", "FAILED", "UNCLAIMED", "RETURNED", "ONHOLD", "PENDING")
-EVENT_OF_STATUS = {
-    "SUCCESS": "SUCCEEDED",
-    "FAILED": "FAILED",
-    "UNCLAIMED": "UNCLAIMED",
-    "RETURNED": "RETURNED",
-}
-
 
 @dataclass
 class World:
     rng: random.Random
     eco: Economy
-    fake: FakePayPal
-    paypal: PayPalProvider
+    providers: list[SimProvider]
     svc: PayoutService
     gate: SimGate
     clock: SimClock
@@ -107,47 +89,33 @@ class World:
     streams: dict[int, int] = field(default_factory=dict)
     """A creator's live stream, by creator id."""
     gifts: list[Gift] = field(default_factory=list)
-    sent: list[dict[str, Any]] = field(default_factory=list)
+    sent: list[tuple[SimProvider, dict[str, Any]]] = field(default_factory=list)
     """Every webhook event delivered, for duplicates."""
-    reached: list[tuple[FakeItem, str]] = field(default_factory=list)
-    """Every status an item reached, for late (out of order) events of it."""
     serial: int = 0
     workers_started: int = 1
-    outage: bool = False
+    outage: SimProvider | None = None
     step: int = 0
 
     @classmethod
     async def build(cls, eco: Economy, seed: int) -> World:
         rng = random.Random(seed)  # noqa: S311 - a simulation, not cryptography
-        fake = FakePayPal()
-        await fake.start()
-        paypal = PayPalProvider(
-            PayPalConfig(
-                client_id=fake.settings.client_id,
-                client_secret=fake.settings.client_secret,
-                api_base=fake.url,
-                webhook_id=fake.settings.webhook_id,
-                cert_hosts=("http://127.0.0.1",),
-                timeout_seconds=PROVIDER_TIMEOUT_SECONDS,
-            )
-        )
+        sims: list[SimProvider] = [SimPayPal(), SimStripe()]
         registry = ProviderRegistry({}, discover=False)
-        registry.register(paypal)
-        gate = SimGate()
+        for sim in sims:
+            registry.register(await sim.start())
+        gate = SimGate({sim.slug: sim.payee for sim in sims})
         svc = PayoutService(eco=eco, gate=gate, providers=registry, policy=POLICY, asking=CALLS)
         admin = await eco.users.ensure("admin:sim")
-        finance = await eco.users.ensure("finance:sim")
         world = cls(
             rng=rng,
             eco=eco,
-            fake=fake,
-            paypal=paypal,
+            providers=sims,
             svc=svc,
             gate=gate,
             clock=SimClock(eco.db),
             dropper=ConnectionDropper(eco.db),
             admin=admin,
-            finance=finance,
+            finance=await eco.users.ensure("finance:sim"),
             worker=_dispatcher(svc, 1),
         )
         async with eco.db.write() as conn:
@@ -158,20 +126,14 @@ class World:
         for _ in range(3):
             viewer = await world.new_viewer()
             await grant_coins(
-                eco,
-                admin,
-                subject=viewer.subject,
-                coins=50_000,
-                reason="sim",
-                key=world.key("grant"),
+                eco, admin, subject=viewer.subject, coins=50_000, reason="sim", key=world.key("g")
             )
             await world.new_creator()
         return world
 
     async def close(self) -> None:
-        self.fake.faults.clear()
-        await self.paypal.close()
-        await self.fake.stop()
+        for sim in self.providers:
+            await sim.close()
 
     # -- helpers ----------------------------------------------------------------------------
 
@@ -198,16 +160,16 @@ class World:
                 query = query.where(payouts.c.status.in_([s.value for s in statuses]))
             return [int(i) for i in (await conn.scalars(query)).all()]
 
-    def items(self) -> list[FakeItem]:
-        """The fake's items of our payouts, in a stable order (by payout, then attempt)."""
-        return [i for _, found in sorted(items_by_payout(self.fake).items()) for i in found]
-
     def pick(self, options: list[Any]) -> Any:
         return options[self.rng.randrange(len(options))]
 
-    def event_time(self) -> str:
-        moment = EVENT_EPOCH + self.clock.elapsed + timedelta(seconds=self.step)
-        return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    def now(self) -> datetime:
+        """The time the simulation gives provider events: never the real clock."""
+        return EVENT_EPOCH + self.clock.elapsed + timedelta(seconds=self.step)
+
+    def collect(self) -> None:
+        for sim in self.providers:
+            sim.collect(self.now())
 
     # -- the actors -------------------------------------------------------------------------
 
@@ -222,7 +184,7 @@ class World:
             subject=viewer.subject,
             coins=coins,
             reason="sim",
-            key=self.key("grant"),
+            key=self.key("g"),
         )
         return f"{viewer.subject} granted {coins} coins"
 
@@ -234,15 +196,7 @@ class World:
         gift = self.pick(self.gifts)
         quantity = self.rng.choice([1, 1, 2, 5])
         key = self.key("gift")
-        await send_gift(
-            self.eco,
-            viewer,
-            stream_id=self.streams[creator.id],
-            gift_id=gift.id,
-            quantity=quantity,
-            key=key,
-        )
-        if self.rng.random() < 0.1:  # the client retries the same request
+        for _ in range(2 if self.rng.random() < 0.1 else 1):  # sometimes the client retries
             await send_gift(
                 self.eco,
                 viewer,
@@ -255,6 +209,7 @@ class World:
 
     async def creator_requests_payout(self) -> str:
         creator = self.pick(self.creators)
+        slug = self.pick(self.providers).slug
         async with self.eco.db.read() as conn:
             available = (await read_balance(conn, creator.diamond_account_id)).available
         if available < 2_000 or self.rng.random() < 0.1:
@@ -262,16 +217,16 @@ class World:
         else:
             diamonds = self.rng.randint(2_000, min(available, 60_000))
         key = self.key("payout")
-        made = await request_payout(
-            self.svc, creator, diamonds=diamonds, provider="paypal", currency="USD", key=key
-        )
-        if self.rng.random() < 0.1:
+        made = None
+        for _ in range(2 if self.rng.random() < 0.1 else 1):  # sometimes replayed
             again = await request_payout(
-                self.svc, creator, diamonds=diamonds, provider="paypal", currency="USD", key=key
+                self.svc, creator, diamonds=diamonds, provider=slug, currency="USD", key=key
             )
-            assert again.payout.id == made.payout.id, "a replayed request made a second payout"
+            assert made is None or again.payout.id == made.payout.id, "a replay paid out twice"
+            made = again
+        assert made is not None
         status = made.payout.status.value
-        return f"{creator.subject} requested payout {made.payout.id} of {diamonds}: {status}"
+        return f"{creator.subject} asked {slug} for {diamonds}: payout {made.payout.id} {status}"
 
     async def finance_acts(self) -> str:
         choice = self.rng.random()
@@ -294,7 +249,7 @@ class World:
         if choice < 0.5:
             every = await self.payouts_in()
             if not every:
-                return "cancel: no payouts"
+                return "FINANCE: nothing to cancel"
             payout_id = self.pick(every)
             done = await cancel_payout(self.svc, self.finance, payout_id, on_behalf=True)
             return f"FINANCE canceled {payout_id}: {done.status.value}"
@@ -310,9 +265,7 @@ class World:
             return "FINANCE: nothing to resolve"
         payout_id = self.pick(stuck)
         outcome = self.rng.choice([PayoutStatus.FAILED, PayoutStatus.CANCELED, PayoutStatus.PAID])
-        done = await resolve_payout(
-            self.svc, self.finance, payout_id, outcome, "simulated resolution"
-        )
+        done = await resolve_payout(self.svc, self.finance, payout_id, outcome, "simulated")
         return f"FINANCE resolved {payout_id} as {outcome.value}: {done.status.value}"
 
     async def compliance_changes(self) -> str:
@@ -331,17 +284,7 @@ class World:
             self.end_round_faults()
         return f"worker {self.worker.name} round: {handled} handled{fault}"
 
-    def end_round_faults(self) -> None:
-        """A round's faults end with it; an outage of the lookups lasts until it is over."""
-        self.fake.faults.clear()
-        if self.outage:
-            self.fake.add_fault(
-                Fault(
-                    kind=FaultKind.SERVER_ERROR, method="GET", path=PAYOUTS, times=None, status=503
-                )
-            )
-
-    async def worker_round_without_faults(self) -> str:
+    async def quiet_worker_round(self) -> str:
         handled = await self.worker.run_once()
         return f"worker {self.worker.name} round: {handled} handled"
 
@@ -349,74 +292,79 @@ class World:
         looked = await self.worker.poll_pending()
         return f"worker {self.worker.name} looked up {looked}"
 
+    def end_round_faults(self) -> None:
+        """A round's faults end with it; an outage of one provider's lookups lasts until over."""
+        for sim in self.providers:
+            sim.clear_faults()
+            if sim is self.outage:
+                for path in sim.read_paths:
+                    sim.add_fault(
+                        Fault(
+                            FaultKind.SERVER_ERROR, method="GET", path=path, times=None, status=503
+                        )
+                    )
+
     def maybe_fault(self) -> str:
-        """Perhaps a fault for this round's calls to PayPal."""
+        """Perhaps a fault at one provider for this round's calls."""
         roll = self.rng.random()
         if roll < 0.45:
             return ""
+        sim = self.pick(self.providers)
+        name = sim.slug
+        post = sim.write_path
         if roll < 0.6:
             times = self.rng.choice([1, 2, 3])
-            self.fake.add_fault(
-                Fault(
-                    kind=FaultKind.RATE_LIMIT,
-                    method="POST",
-                    path=PAYOUTS,
-                    times=times,
-                    retry_after=0,
-                )
+            sim.add_fault(
+                Fault(FaultKind.RATE_LIMIT, method="POST", path=post, times=times, retry_after=0)
             )
-            return f" (429 x{times})"
+            return f" ({name} 429 x{times})"
         if roll < 0.72:
             times = self.rng.choice([1, 2, 3])
             status = self.rng.choice([500, 502, 503])
-            self.fake.add_fault(
-                Fault(
-                    kind=FaultKind.SERVER_ERROR,
-                    method="POST",
-                    path=PAYOUTS,
-                    times=times,
-                    status=status,
-                )
+            sim.add_fault(
+                Fault(FaultKind.SERVER_ERROR, method="POST", path=post, times=times, status=status)
             )
-            return f" ({status} x{times})"
+            return f" ({name} {status} x{times})"
         if roll < 0.82:
             after = self.rng.random() < 0.7
-            self.fake.add_fault(
-                Fault(kind=FaultKind.DROP, method="POST", path=PAYOUTS, after_effect=after)
-            )
-            return f" (connection dropped {'after' if after else 'before'} the request took effect)"
+            sim.add_fault(Fault(FaultKind.DROP, method="POST", path=post, after_effect=after))
+            return f" ({name} connection dropped {'after' if after else 'before'} it took effect)"
         if roll < 0.9:
             after = self.rng.random() < 0.7
-            self.fake.add_fault(
-                Fault(
-                    kind=FaultKind.TIMEOUT,
-                    method="POST",
-                    path=PAYOUTS,
-                    seconds=2 * PROVIDER_TIMEOUT_SECONDS,
-                    after_effect=after,
-                )
+            hang = 2 * TIMEOUT_SECONDS
+            sim.add_fault(
+                Fault(FaultKind.TIMEOUT, method="POST", path=post, seconds=hang, after_effect=after)
             )
-            return f" (hang {'after' if after else 'before'} the request took effect)"
-        self.fake.add_fault(
-            Fault(kind=FaultKind.SERVER_ERROR, method="GET", path=PAYOUTS, times=2, status=503)
-        )
-        return " (lookups 503 x2)"
+            return f" ({name} hangs {'after' if after else 'before'} it took effect)"
+        path = self.pick(list(sim.read_paths))
+        sim.add_fault(Fault(FaultKind.SERVER_ERROR, method="GET", path=path, times=2, status=503))
+        return f" ({name} lookups 503 x2)"
 
     async def worker_crashes(self) -> str:
-        """The worker dies mid-dispatch (its task canceled while PayPal hangs on the request, its
-        memory abandoned) and a fresh one starts."""
+        """The worker dies mid-dispatch (its task canceled while the provider hangs on the
+        request, its memory abandoned) and a fresh one starts."""
         if not await self.payouts_in(PayoutStatus.APPROVED, PayoutStatus.UNKNOWN):
             return "crash: nothing in flight"
         after = self.rng.random() < 0.7
-        fault = self.fake.add_fault(
-            Fault(
-                kind=FaultKind.TIMEOUT, method="POST", path=PAYOUTS, seconds=30, after_effect=after
+        hangs = [
+            sim.add_fault(
+                Fault(
+                    FaultKind.TIMEOUT,
+                    method="POST",
+                    path=sim.write_path,
+                    seconds=30,
+                    after_effect=after,
+                )
             )
-        )
-        batches = len(self.fake.batches)
+            for sim in self.providers
+        ]
+        written = [sim.written() for sim in self.providers]
         task = asyncio.create_task(self.worker.run_once())
-        for _ in range(400):
-            if task.done() or (fault.hits and (not after or len(self.fake.batches) > batches)):
+        for _ in range(500):
+            took = [sim.written() > n for sim, n in zip(self.providers, written, strict=True)]
+            if task.done() or any(
+                h.hits and (not after or t) for h, t in zip(hangs, took, strict=True)
+            ):
                 break
             await asyncio.sleep(0.01)
         crashed = not task.done()
@@ -429,59 +377,52 @@ class World:
         if not crashed:
             return "crash: the round ended before the hang"
         when = "after" if after else "before"
-        return f"worker crashed mid-dispatch ({when} PayPal took it); {self.worker.name} started"
+        return f"worker crashed mid-dispatch ({when} it took effect); {self.worker.name} started"
 
     async def provider_moves(self) -> str:
-        items = self.items()
-        if not items:
-            return "PayPal: nothing to move"
-        item = self.pick(items)
-        status = self.rng.choice(PROVIDER_MOVES)
-        ours = _label(item)
-        try:
-            self.fake.set_item_status(item.payout_item_id, status)
-        except ValueError:
-            return f"PayPal: {ours} stays {item.status} (not {status})"
-        if status in EVENT_OF_STATUS:
-            self.reached.append((item, status))
-        return f"PayPal moved {ours} to {status}"
+        sim: SimProvider = self.pick(self.providers)
+        return sim.move(self.rng, self.now())
 
     async def webhook(self) -> str:
+        sim = self.pick(self.providers)
         roll = self.rng.random()
         if roll < 0.55:
-            moved = [i for i in self.items() if i.status != "PENDING"]
-            if not moved:
-                return "webhook: nothing to say"
-            item = self.pick(moved)
-            event = self.fake.event_for_item(item)
-            event["create_time"] = self.event_time()
-            said = await self.deliver(event)
-            return f"webhook {_kind(event)} for {_label(item)}: {said}"
-        if roll < 0.8 and self.sent:
-            event = self.pick(self.sent)
-            said = await self.deliver(event)
-            return f"webhook redelivered ({_kind(event)}): {said}"
-        if self.reached:
-            item, status = self.pick(self.reached)
-            event = self.fake.event_for_item(item, EVENT_OF_STATUS[status])
-            event["create_time"] = "2024-06-01T00:00:00.000Z"
-            said = await self.deliver(event)
-            return f"old webhook {EVENT_OF_STATUS[status]} for {_label(item)}: {said}"
-        return "webhook: nothing sent yet"
+            current = sim.current_events(self.now())
+            if not current:
+                return f"{sim.slug} webhook: nothing to say"
+            ref, event = self.pick(current)
+            said = await self.deliver(sim, event)
+            return f"{sim.slug} webhook {sim.kind(event)} for {ref}: {said}"
+        if roll < 0.8:
+            mine = [event for s, event in self.sent if s is sim]
+            if not mine:
+                return f"{sim.slug} webhook: none to redeliver"
+            event = self.pick(mine)
+            said = await self.deliver(sim, event)
+            return f"{sim.slug} webhook redelivered ({sim.kind(event)}): {said}"
+        old = sim.old_events()
+        if not old:
+            return f"{sim.slug} webhook: nothing sent yet"
+        ref, event = self.pick(old)
+        said = await self.deliver(sim, event)
+        return f"{sim.slug} old webhook {sim.kind(event)} for {ref}: {said}"
 
-    async def deliver(self, event: dict[str, Any]) -> str:
-        self.sent.append(json.loads(json.dumps(event)))
-        body = json.dumps(event).encode()
+    async def deliver(self, sim: SimProvider, event: dict[str, Any]) -> str:
+        """Hand a signed delivery to the webhook path, as `/webhooks/{slug}` does."""
+        self.sent.append((sim, json.loads(json.dumps(event))))
+        headers, body = sim.signed(event)
+        assert sim.provider is not None
         try:
-            applied = await receive_webhook(self.svc, self.paypal, self.fake.sign(body), body)
+            applied = await receive_webhook(self.svc, sim.provider, headers, body)
         except ProviderError as exc:
-            return f"503 ({type(exc).__name__}: PayPal redelivers)"
+            return f"503 ({type(exc).__name__}: redelivered later)"
         return ", ".join(a.outcome for a in applied) or "nothing"
 
     async def lookups_outage(self) -> str:
-        self.outage = self.rng.random() < 0.5
+        sim = self.pick(self.providers)
+        self.outage = sim if self.outage is None else None
         self.end_round_faults()
-        return "PayPal lookups down" if self.outage else "PayPal lookups back"
+        return f"{sim.slug} lookups down" if self.outage else "lookups back"
 
     async def time_passes(self) -> str:
         quanta = self.rng.choice([1, 1, 2, 4, 8])
@@ -511,8 +452,7 @@ class World:
         finally:
             armed = self.dropper.armed
             self.dropper.disarm()
-        hit = "not reached" if armed else "dropped"
-        return f"db connection at '{statement}' {hit}: {said}"
+        return f"db connection at '{statement}' {'not reached' if armed else 'dropped'}: {said}"
 
 
 def _dispatcher(svc: PayoutService, number: int) -> Dispatcher:
@@ -520,20 +460,3 @@ def _dispatcher(svc: PayoutService, number: int) -> Dispatcher:
         return await submit_with_retries(provider, instruction, CALLS)
 
     return Dispatcher(svc, name=f"sim-worker-{number}", submit=submit, debt_sweep=timedelta(0))
-
-
-def _kind(event: dict[str, Any]) -> str:
-    return str(event["event_type"]).rsplit(".", 1)[-1]
-
-
-def _label(item: FakeItem) -> str:
-    return f"item {item.sender_batch_id}"
-
-
-async def quietly(coroutine: Any) -> str:
-    """A business refusal is an answer, not a failure: it is traced by its code."""
-    try:
-        result: str = await coroutine
-    except DomainError as exc:
-        return f"refused {exc.code}"
-    return result
