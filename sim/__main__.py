@@ -9,6 +9,7 @@ import asyncio
 import logging
 import sys
 import time
+from collections import Counter
 
 from sim.databases import fresh_database
 from sim.run import simulate
@@ -26,6 +27,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.getLogger("sqlalchemy").setLevel(logging.CRITICAL + 1)
     started = time.monotonic()
     clean = 0
+    seen: Counter[str] = Counter()
     for seed in range(args.seed, args.seed + args.seeds):
         with fresh_database(args.database) as url:
             outcome = asyncio.run(simulate(url, seed, args.steps))
@@ -35,8 +37,10 @@ def main(argv: list[str] | None = None) -> int:
         if not outcome.ok:
             return 1
         clean += 1
+        seen.update(outcome.highlights())
     elapsed = time.monotonic() - started
     print(f"{clean} seed(s) x {args.steps} steps clean in {elapsed:.1f} s")
+    print("reached: " + ", ".join(f"{name} {count}" for name, count in seen.items()))
     return 0
 
 

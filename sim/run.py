@@ -42,6 +42,18 @@ ACTORS: tuple[tuple[str, int, Actor], ...] = (
 
 SETTLE_ROUNDS = 6
 
+HIGHLIGHTS = {
+    "webhooks applied": ": applied",
+    "contradictions flagged": "flagged",
+    "old news ignored": ": ignored",
+    "duplicates": "duplicate",
+    "webhooks refused 503": ": 503 (",
+    "worker crashes": "worker crashed mid-dispatch",
+    "connections dropped": "' dropped:",
+    "refusals": "refused ",
+}
+"""What the trace shows happened, counted by `Outcome.highlights` (to see what a run reached)."""
+
 
 @dataclass
 class Outcome:
@@ -61,6 +73,11 @@ class Outcome:
     def digest(self) -> str:
         """A fingerprint of the whole trace: the same seed gives the same one."""
         return hashlib.sha256("\n".join(self.trace).encode()).hexdigest()[:16]
+
+    def highlights(self) -> Counter[str]:
+        return Counter(
+            {name: sum(mark in line for line in self.trace) for name, mark in HIGHLIGHTS.items()}
+        )
 
     def report(self, last: int = 15) -> str:
         if self.ok:

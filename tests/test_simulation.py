@@ -17,7 +17,7 @@ from sim.run import simulate
 from .conftest import _truncate_all
 
 SEEDS = [int(s) for s in os.environ.get("DIAMONDS_SIM_SEEDS", "1,2,3").split(",")]
-STEPS = int(os.environ.get("DIAMONDS_SIM_STEPS", "100"))
+STEPS = int(os.environ.get("DIAMONDS_SIM_STEPS", "60"))
 
 
 @pytest.fixture(autouse=True)
