@@ -1,5 +1,5 @@
-"""Database connections dropped mid-transaction: an armed statement pattern makes the next write
-that runs it lose its connection (invalidated, then an error), so the open transaction is lost.
+"""Database connections dropped mid-transaction: armed with a count `n`, the `n`-th write of money
+or payout state that follows loses its connection (invalidated, then an error), and its transaction.
 """
 
 from __future__ import annotations
@@ -31,15 +31,16 @@ class ConnectionDropper:
     """Arms one drop at a time on the database's write engine."""
 
     def __init__(self, db: Database) -> None:
-        self.armed: str | None = None
-        self.dropped = 0
+        self.countdown = 0
+        self.dropped_at: str | None = None
         event.listen(db.writer.sync_engine, "before_cursor_execute", self._before)
 
-    def arm(self, statement: str) -> None:
-        self.armed = statement
+    def arm(self, nth: int) -> None:
+        self.countdown = nth
+        self.dropped_at = None
 
     def disarm(self) -> None:
-        self.armed = None
+        self.countdown = 0
 
     def _before(
         self,
@@ -50,9 +51,15 @@ class ConnectionDropper:
         _context: Any,
         _executemany: bool,
     ) -> None:
-        if self.armed is None or not " ".join(statement.lower().split()).startswith(self.armed):
+        if self.countdown <= 0:
             return
-        self.armed = None
-        self.dropped += 1
+        words = " ".join(statement.lower().split())
+        matched = next((s for s in STATEMENTS if words.startswith(s)), None)
+        if matched is None:
+            return
+        self.countdown -= 1
+        if self.countdown:
+            return
+        self.dropped_at = matched
         conn.invalidate()
-        raise DroppedConnection(f"connection dropped before: {statement.split(chr(10))[0][:60]}")
+        raise DroppedConnection(f"connection dropped at {matched}")

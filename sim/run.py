@@ -24,19 +24,19 @@ SIM_JWT_SECRET = "diamonds-simulation-secret-0123456789abcdefghijklmnop"  # noqa
 Actor = Callable[[World], Callable[[], Awaitable[str]]]
 
 ACTORS: tuple[tuple[str, int, Actor], ...] = (
-    ("grant", 8, lambda w: w.viewer_buys_coins),
-    ("gift", 16, lambda w: w.viewer_sends_gift),
-    ("request", 12, lambda w: w.creator_requests_payout),
+    ("grant", 5, lambda w: w.viewer_buys_coins),
+    ("gift", 10, lambda w: w.viewer_sends_gift),
+    ("request", 14, lambda w: w.creator_requests_payout),
     ("finance", 10, lambda w: w.finance_acts),
-    ("gate", 2, lambda w: w.compliance_changes),
+    ("gate", 1, lambda w: w.compliance_changes),
     ("worker", 14, lambda w: w.worker_round),
     ("poll", 4, lambda w: w.worker_polls),
-    ("provider", 12, lambda w: w.provider_moves),
-    ("webhook", 12, lambda w: w.webhook),
+    ("provider", 18, lambda w: w.provider_moves),
+    ("webhook", 16, lambda w: w.webhook),
     ("outage", 2, lambda w: w.lookups_outage),
     ("clock", 8, lambda w: w.time_passes),
-    ("crash", 3, lambda w: w.worker_crashes),
-    ("db-drop", 4, lambda w: w.connection_drops),
+    ("crash", 4, lambda w: w.worker_crashes),
+    ("db-drop", 6, lambda w: w.connection_drops),
 )
 """Who may act next, with the weight of their turn."""
 
@@ -49,7 +49,7 @@ HIGHLIGHTS = {
     "duplicates": "duplicate",
     "webhooks refused 503": ": 503 (",
     "worker crashes": "worker crashed mid-dispatch",
-    "connections dropped": "' dropped:",
+    "connections dropped": "db connection dropped at",
     "refusals": "refused ",
 }
 """What the trace shows happened, counted by `Outcome.highlights` (to see what a run reached)."""

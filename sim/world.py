@@ -40,7 +40,7 @@ from providers.registry import ProviderRegistry
 from providers.retry import RetryPolicy, submit_with_retries
 from settings.payouts import PayoutPolicy
 from sim.clock import QUANTUM, SimClock
-from sim.dbfaults import STATEMENTS, ConnectionDropper, DroppedConnection
+from sim.dbfaults import ConnectionDropper, DroppedConnection
 from sim.gate import SimGate
 from sim.providers import TIMEOUT_SECONDS, SimPayPal, SimProvider, SimStripe
 
@@ -126,9 +126,19 @@ class World:
         for _ in range(3):
             viewer = await world.new_viewer()
             await grant_coins(
-                eco, admin, subject=viewer.subject, coins=50_000, reason="sim", key=world.key("g")
+                eco, admin, subject=viewer.subject, coins=200_000, reason="sim", key=world.key("g")
             )
-            await world.new_creator()
+        castle = max(world.gifts, key=lambda g: g.coins)
+        for viewer in world.viewers:
+            creator = await world.new_creator()
+            await send_gift(
+                eco,
+                viewer,
+                stream_id=world.streams[creator.id],
+                gift_id=castle.id,
+                quantity=10,
+                key=world.key("gift"),
+            )
         return world
 
     async def close(self) -> None:
@@ -432,10 +442,10 @@ class World:
         return f"time passes: {quanta * 15} min"
 
     async def connection_drops(self) -> str:
-        """The next write that reaches the chosen statement loses its connection, in one of the
-        other actors' steps taken now."""
-        statement = self.rng.choice(STATEMENTS)
-        self.dropper.arm(statement)
+        """The database connection drops at the n-th write of money or payout state in one of
+        the other actors' steps, taken now."""
+        nth = self.rng.randint(1, 4)
+        self.dropper.arm(nth)
         action = self.rng.choice(
             [
                 self.worker_round,
@@ -450,9 +460,11 @@ class World:
         except DroppedConnection:
             said = "the transaction was lost"
         finally:
-            armed = self.dropper.armed
             self.dropper.disarm()
-        return f"db connection at '{statement}' {'not reached' if armed else 'dropped'}: {said}"
+        where = self.dropper.dropped_at
+        if where is None:
+            return f"db connection kept (fewer than {nth} writes): {said}"
+        return f"db connection dropped at write {nth} ('{where}'): {said}"
 
 
 def _dispatcher(svc: PayoutService, number: int) -> Dispatcher:
