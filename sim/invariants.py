@@ -59,12 +59,12 @@ async def violations(
     payments = {sim.slug: sim.payments() for sim in providers}
     for row in rows:
         mine: list[Payment] = payments.get(str(row.provider), {}).get(int(row.id), [])
-        ever = [p for p in mine if p.ever_paid]
-        if len(ever) > 1:
-            found.append(f"payout {row.id}: paid {len(ever)} times at {row.provider}")
-        if row.status == PayoutStatus.PAID.value and not ever:
+        held = [p for p in mine if p.paid]
+        if len(held) > 1:  # a payment that came back (and was retried) is not a second one
+            found.append(f"payout {row.id}: paid {len(held)} times at {row.provider}")
+        if row.status == PayoutStatus.PAID.value and not any(p.ever_paid for p in mine):
             found.append(f"payout {row.id}: PAID but {row.provider} never paid it")
-        paid_now = any(p.paid for p in mine)
+        paid_now = bool(held)
         if settled and (row.status == PayoutStatus.PAID.value) != paid_now:
             said = [p.status for p in mine]
             found.append(f"payout {row.id}: {row.status} but {row.provider} says {said}")
