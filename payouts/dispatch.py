@@ -225,6 +225,8 @@ class Dispatcher:
                 conn, user_id=payout.user_id, provider=payout.provider
             )
         if payout.status is PayoutStatus.APPROVED and (not eligibility.eligible or payee is None):
+            if payout.attempts > 1 and await self._taken_before(provider, payout):
+                return
             codes = [r.code for r in eligibility.requirements] or ["PAYOUT_METHOD_UNVERIFIED"]
             await self._record(
                 payout,
@@ -315,6 +317,26 @@ class Dispatcher:
         if not self._inside_window(provider, payout):
             raise OutsideIdempotencyWindow(payout.id, provider.slug)
         return await self._submit(provider, payout, payee)
+
+    async def _taken_before(self, provider: PayoutProvider, payout: Payout) -> bool:
+        """Before the gate holds a payout that an earlier claim may have sent (a worker that
+        died mid-call, a round that failed after the request left): does the provider have it?
+        Then its news is applied (the gate can no longer stop money the provider holds), or, if
+        it cannot say, the payout waits for the next round; False only when it has no record."""
+        if Capability.LOOKUP not in provider.capabilities:
+            return False
+        try:
+            found = await provider.lookup(payout.reference, payout.provider_reference)
+        except (PayoutNotFound, PermanentProviderError):
+            return False
+        except ProviderError as exc:
+            await self._retry_later(payout, f"blocked by the gate; the lookup failed: {exc}")
+            return True
+        if found.state is PayoutState.UNKNOWN:
+            await self._retry_later(payout, "blocked by the gate; the provider cannot tell yet")
+            return True
+        await self._heard(payout, found)
+        return True
 
     @staticmethod
     def _inside_window(provider: PayoutProvider, payout: Payout) -> bool:

@@ -25,6 +25,7 @@ OURS = {
     "providers",
     "compliance",
     "consoles",
+    "sim",
 }
 ALLOWED = {
     "kernel": {"kernel"},
@@ -65,6 +66,10 @@ only through GraphQL operations); `diamonds/` (the shell) may import anything.""
 
 KNOWN_VIOLATIONS: dict[str, set[str]] = {}
 
+TOP = {"sim"}
+"""Tooling at the top, beside `bench/` and `tests/`: it may import any package of ours, and no
+package of ours (the shell included) imports it."""
+
 
 def test_the_domain_and_graph_import_nothing_new_against_the_rule() -> None:
     wrong = {
@@ -77,3 +82,12 @@ def test_the_domain_and_graph_import_nothing_new_against_the_rule() -> None:
     assert {p: sorted(n) for p, n in new.items() if n} == {}, "a new import against the rule"
     fixed = {p: n - found.get(p, set()) for p, n in KNOWN_VIOLATIONS.items()}
     assert {p: sorted(n) for p, n in fixed.items() if n} == {}, "fixed: drop it from the list"
+
+
+def test_nothing_of_ours_imports_the_tooling_at_the_top() -> None:
+    wrong = {
+        str(path.relative_to(ROOT)): sorted(imported_packages(path) & TOP)
+        for package in sorted(OURS - TOP)
+        for path in sorted((ROOT / package).rglob("*.py"))
+    }
+    assert {path: names for path, names in wrong.items() if names} == {}

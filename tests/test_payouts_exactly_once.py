@@ -5,6 +5,7 @@ Each ends with the ledger clean and the money the provider paid equal to what th
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import itertools
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -13,6 +14,7 @@ from typing import Any
 import pytest
 from diamonds_fakes.faults import Fault, FaultKind
 from diamonds_fakes.paypal_server import FakePayPal
+from sqlalchemy import update
 
 from compliance.gate.rules import Requirement
 from economy.app import Economy
@@ -29,6 +31,7 @@ from payouts.requests import request_payout
 from payouts.review import acknowledge_discrepancy, resolve_payout, retry_payout
 from payouts.states import PayoutStatus
 from payouts.store import Payout, load_payout, payout_history
+from payouts.tables import payouts
 from payouts.webhooks import apply_update
 from providers.base import PayoutState, StatusUpdate
 
@@ -479,6 +482,52 @@ async def test_every_order_of_people_worker_webhooks_and_provider_pays_at_most_o
         assert await pp.minor_paid_by_ledger(creator) == pp.minor_paid_at_provider(payout), where
         assert (final.status is PayoutStatus.PAID) == bool(pp.paid_at_provider(payout)), where
         await pp.ledger_is_clean()
+
+
+# -- a crash after the provider took it, then the gate blocks -----------------------------
+
+
+async def test_a_payout_the_provider_took_before_a_crash_is_looked_up_not_put_on_hold(
+    pp: PayPalRig, rich_creator: MakeCreator, economy: Economy
+) -> None:
+    """Found by the simulator (sim/, seed 6): a worker died while PayPal held the request it had
+    made; the creator was then blocked by the gate, and the next worker put the payout ON_HOLD.
+    PayPal paid it anyway: the payment was booked as unexpected while the hold stayed in place,
+    and an approval would have dispatched it again and booked the same payment a second time."""
+    creator = await rich_creator(60_000)
+    payout = await cash_out(pp, creator, 40_000)
+    hang = pp.fake.add_fault(
+        Fault(kind=FaultKind.TIMEOUT, method="POST", path="/v1/payments/payouts", seconds=30)
+    )
+    crashed = asyncio.create_task(pp.worker("w1").run_once())
+    for _ in range(1_000):  # until PayPal holds the request (and hangs on its answer)
+        if hang.hits and pp.fake.batches:
+            break
+        await asyncio.sleep(0.01)
+    crashed.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await crashed
+    _clear_faults(pp.fake)
+    assert len(pp.items_of(payout)) == 1, "PayPal took the request before the worker died"
+    assert (await pp.reload(payout)).status is PayoutStatus.APPROVED
+
+    pp.svc.gate.blocked = [Requirement("SANCTIONS_REVIEW", "under review")]  # type: ignore[attr-defined]
+    async with economy.db.write() as conn:  # the dead worker's lease runs out
+        await conn.execute(
+            update(payouts).where(payouts.c.id == payout.id).values(lease_until=utcnow())
+        )
+    await pp.worker("w2").run_once()
+
+    sent = await pp.reload(payout)
+    assert sent.status is PayoutStatus.SUBMITTED, "PayPal has it: the gate can no longer hold it"
+    pp.fake.set_payout_status(sent.reference, "SUCCESS")
+    assert await pp.deliver_current(sent) == ["applied"]
+    paid = await pp.reload(payout)
+    assert paid.status is PayoutStatus.PAID
+    assert paid.open_discrepancies == 0
+    assert await pp.diamonds(creator) == (20_000, 20_000)
+    assert len(pp.items_of(payout)) == 1
+    await the_money_agrees(pp, creator, payout)
 
 
 # -- helpers ---------------------------------------------------------------------------------
