@@ -126,6 +126,12 @@ def build_parser() -> argparse.ArgumentParser:
         "verify", help="check every ledger invariant; exit 1 and name the rows if one is broken"
     )
     _database_option(verify)
+    verify.add_argument(
+        "--metrics-file",
+        metavar="PATH",
+        help="also write the result as Prometheus metrics into PATH (for node_exporter's "
+        "textfile collector; written only when the checks completed)",
+    )
     verify.set_defaults(command=_ledger_verify)
 
     schema = commands.add_parser("schema", help="print the GraphQL schema (SDL)")
@@ -274,6 +280,8 @@ def _ledger_verify(args: argparse.Namespace) -> int:
     settings = settings_for(args.database_url)
     _require_existing_sqlite(settings.database_url)
     violations, accounts, transfers = asyncio.run(_verify(settings.database_url))
+    if args.metrics_file:
+        _write_verify_metrics(args.metrics_file, len(violations))
     if violations:
         for violation in violations:
             print(f"VIOLATION {violation}")
@@ -281,6 +289,18 @@ def _ledger_verify(args: argparse.Namespace) -> int:
         return EXIT_FAILED
     print(f"ledger verify: OK ({accounts} accounts, {transfers} transfers checked)")
     return EXIT_OK
+
+
+def _write_verify_metrics(path: str, violations: int) -> None:
+    """The result as a node_exporter textfile, replaced at once (written aside, then renamed)."""
+    from prometheus_client import write_to_textfile
+
+    from kernel.clock import utcnow
+    from kernel.metrics import LEDGER_VERIFIED_AT, LEDGER_VERIFY, LEDGER_VIOLATIONS
+
+    LEDGER_VIOLATIONS.set(violations)
+    LEDGER_VERIFIED_AT.set(utcnow().timestamp())
+    write_to_textfile(path, LEDGER_VERIFY)
 
 
 def _require_existing_sqlite(url: str) -> None:

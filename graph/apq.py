@@ -10,19 +10,27 @@ validated (its operation ran): a text that does not is answered with its errors 
 A remembered query keeps its parsed and validated document (`graph.documents.DocumentCache`,
 shared with every request that sends the same text), so a client in a gift storm sends a hash
 and its variables, and the server neither parses nor validates.
+
+With `DIAMONDS_REDIS_URL` set, the texts are also shared between processes through Redis
+(`SharedQueries`), behind each process's bounded cache: a hash registered on one process is found
+on every other, so a client behind a load balancer registers each query once, not once per process
+(docs/scaling.md#persisted-queries).
 """
 
 from __future__ import annotations
 
 import hashlib
+import logging
 import re
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from typing import Any
 
 import orjson
+import redis.asyncio as redis
 from aiohttp import web
 from graphql import ASTValidationRule
+from redis.exceptions import RedisError
 from strawberry.extensions import AddValidationRules, SchemaExtension
 from strawberry.extensions.max_aliases import create_validator as aliases_rule
 from strawberry.extensions.query_depth_limiter import create_validator as depth_rule
@@ -36,7 +44,13 @@ PERSISTED_QUERY_NOT_SUPPORTED = "PERSISTED_QUERY_NOT_SUPPORTED"
 PERSISTED_QUERY_HASH_MISMATCH = "PERSISTED_QUERY_HASH_MISMATCH"
 MAX_PERSISTED_QUERIES = 10_000
 MAX_PERSISTED_QUERY_BYTES = 32 * 1024 * 1024
+SHARED_TTL_SECONDS = 7 * 24 * 3600
+"""How long Redis keeps a shared text after it was last registered or read."""
+SHARED_TIMEOUT_SECONDS = 0.5
+"""The longest a request waits for Redis before it goes on without the shared texts."""
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
+
+log = logging.getLogger(__name__)
 
 
 class PersistedQueryError(Exception):
@@ -55,16 +69,71 @@ def query_hash(query: str) -> str:
     return hashlib.sha256(query.encode()).hexdigest()
 
 
-class PersistedQueries:
-    """Query texts by their SHA-256, the least recently used forgotten past `capacity` texts
-    or `max_bytes` of text (each text counted at its length, its hash at 64)."""
+class SharedQueries:
+    """Persisted query texts in Redis, under `<prefix><sha256>`, for every process on the same
+    Redis. Each key expires `ttl_seconds` after it was last registered or read, so Redis holds
+    only the texts clients still send. A text read back is checked against its hash, and Redis
+    failing or slow (past `SHARED_TIMEOUT_SECONDS`) is logged and taken as "not shared": the
+    client then sends its text again, as it would to a new process."""
 
     def __init__(
-        self, capacity: int = MAX_PERSISTED_QUERIES, max_bytes: int = MAX_PERSISTED_QUERY_BYTES
+        self,
+        url: str,
+        prefix: str,
+        *,
+        ttl_seconds: int = SHARED_TTL_SECONDS,
+        timeout_seconds: float = SHARED_TIMEOUT_SECONDS,
+    ) -> None:
+        self.prefix = prefix
+        self.ttl_seconds = ttl_seconds
+        self._client = redis.Redis.from_url(
+            url, socket_timeout=timeout_seconds, socket_connect_timeout=timeout_seconds
+        )
+
+    async def find(self, digest: str) -> str | None:
+        """The text shared under `digest`, if any (its expiry restarted)."""
+        try:
+            raw = await self._client.getex(self.prefix + digest, ex=self.ttl_seconds)
+        except (RedisError, OSError) as exc:
+            log.warning("persisted queries: cannot read Redis: %s", exc)
+            return None
+        if not isinstance(raw, bytes):
+            return None
+        try:
+            text = raw.decode()
+        except UnicodeDecodeError:
+            text = ""
+        if query_hash(text) != digest:
+            log.warning("persisted queries: the text in Redis for %s is not its query", digest)
+            return None
+        return text
+
+    async def share(self, query: str) -> None:
+        """Share a text that parsed and validated here."""
+        try:
+            await self._client.set(self.prefix + query_hash(query), query, ex=self.ttl_seconds)
+        except (RedisError, OSError) as exc:
+            log.warning("persisted queries: cannot write Redis: %s", exc)
+
+    async def close(self) -> None:
+        await self._client.aclose()
+
+
+class PersistedQueries:
+    """Query texts by their SHA-256, the least recently used forgotten past `capacity` texts
+    or `max_bytes` of text (each text counted at its length, its hash at 64); with `shared`,
+    in front of the texts every process shares through Redis."""
+
+    def __init__(
+        self,
+        capacity: int = MAX_PERSISTED_QUERIES,
+        max_bytes: int = MAX_PERSISTED_QUERY_BYTES,
+        shared: SharedQueries | None = None,
     ) -> None:
         self.capacity = capacity
         self.max_bytes = max_bytes
         self.accounted_bytes = 0
+        self.shared = shared
         self._texts: OrderedDict[str, str] = OrderedDict()
 
     def __len__(self) -> int:
@@ -97,6 +166,29 @@ class PersistedQueries:
                 PERSISTED_QUERY_HASH_MISMATCH, "provided sha does not match query"
             )
         return query
+
+    async def find(self, query: str | None, extensions: Mapping[str, Any] | None) -> str | None:
+        """`resolve`, asking the shared texts for a hash not known here. A text found there is
+        run like one the client sent: this process remembers it once it ran."""
+        try:
+            return self.resolve(query, extensions)
+        except PersistedQueryError as exc:
+            if exc.code != PERSISTED_QUERY_NOT_FOUND or self.shared is None:
+                raise
+            found = await self.shared.find(str((extensions or {})["persistedQuery"]["sha256Hash"]))
+            if found is None:
+                raise
+            return found
+
+    async def keep(self, query: str) -> None:
+        """`remember` here, and share it with the other processes."""
+        self.remember(query)
+        if self.shared is not None:
+            await self.shared.share(query)
+
+    async def close(self) -> None:
+        if self.shared is not None:
+            await self.shared.close()
 
     def registering(self, query: str | None, extensions: Mapping[str, Any] | None) -> bool:
         """Whether a resolved request sends a query text for a hash not remembered yet."""
@@ -131,7 +223,7 @@ class PersistedQueryView:
             request
         )
         for data in parsed if isinstance(parsed, list) else [parsed]:
-            data.query = self.persisted_queries.resolve(data.query, data.extensions)
+            data.query = await self.persisted_queries.find(data.query, data.extensions)
         return parsed
 
     async def execute_single(
@@ -150,7 +242,7 @@ class PersistedQueryView:
             request, request_adapter, sub_response, context, root_value, request_data
         )
         if registering and request_data.query is not None and not failed_before_execution(result):
-            self.persisted_queries.remember(request_data.query)
+            await self.persisted_queries.keep(request_data.query)
         return result
 
     async def __call__(self, request: web.Request) -> web.StreamResponse:

@@ -14,7 +14,7 @@ from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from compliance.service import Compliance
 from economy.app import Economy
 from economy.purchases.setup import PurchaseService
-from graph.apq import OrjsonView, PersistedQueries, PersistedQueryView
+from graph.apq import OrjsonView, PersistedQueries, PersistedQueryView, SharedQueries
 from graph.auth import InvalidToken, principal_from_header
 from graph.context import Context
 from graph.cors import add_graphql_routes
@@ -64,7 +64,11 @@ class DiamondsGraphQLView(
         self.eco = eco
         self.max_query_bytes = eco.settings.max_query_bytes
         self.feeds = Feeds(schema, eco)
-        self.persisted_queries = PersistedQueries()
+        self.persisted_queries = PersistedQueries(
+            shared=SharedQueries(eco.settings.redis_url, f"{eco.settings.redis_channel}:apq:")
+            if eco.settings.redis_url is not None
+            else None
+        )
         self.payouts = payouts
         self.purchases = purchases
 
@@ -165,5 +169,6 @@ def create_app(
         if run_worker:
             app.cleanup_ctx.append(embedded_worker(payouts))
         app.on_cleanup.append(lambda _app: payouts.providers.close())
+    app.on_cleanup.append(lambda _app: view.persisted_queries.close())
     app.on_cleanup.append(close_economy)
     return app

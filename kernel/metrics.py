@@ -6,6 +6,10 @@ the bank outbox (`PAYOUTS`, `UNKNOWN_*`, `BANK_OUTBOX_*`) are set just before a 
 "mostrecent" mode so that with `serve --workers N` the worker that answered the scrape wins.
 With `PROMETHEUS_MULTIPROC_DIR` set (the shell sets it for N > 1) the processes' values are
 summed through files in that folder (`render`).
+
+`LEDGER_VERIFY` is a registry of its own, not served at `/metrics`: `diamonds ledger verify
+--metrics-file` writes it for node_exporter's textfile collector (the alert rules in
+ops/prometheus/alerts.yml read it).
 """
 
 from __future__ import annotations
@@ -53,6 +57,12 @@ PAYOUTS = Gauge(
 UNKNOWN_WAITING = Gauge(
     "diamonds_payouts_unknown_waiting",
     "Payouts whose provider outcome is unknown (status UNKNOWN), waiting to be looked up.",
+    multiprocess_mode="mostrecent",
+)
+UNKNOWN_WINDOW_SECONDS = Gauge(
+    "diamonds_payouts_unknown_window_seconds",
+    "How long an UNKNOWN payout may wait before an operator should look: the worker's longest "
+    "backoff between tries, plus a lease and the lookup delay (from the payout policy).",
     multiprocess_mode="mostrecent",
 )
 UNKNOWN_OLDEST_SECONDS = Gauge(
@@ -105,6 +115,18 @@ LIVE_EVENTS_DROPPED = Counter(
     "Live subscribers dropped because they fell behind (their queued events are lost), by where "
     "they overflowed: the event bus or a shared subscription's feed.",
     ["where"],
+)
+
+LEDGER_VERIFY = CollectorRegistry()
+LEDGER_VIOLATIONS = Gauge(
+    "diamonds_ledger_verify_violations",
+    "Violations of the ledger's invariants the last completed `diamonds ledger verify` found.",
+    registry=LEDGER_VERIFY,
+)
+LEDGER_VERIFIED_AT = Gauge(
+    "diamonds_ledger_verify_completed_timestamp_seconds",
+    "When the last `diamonds ledger verify` completed its checks (Unix time).",
+    registry=LEDGER_VERIFY,
 )
 
 

@@ -1,5 +1,6 @@
 """The payout gauges `/metrics` reads at scrape time: payouts by status and provider, the unknown
-outcomes waiting and the oldest one's age, and each bank rail's outbox depth and oldest entry.
+outcomes waiting, the oldest one's age and how long one may wait, and each bank rail's outbox
+depth and oldest entry.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from kernel.metrics import (
     PAYOUTS,
     UNKNOWN_OLDEST_SECONDS,
     UNKNOWN_WAITING,
+    UNKNOWN_WINDOW_SECONDS,
 )
 from payouts.service import PayoutService
 from payouts.states import PayoutStatus
@@ -23,6 +25,7 @@ from payouts.tables import payouts
 from providers.bank.outbox import QueuedEntry
 from providers.bank.provider import BankProvider
 from providers.errors import ProviderConfigError
+from settings.payouts import PayoutPolicy
 
 _counted: set[tuple[str, str]] = set()
 """The (status, provider) pairs this process has set (`clear()` does not work across processes)."""
@@ -52,11 +55,20 @@ async def refresh_payout_gauges(svc: PayoutService) -> None:
     _counted.update(now_counted)
     UNKNOWN_WAITING.set(sum(n for s, _p, n in counts if s == PayoutStatus.UNKNOWN.value))
     UNKNOWN_OLDEST_SECONDS.set(_age(oldest_unknown, moment))
+    UNKNOWN_WINDOW_SECONDS.set(unknown_window_seconds(svc.policy))
     for provider in _bank_rails(svc):
         waiting: list[QueuedEntry] = await asyncio.to_thread(provider.outbox.open_batch)
         oldest = min((e.queued_at for e in waiting), default=None)
         BANK_OUTBOX_DEPTH.labels(provider.slug).set(len(waiting))
         BANK_OUTBOX_OLDEST_SECONDS.labels(provider.slug).set(_age(oldest, moment))
+
+
+def unknown_window_seconds(policy: PayoutPolicy) -> float:
+    """How long an UNKNOWN payout may wait before an operator should look: the worker tries it
+    again at least this often (the longest backoff, plus a lease for a try in flight and the
+    lookup delay), so one past it is one the provider could not tell about on several tries, a
+    worker that is not running, or one parked for FINANCE (`NEEDS_OPERATOR`)."""
+    return policy.retry_max_seconds + policy.lease_seconds + policy.lookup_after_seconds
 
 
 def _bank_rails(svc: PayoutService) -> list[BankProvider]:

@@ -40,6 +40,7 @@ from graph.server import create_app
 from kernel.logs import JsonFormatter
 from payouts.dispatch import Dispatcher
 from payouts.eligibility import ComplianceGate
+from payouts.gauges import unknown_window_seconds
 from payouts.service import PayoutService
 from payouts.states import PayoutStatus
 from payouts.store import load_payout
@@ -264,6 +265,9 @@ async def test_a_run_logs_request_ids_and_payout_ids_and_no_secret_and_metrics_c
     assert grew("diamonds_provider_call_seconds_count", provider="paypal", call="submit") == 1
     assert after[("diamonds_payouts", (("provider", "paypal"), ("status", "PAID")))] == 1
     assert after[("diamonds_payouts_unknown_waiting", ())] == 0
+    assert after[("diamonds_payouts_unknown_window_seconds", ())] == unknown_window_seconds(
+        served.svc.policy
+    )
 
     lines = [json.loads(line) for line in json_logs.getvalue().splitlines()]
     assert lines, "nothing was logged"
