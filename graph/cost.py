@@ -21,6 +21,7 @@ from graphql import (
     FieldNode,
     FragmentDefinitionNode,
     FragmentSpreadNode,
+    GraphQLArgument,
     GraphQLError,
     GraphQLField,
     GraphQLNamedType,
@@ -144,7 +145,7 @@ class _Counter:
         given: ValueNode | None = next(
             (a.value for a in node.arguments or () if a.name.value == PAGE_ARGUMENT), None
         )
-        value: object = argument.default_value
+        value = _default_of(argument)
         if isinstance(given, IntValueNode):
             value = int(given.value)
         elif isinstance(given, VariableNode):
@@ -154,6 +155,18 @@ class _Counter:
         if value is Undefined or not isinstance(value, int) or isinstance(value, bool):
             value = DEFAULT_PAGE_SIZE
         return min(max(value, 0), MAX_PAGE_SIZE)
+
+
+def _default_of(argument: GraphQLArgument) -> object:
+    """An argument's default: the schema's Python value, or (in a schema built from SDL) its
+    literal."""
+    if argument.default_value is not Undefined:
+        return argument.default_value
+    default = getattr(argument, "default", None)
+    literal = getattr(default, "literal", None)
+    if isinstance(literal, IntValueNode):
+        return int(literal.value)
+    return getattr(default, "value", Undefined)
 
 
 def _field_definition(
