@@ -6,6 +6,7 @@ and ADMIN; and the one rule for staff accounts: shown only to staff and to thems
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 from aiohttp import web
 
@@ -32,6 +33,8 @@ class Context:
     compliance: Compliance = field(init=False)
     """Compliance's services, on the economy's database and settings."""
     _user: User | None = field(default=None, init=False)
+    over_websocket: ClassVar[bool] = False
+    """The caller is connected by websocket (`graph.websocket`): it signs in at connection_init."""
 
     def __post_init__(self) -> None:
         self.loaders = Loaders(self.eco)
@@ -40,7 +43,7 @@ class Context:
     async def user(self) -> User:
         """The caller's user record; UNAUTHENTICATED without a token."""
         if self.principal.subject is None:
-            raise unauthenticated()
+            raise unauthenticated(websocket=self.over_websocket)
         if self._user is None:
             self._user = await self.eco.users.ensure(
                 self.principal.subject, staff=self.principal.is_staff
@@ -80,6 +83,6 @@ class Context:
 
     async def require_money_of(self, user_id: int, what: str) -> None:
         if not self.principal.authenticated:
-            raise unauthenticated()
+            raise unauthenticated(websocket=self.over_websocket)
         if not await self.may_see_money_of(user_id):
             raise forbidden(f"see {what}")

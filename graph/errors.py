@@ -30,10 +30,17 @@ class ApiError(Exception):
         self.extensions: dict[str, Any] = {"code": code}
 
 
-def unauthenticated() -> ApiError:
-    return ApiError(
-        "UNAUTHENTICATED", "sign in first: send an 'Authorization: Bearer <token>' header"
-    )
+SIGN_IN_OVER_HTTP = "sign in first: send an 'Authorization: Bearer <token>' header"
+SIGN_IN_OVER_WEBSOCKET = (
+    "sign in first: connect again with the token in the connection_init payload "
+    '(connectionParams {"Authorization": "Bearer <token>"})'
+)
+
+
+def unauthenticated(*, websocket: bool = False) -> ApiError:
+    """UNAUTHENTICATED, saying how to sign in on the caller's transport: a header over HTTP,
+    the `connection_init` payload over the websocket (a connection signs in once)."""
+    return ApiError("UNAUTHENTICATED", SIGN_IN_OVER_WEBSOCKET if websocket else SIGN_IN_OVER_HTTP)
 
 
 def forbidden(what: str) -> ApiError:

@@ -27,7 +27,7 @@ from collections import deque
 from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Any, TypeVar
+from typing import Any, ClassVar, TypeVar
 
 import orjson
 from graphql import FieldNode, GraphQLError, OperationDefinitionNode, OperationType, parse
@@ -111,6 +111,7 @@ def too_slow(exc: SubscriberTooSlow) -> ApiError:
 class FeedContext(Context):
     """The context of a shared execution: nobody in particular, plus the snapshot channel."""
 
+    over_websocket: ClassVar[bool] = True
     snapshots: Snapshots = field(default_factory=Snapshots)
 
 
@@ -280,6 +281,8 @@ class Feed:
                     payload: dict[str, Any] = {"data": result.data}
                     if result.errors:
                         payload["errors"] = [e.formatted for e in result.errors]
+                    if result.extensions:  # the cost (`graph.cost`), as unshared ones have
+                        payload["extensions"] = result.extensions
                     self._publish(message("next", payload))
             self._finish(message("complete", None))
         except asyncio.CancelledError:

@@ -22,7 +22,7 @@ class _RequireRoles(BasePermission):
     def has_permission(self, source: Any, info: Info[Context, None], **kwargs: Any) -> bool:
         principal = info.context.principal
         if not principal.authenticated:
-            raise unauthenticated()
+            raise unauthenticated(websocket=info.context.over_websocket)
         if self.roles and not principal.has(*self.roles):
             needed = " or ".join(r.value for r in self.roles)
             raise forbidden(f"{self.action} (needs the {needed} role)")

@@ -16,6 +16,7 @@ from strawberry.types import ExecutionContext
 from graph.apq import operation_limits
 from graph.audit.schema import AuditQueries
 from graph.compliance.schema import ComplianceMutations, ComplianceQueries
+from graph.cost import QueryCostLimit
 from graph.documents import DocumentCache
 from graph.errors import should_mask
 from graph.gifts.schema import GiftMutations, GiftQueries
@@ -115,6 +116,7 @@ schema = DiamondsSchema(
         # Parsing and validation once per distinct query text (a validation cache keyed by the
         # limiters' rules would miss every time: they are new objects for each request).
         DocumentCache,
+        QueryCostLimit,  # after DocumentCache, which validates: refuses what costs too much
         OperationChoice,  # several operations need an operationName
         lambda: MaskErrors(should_mask_error=should_mask, error_message="Unexpected error."),
         MarkStaff,

@@ -19,7 +19,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any
+from typing import Any, ClassVar
 
 import orjson
 from aiohttp import ClientConnectionResetError, WSMsgType, web
@@ -66,6 +66,7 @@ EXPIRED_REASON = "the token has expired"
 class ConnectionContext(Context):
     """The context of a websocket connection: authenticated by `connection_init`."""
 
+    over_websocket: ClassVar[bool] = True
     connection_params: dict[str, Any] | None = None
     header_problem: str | None = None
     """Why the upgrade request's Authorization header was refused, if it was."""

@@ -24,6 +24,9 @@ log = logging.getLogger(__name__)
 INTROSPECTION_CHOICES = ("everyone", "signed-in", "staff", "nobody")
 """Who may introspect the schema, from the widest to none (`DIAMONDS_INTROSPECTION`)."""
 
+DEFAULT_MAX_QUERY_COST = 10_000
+"""The costliest operation served by default (`DIAMONDS_MAX_QUERY_COST`, `graph.cost`)."""
+
 DEV_JWT_SECRET = "diamonds-development-secret-do-not-use-in-production"  # noqa: S105
 _CURRENCY = re.compile(r"^[A-Z]{3}$")
 
@@ -93,6 +96,9 @@ class Settings:
     (FINANCE and ADMIN) or `nobody`; production's default is `signed-in`."""
     max_query_bytes: int = 100_000
     """The longest query text (UTF-8 bytes) an HTTP request may send; a longer one is a 413."""
+    max_query_cost: int = DEFAULT_MAX_QUERY_COST
+    """The costliest operation served: every field 1, a page of `first` items multiplying what
+    each item asks for (`graph.cost`); a costlier one is refused with `QUERY_TOO_COSTLY`."""
     gift_batch_size: int = 256
     """Gifts booked together in one database transaction at most (1: one at a time)."""
     db_pool_size: int = 20
@@ -184,6 +190,9 @@ class Settings:
                 INTROSPECTION_CHOICES,
             ),
             max_query_bytes=read.integer("DIAMONDS_MAX_QUERY_BYTES", 100_000, 1_000, 10_000_000),
+            max_query_cost=read.integer(
+                "DIAMONDS_MAX_QUERY_COST", DEFAULT_MAX_QUERY_COST, 100, 100_000_000
+            ),
             gift_batch_size=read.integer("DIAMONDS_GIFT_BATCH_SIZE", 256, 1, 10_000),
             db_pool_size=read.integer("DIAMONDS_DB_POOL_SIZE", 20, 1, 1_000),
             db_max_overflow=read.optional_integer("DIAMONDS_DB_MAX_OVERFLOW", 0, 1_000),

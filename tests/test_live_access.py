@@ -12,6 +12,7 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from economy.app import Economy
 from economy.events import wallet_topic
+from graph.errors import SIGN_IN_OVER_HTTP, SIGN_IN_OVER_WEBSOCKET
 from graph.global_ids import to_global_id
 from graph.schema import schema
 from graph.server import create_app
@@ -100,6 +101,24 @@ async def test_wallets_and_payouts_need_a_signed_in_caller(api: Any, query: str)
     await client.ws.close()
     assert message["type"] == "error", message
     assert [e["extensions"]["code"] for e in message["payload"]] == ["UNAUTHENTICATED"]
+
+
+@pytest.mark.parametrize("query", [WALLET_CHANGED, PAYOUT_STATUS_CHANGED])
+async def test_an_anonymous_subscriber_is_told_to_sign_in_with_connection_init(
+    api: Any, graphql: Any, query: str
+) -> None:
+    client = await connect(api.session, str(api.make_url("/graphql")))  # anonymous
+    op = await client.subscribe(query)
+    message = await client.next_for(op)
+    await client.ws.close()
+    [error] = message["payload"]
+    assert error["message"] == SIGN_IN_OVER_WEBSOCKET
+    assert "connection_init" in error["message"]
+    assert '{"Authorization": "Bearer <token>"}' in error["message"]
+    assert "header" not in error["message"]
+    # Over HTTP the same refusal names the header.
+    over_http = await graphql("{ me { subject } }")
+    assert [e["message"] for e in over_http.errors] == [SIGN_IN_OVER_HTTP]
 
 
 def test_no_one_can_name_another_users_wallet_or_payouts() -> None:

@@ -9,7 +9,11 @@ from typing import Any
 
 from aiohttp.test_utils import TestClient
 
+from settings.service import DEFAULT_MAX_QUERY_COST
+
 CATALOG = "{ giftCatalog { name coins } }"
+COST_OF_CATALOG = {"cost": {"requested": 3, "limit": DEFAULT_MAX_QUERY_COST}}
+"""What every answer to CATALOG reports in `extensions` (`graph.cost`)."""
 
 
 def sha(query: str) -> str:
@@ -51,7 +55,10 @@ async def test_an_unknown_hash_is_asked_for_then_the_hash_alone_runs_the_query(
             ]
         },
     )
-    expected = {"data": {"giftCatalog": [{"name": "Rose", "coins": 1}]}}
+    expected = {
+        "data": {"giftCatalog": [{"name": "Rose", "coins": 1}]},
+        "extensions": COST_OF_CATALOG,
+    }
     assert registered == (200, expected)
     assert by_hash == (200, expected)
     assert (by_get.status, await by_get.json()) == (200, expected)
@@ -110,10 +117,11 @@ async def test_a_hash_registered_with_a_text_that_does_not_parse_or_validate_is_
     await post(api, {"query": CATALOG, "extensions": persisted(digest)})
     assert await post(api, {"extensions": persisted(digest)}) == (
         200,
-        {"data": {"giftCatalog": []}},
+        {"data": {"giftCatalog": []}, "extensions": COST_OF_CATALOG},
     )
 
 
 async def test_queries_without_the_extension_work_as_before(api: TestClient[Any, Any]) -> None:
     status, body = await post(api, {"query": "{ giftCatalog { name } }"})
+    assert body.pop("extensions")["cost"]["requested"] == 2
     assert (status, body) == (200, {"data": {"giftCatalog": []}})

@@ -46,10 +46,11 @@ async def test_the_named_operation_runs(
 ) -> None:
     first = await send(api, method, {"query": TWO, "operationName": "First"}, accept)
     second = await send(api, method, {"query": TWO, "operationName": "Second"}, accept)
-    assert first == (200, {"data": {"__typename": "Query"}})
-    assert second == (200, {"data": {"giftCatalog": []}})
+    assert (first[0], first[1]["data"]) == (200, {"__typename": "Query"})
+    assert (second[0], second[1]["data"]) == (200, {"giftCatalog": []})
+    assert second[1]["extensions"]["cost"]["requested"] == 2  # the operation named, not both
     alone = await send(api, method, {"query": "query Only { __typename }"}, accept)
-    assert alone == (200, {"data": {"__typename": "Query"}})
+    assert (alone[0], alone[1]["data"]) == (200, {"__typename": "Query"})
 
 
 async def test_a_websocket_subscribe_with_several_operations_and_no_name_is_refused(
