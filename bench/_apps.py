@@ -9,6 +9,7 @@ import strawberry
 from aiohttp import web
 from strawberry.types import Info
 
+from bench import _gcwatch
 from diamonds.workers import service_app
 from economy.app import Economy
 from graph.context import Context
@@ -47,6 +48,7 @@ bench_schema = DiamondsSchema(
 
 
 def bench_app(eco: Economy, payout_worker: bool) -> web.Application:
+    _gcwatch.install()  # with BENCH_GC_DIR set: this process's collections, timed
     app = service_app(eco, payout_worker)
     for route in app.router.routes():
         if isinstance(route.handler, DiamondsGraphQLView):

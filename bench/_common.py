@@ -12,9 +12,11 @@ import math
 import os
 import platform
 import secrets
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import AsyncIterator, Iterator, Sequence
 from dataclasses import dataclass
@@ -26,6 +28,7 @@ import asyncpg  # type: ignore[import-untyped]
 from sqlalchemy import insert
 from sqlalchemy.engine import make_url
 
+from bench._gcwatch import ENV as ENV_GC_DIR
 from diamonds.migrate import upgrade
 from economy.app import Economy
 from economy.catalog import list_gifts, put_gift
@@ -308,6 +311,8 @@ class Servers:
     """The URL they answer on."""
     session: int
     """Their process session (every server process is in it), for `bench._cpu`."""
+    gc_dir: str
+    """Where each server process times its garbage collections, for `bench._gcwatch`."""
 
 
 @contextlib.contextmanager
@@ -323,12 +328,13 @@ def servers(
     Yields them once they answer."""
     command = [sys.executable, "-m", "bench._serve", "--database-url", url, "--port", str(port)]
     command += ["--workers", str(workers), "--app", app]
-    full_env = {**os.environ, "DIAMONDS_JWT_SECRET": JWT_SECRET, **(env or {})}
+    gc_dir = tempfile.mkdtemp(prefix="bench-gc-")
+    full_env = {**os.environ, "DIAMONDS_JWT_SECRET": JWT_SECRET, ENV_GC_DIR: gc_dir, **(env or {})}
     process = subprocess.Popen(command, cwd=ROOT, env=full_env, start_new_session=True)  # noqa: S603
     base = f"http://127.0.0.1:{port}"
     try:
         asyncio.run(_wait_until_up(base, process, workers))
-        yield Servers(base=base, session=process.pid)
+        yield Servers(base=base, session=process.pid, gc_dir=gc_dir)
     finally:
         with contextlib.suppress(ProcessLookupError):
             os.kill(process.pid, signal.SIGTERM)
@@ -337,6 +343,7 @@ def servers(
         except subprocess.TimeoutExpired:
             os.killpg(process.pid, signal.SIGKILL)
             process.wait()
+        shutil.rmtree(gc_dir, ignore_errors=True)
 
 
 async def _wait_until_up(base: str, process: subprocess.Popen[bytes], workers: int) -> None:

@@ -17,6 +17,7 @@ from typing import Any
 import aiohttp
 import orjson
 
+from bench import _gcwatch
 from bench._cpu import CpuSample, sample
 
 SEND_GIFT = (
@@ -47,6 +48,8 @@ class LoadPlan:
     """Stop after this many requests (then `duration` is only a time limit)."""
     server_session: int | None = None
     """The servers' process session: their CPU time over the measured window is reported."""
+    server_gc_dir: str | None = None
+    """Where the servers time their garbage collections (`bench._gcwatch`): reported likewise."""
 
 
 @dataclass
@@ -62,6 +65,8 @@ class LoadResult:
     """Keys whose outcome the client never learned (a transport error)."""
     cpu: CpuSample | None = None
     """CPU used over the measured window by the servers, PostgreSQL and this load generator."""
+    gc: dict[str, Any] | None = None
+    """The servers' garbage collections over the measured window (`bench._gcwatch.window`)."""
     sent_at: dict[str, float] = field(default_factory=dict)
     cpu: CpuSample | None = None
     """CPU used over the measured window by the servers, PostgreSQL and this load generator."""
@@ -165,8 +170,12 @@ async def generate(plan: LoadPlan) -> LoadResult:
         async def watch_cpu() -> None:
             await asyncio.sleep(max(0.0, measure_from - time.perf_counter()))
             first = sample(plan.server_session)
+            gc_first, since = _gcwatch.read(plan.server_gc_dir), time.monotonic_ns()
             await asyncio.sleep(max(0.0, measure_to - time.perf_counter()))
             result.cpu = sample(plan.server_session) - first
+            gc_last = _gcwatch.read(plan.server_gc_dir)
+            if gc_first is not None and gc_last is not None:
+                result.gc = _gcwatch.window(gc_first, gc_last, since, time.monotonic_ns())
 
         watcher = asyncio.create_task(watch_cpu())
         await asyncio.gather(*(worker(i) for i in range(plan.concurrency)))

@@ -126,6 +126,7 @@ def run(url: str, args: argparse.Namespace, duration: float, warmup: float) -> d
                     duration=duration,
                     key_prefix=name,
                     server_session=running.session,
+                    server_gc_dir=running.gc_dir,
                 )
             )
     accepted = [pair for name in ("hot", "spread") for pair in phases[name].accepted]
@@ -161,6 +162,7 @@ def run(url: str, args: argparse.Namespace, duration: float, warmup: float) -> d
         "hot_vs_baseline": round(rate(hot) / rate(baseline), 3) if rate(baseline) else None,
         "hot_vs_spread": round(rate(hot) / rate(spread), 3) if rate(spread) else None,
         "cpu_ms_per_request": {name: cpu_per_request(r) for name, r in phases.items()},
+        "gc": {name: gc_per_phase(r) for name, r in phases.items()},
         **check,
         "ledger_verify_ok": status == 0,
         "ledger_verify": verify_line,
@@ -176,6 +178,19 @@ def cpu_per_request(result: LoadResult) -> dict[str, float] | None:
         "servers": round(result.cpu.servers * per, 3),
         "postgres": round(result.cpu.postgres * per, 3),
         "load_generator": round(result.cpu.client * per, 3),
+    }
+
+
+def gc_per_phase(result: LoadResult) -> dict[str, Any] | None:
+    """The servers' collections over the measured window: per generation (0, 1, 2) how many and
+    their pause and its CPU time in ms, the longest full one, and per request the pauses' and
+    their CPU time's milliseconds."""
+    if result.gc is None or not result.requests:
+        return None
+    return {
+        **result.gc,
+        "pause_ms_per_request": round(sum(result.gc["pause_ms"]) / result.requests, 4),
+        "cpu_ms_per_request": round(sum(result.gc["cpu_ms"]) / result.requests, 4),
     }
 
 
@@ -243,6 +258,15 @@ def report(f: dict[str, Any]) -> None:
                 f"CPU per request, {name + ':':9} servers {cpu['servers']:.2f} ms, "
                 f"PostgreSQL {cpu['postgres']:.2f} ms, "
                 f"load generator {cpu['load_generator']:.2f} ms"
+            )
+    for name, collections in f["gc"].items():
+        if collections is not None:
+            say(
+                f"GC, {name + ':':9} collections per generation {collections['collections']}, "
+                f"pauses {collections['pause_ms']} ms (CPU {collections['cpu_ms']}), longest "
+                f"full {collections['full_max_ms']} ms; per request "
+                f"{collections['pause_ms_per_request']:.3f} ms "
+                f"(CPU {collections['cpu_ms_per_request']:.3f})"
             )
     if f.get("errors_by_kind"):
         say(f"errors: {f['errors_by_kind']}")

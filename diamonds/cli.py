@@ -355,6 +355,7 @@ def _serve(args: argparse.Namespace) -> int:
     banner: list[str] = []
 
     async def build() -> web.Application:
+        from diamonds.collector import collector_on_startup
         from economy.app import Economy
 
         eco = await Economy.start(settings)
@@ -364,10 +365,12 @@ def _serve(args: argparse.Namespace) -> int:
 
                 summary = await load_demo(eco)
                 banner.extend(_demo_banner(summary, demo_tokens(settings)[VIEWER]))
-            return create_app(eco, run_worker=not args.no_worker)
+            app = create_app(eco, run_worker=not args.no_worker)
         except BaseException:
             await eco.close()
             raise
+        app.on_startup.append(collector_on_startup(settings))
+        return app
 
     def announce(*_ignored: object) -> None:
         what = "GraphiQL" if settings.development else "the GraphQL API"

@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING
 from aiohttp import web
 from prometheus_client import multiprocess
 
+from diamonds.collector import collector_on_startup
 from kernel.metrics import MULTIPROC_ENV
 from settings.service import Settings
 
@@ -230,6 +231,7 @@ async def _serve(
     except BaseException:
         await eco.close()
         raise
+    app.on_startup.append(collector_on_startup(settings))
     runner = web.AppRunner(
         app,
         handle_signals=False,

@@ -270,7 +270,9 @@ class GiftDesk:
             elif isinstance(outcome, _Replay):
                 replays.append((waiting, outcome.transaction_id))
             elif not waiting.answer.done():
-                waiting.answer.set_exception(outcome)
+                # A refusal is an answer, not a crash: without its traceback, whose frames hold
+                # this batch (and so this future), the answer makes no reference cycle.
+                waiting.answer.set_exception(outcome.with_traceback(None))
         self._eco.events.publish(*events)
         if replays:
             async with self._eco.db.read() as conn:

@@ -107,6 +107,9 @@ def refusals_as(
             try:
                 return await resolve(*args, **kwargs)
             except DomainError as exc:
+                # Answered as data: its traceback (this frame and the resolver's, which hold the
+                # request's context) would only keep a reference cycle alive.
+                exc.__traceback__ = None
                 return payload(errors=payload_errors(error_type, codes, exc), **refused)
 
         return resolve_or_refuse

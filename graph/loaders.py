@@ -41,15 +41,21 @@ class Loaders:
         while self._reads:
             await asyncio.wait(tuple(self._reads))
 
-    def _loader(self, read: Callable[[Sequence[K]], Read[V]]) -> DataLoader[K, V]:
+    def _loader(self, read: Callable[[Economy, Sequence[K]], Read[V]]) -> DataLoader[K, V]:
+        # The batch function holds the economy and the set of reads, not these loaders: a loader
+        # that pointed back at its `Loaders` would make a reference cycle of every request's
+        # loaders, freed only by the cyclic garbage collector (graph.execution says why that
+        # matters).
+        eco, reads = self._eco, self._reads
+
         async def load(keys: Sequence[K]) -> list[V]:
             # Strawberry cancels a batch once every caller waiting on it is gone (a closed
             # websocket, say). A read cut off mid-statement makes SQLAlchemy throw its connection
             # away from a task nobody awaits, and aiosqlite's close can then wait forever; so
             # the read runs to its end in a task of its own, and the cancelled batch waits for it.
-            task = asyncio.create_task(read(keys))
-            self._reads.add(task)
-            task.add_done_callback(self._reads.discard)
+            task = asyncio.create_task(read(eco, keys))
+            reads.add(task)
+            task.add_done_callback(reads.discard)
             try:
                 return await asyncio.shield(task)
             except asyncio.CancelledError:
@@ -60,36 +66,40 @@ class Loaders:
 
     @cached_property
     def user(self) -> DataLoader[int, User | None]:
-        return self._loader(self._users)
+        return self._loader(_users)
 
     @cached_property
     def gift(self) -> DataLoader[int, Gift | None]:
-        return self._loader(self._gifts)
+        return self._loader(_gifts)
 
     @cached_property
     def stream(self) -> DataLoader[int, Stream | None]:
-        return self._loader(self._streams)
+        return self._loader(_streams)
 
     @cached_property
     def balance(self) -> DataLoader[int, Balance]:
-        return self._loader(self._balances)
+        return self._loader(_balances)
 
-    async def _users(self, ids: Sequence[int]) -> list[User | None]:
-        async with self._eco.db.read() as conn:
-            found = await users_by_ids(conn, ids)
-        return [found.get(i) for i in ids]
 
-    async def _gifts(self, ids: Sequence[int]) -> list[Gift | None]:
-        async with self._eco.db.read() as conn:
-            found = await gifts_by_ids(conn, ids)
-        return [found.get(i) for i in ids]
+async def _users(eco: Economy, ids: Sequence[int]) -> list[User | None]:
+    async with eco.db.read() as conn:
+        found = await users_by_ids(conn, ids)
+    return [found.get(i) for i in ids]
 
-    async def _streams(self, ids: Sequence[int]) -> list[Stream | None]:
-        async with self._eco.db.read() as conn:
-            found = await streams_by_ids(conn, ids)
-        return [found.get(i) for i in ids]
 
-    async def _balances(self, account_ids: Sequence[int]) -> list[Balance]:
-        async with self._eco.db.read() as conn:
-            found = await wallet_balances(conn, account_ids)
-        return [found[i] for i in account_ids]
+async def _gifts(eco: Economy, ids: Sequence[int]) -> list[Gift | None]:
+    async with eco.db.read() as conn:
+        found = await gifts_by_ids(conn, ids)
+    return [found.get(i) for i in ids]
+
+
+async def _streams(eco: Economy, ids: Sequence[int]) -> list[Stream | None]:
+    async with eco.db.read() as conn:
+        found = await streams_by_ids(conn, ids)
+    return [found.get(i) for i in ids]
+
+
+async def _balances(eco: Economy, account_ids: Sequence[int]) -> list[Balance]:
+    async with eco.db.read() as conn:
+        found = await wallet_balances(conn, account_ids)
+    return [found[i] for i in account_ids]

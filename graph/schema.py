@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 from datetime import date, datetime
+from typing import Any
 
 import strawberry
 from graphql import GraphQLError
@@ -19,6 +20,7 @@ from graph.compliance.schema import ComplianceMutations, ComplianceQueries
 from graph.cost import QueryCostLimit
 from graph.documents import DocumentCache
 from graph.errors import should_mask
+from graph.execution import AcyclicExecutor, drop_tracebacks
 from graph.gifts.schema import GiftMutations, GiftQueries
 from graph.gifts.subscriptions import GiftSubscriptions
 from graph.global_ids import Node
@@ -84,7 +86,13 @@ class Subscription(
 
 
 class DiamondsSchema(strawberry.Schema):
-    """Logs only the unexpected: public errors (bad input, auth) are the caller's business."""
+    """Runs every operation on `AcyclicExecutor` (a finished request leaves no reference cycle)
+    and logs only the unexpected: public errors (bad input, auth) are the caller's business.
+    Once logged, an error's traceback is dropped (`drop_tracebacks`)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("execution_context_class", AcyclicExecutor)
+        super().__init__(*args, **kwargs)
 
     def process_errors(
         self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
@@ -97,6 +105,7 @@ class DiamondsSchema(strawberry.Schema):
                     error.message,
                     exc_info=error.original_error,
                 )
+        drop_tracebacks(errors)  # logged: the frames they hold are no longer needed
 
 
 schema = DiamondsSchema(

@@ -105,6 +105,12 @@ class Settings:
     """Database connections each process keeps open."""
     db_max_overflow: int | None = None
     """Connections opened beyond the pool under load, and closed after (None: the pool size)."""
+    gc_threshold: int = 10_000
+    """The cyclic garbage collector's generation-0 threshold in a `diamonds serve` process
+    (allocations between young collections; Python's default is 700)."""
+    gc_freeze: bool = True
+    """Whether a `diamonds serve` process freezes what its start-up built (`gc.freeze()`), so
+    that full collections no longer walk those ~190,000 long-lived objects."""
 
     cors: CorsSettings = field(default_factory=CorsSettings)
     """Browser origins allowed to call `/graphql` across origins (`settings.cors`)."""
@@ -196,6 +202,8 @@ class Settings:
             gift_batch_size=read.integer("DIAMONDS_GIFT_BATCH_SIZE", 256, 1, 10_000),
             db_pool_size=read.integer("DIAMONDS_DB_POOL_SIZE", 20, 1, 1_000),
             db_max_overflow=read.optional_integer("DIAMONDS_DB_MAX_OVERFLOW", 0, 1_000),
+            gc_threshold=read.integer("DIAMONDS_GC_THRESHOLD", 10_000, 100, 1_000_000),
+            gc_freeze=read.boolean("DIAMONDS_GC_FREEZE", True),
             cors=CorsSettings.from_env(env, problems, development=development),
             compliance=ComplianceSettings.from_env(env, problems, development=development),
             payouts=PayoutPolicy.from_env(env, problems),

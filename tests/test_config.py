@@ -42,6 +42,7 @@ def test_the_defaults_run_a_development_service_on_a_local_sqlite_file(
     assert settings.max_gift_quantity == 10_000
     assert settings.max_grant_coins == 100_000_000
     assert settings.diamond_wallet_shards == 16
+    assert (settings.gc_threshold, settings.gc_freeze) == (10_000, True)
 
 
 def test_every_variable_is_read() -> None:
@@ -58,6 +59,8 @@ def test_every_variable_is_read() -> None:
             "DIAMONDS_MAX_GIFT_QUANTITY": "99",
             "DIAMONDS_MAX_GRANT_COINS": "5000",
             "DIAMONDS_DIAMOND_WALLET_SHARDS": "4",
+            "DIAMONDS_GC_THRESHOLD": "2500",
+            "DIAMONDS_GC_FREEZE": "off",
         }
     )
 
@@ -73,6 +76,7 @@ def test_every_variable_is_read() -> None:
     }
     assert (settings.max_gift_quantity, settings.max_grant_coins) == (99, 5_000)
     assert settings.diamond_wallet_shards == 4
+    assert (settings.gc_threshold, settings.gc_freeze) == (2_500, False)
 
 
 @pytest.mark.parametrize(
@@ -107,6 +111,8 @@ def test_a_command_line_database_url_overrides_the_environment() -> None:
         ({"DIAMONDS_DIAMOND_WALLET_SHARDS": "257"}, "DIAMONDS_DIAMOND_WALLET_SHARDS"),
         ({"DIAMONDS_MAX_QUERY_COST": "many"}, "DIAMONDS_MAX_QUERY_COST"),
         ({"DIAMONDS_MAX_QUERY_COST": "99"}, "DIAMONDS_MAX_QUERY_COST"),
+        ({"DIAMONDS_GC_THRESHOLD": "50"}, "DIAMONDS_GC_THRESHOLD"),
+        ({"DIAMONDS_GC_FREEZE": "sometimes"}, "DIAMONDS_GC_FREEZE"),
         ({"DIAMONDS_CASH_RATES": "garbage"}, "DIAMONDS_CASH_RATES"),
         ({"DIAMONDS_CASH_RATES": "USD=1/0"}, "DIAMONDS_CASH_RATES"),
         ({"DIAMONDS_CASH_RATES": "DOLLAR=1/2"}, "DIAMONDS_CASH_RATES"),
