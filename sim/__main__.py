@@ -21,6 +21,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seeds", type=int, default=1, help="how many seeds from --seed")
     parser.add_argument("--steps", type=int, default=200, help="steps per seed (default 200)")
     parser.add_argument("--database", default="sqlite", help="sqlite or a postgresql:// URL")
+    parser.add_argument(
+        "--kills", type=int, default=1, help="crashes per seed that kill a worker process (1)"
+    )
     parser.add_argument("--trace", action="store_true", help="print every step of each seed")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.CRITICAL)
@@ -30,7 +33,7 @@ def main(argv: list[str] | None = None) -> int:
     seen: Counter[str] = Counter()
     for seed in range(args.seed, args.seed + args.seeds):
         with fresh_database(args.database) as url:
-            outcome = asyncio.run(simulate(url, seed, args.steps))
+            outcome = asyncio.run(simulate(url, seed, args.steps, kills=args.kills))
         if args.trace:
             print("\n".join(outcome.trace))
         print(outcome.report(), flush=True)

@@ -65,17 +65,17 @@ class SimPayPal:
 
     async def start(self) -> PayoutProvider:
         await self.fake.start()
-        self.provider = PayPalProvider(
-            PayPalConfig(
-                client_id=self.fake.settings.client_id,
-                client_secret=self.fake.settings.client_secret,
-                api_base=self.fake.url,
-                webhook_id=self.fake.settings.webhook_id,
-                cert_hosts=("http://127.0.0.1",),
-                timeout_seconds=TIMEOUT_SECONDS,
-            )
-        )
+        self.provider = paypal_provider(self.wiring(), TIMEOUT_SECONDS)
         return self.provider
+
+    def wiring(self) -> dict[str, str]:
+        """How a client reaches this fake (a worker in another process too)."""
+        return {
+            "client_id": self.fake.settings.client_id,
+            "client_secret": self.fake.settings.client_secret,
+            "api_base": self.fake.url,
+            "webhook_id": self.fake.settings.webhook_id,
+        }
 
     async def close(self) -> None:
         self.fake.faults.clear()
@@ -94,7 +94,7 @@ class SimPayPal:
         return len(self.fake.batches)
 
     def payee(self, user_id: int) -> Payee:
-        return Payee(f"Creator {user_id}", "US", {"email": f"creator{user_id}@example.com"})
+        return paypal_payee(user_id)
 
     def items(self) -> list[FakeItem]:
         found = [i for i in self.fake.items.values() if payout_of(i.sender_batch_id) is not None]
@@ -173,15 +173,16 @@ class SimStripe:
 
     async def start(self) -> PayoutProvider:
         await self.fake.start()
-        self.provider = StripeProvider(
-            StripeConfig(
-                api_key=self.fake.secret_key,
-                api_base=self.fake.url,
-                webhook_secret=self.fake.webhook_secret,
-                timeout_seconds=TIMEOUT_SECONDS,
-            )
-        )
+        self.provider = stripe_provider(self.wiring(), TIMEOUT_SECONDS)
         return self.provider
+
+    def wiring(self) -> dict[str, str]:
+        """How a client reaches this fake (a worker in another process too)."""
+        return {
+            "api_key": self.fake.secret_key,
+            "api_base": self.fake.url,
+            "webhook_secret": self.fake.webhook_secret,
+        }
 
     async def close(self) -> None:
         self.fake.faults.clear()
@@ -201,7 +202,7 @@ class SimStripe:
     def payee(self, user_id: int) -> Payee:
         if user_id not in self.accounts:
             self.accounts[user_id] = self.fake.create_account()
-        return Payee(f"Creator {user_id}", "US", {"account_id": self.accounts[user_id]})
+        return stripe_payee(user_id, self.accounts[user_id])
 
     def ours(self) -> list[dict[str, Any]]:
         found = [
@@ -270,6 +271,38 @@ class SimStripe:
 
 
 SimProvider = SimPayPal | SimStripe
+
+
+def paypal_provider(wiring: dict[str, str], timeout: float) -> PayPalProvider:
+    return PayPalProvider(
+        PayPalConfig(
+            client_id=wiring["client_id"],
+            client_secret=wiring["client_secret"],
+            api_base=wiring["api_base"],
+            webhook_id=wiring["webhook_id"],
+            cert_hosts=("http://127.0.0.1",),
+            timeout_seconds=timeout,
+        )
+    )
+
+
+def stripe_provider(wiring: dict[str, str], timeout: float) -> StripeProvider:
+    return StripeProvider(
+        StripeConfig(
+            api_key=wiring["api_key"],
+            api_base=wiring["api_base"],
+            webhook_secret=wiring["webhook_secret"],
+            timeout_seconds=timeout,
+        )
+    )
+
+
+def paypal_payee(user_id: int) -> Payee:
+    return Payee(f"Creator {user_id}", "US", {"email": f"creator{user_id}@example.com"})
+
+
+def stripe_payee(user_id: int, account_id: str) -> Payee:
+    return Payee(f"Creator {user_id}", "US", {"account_id": account_id})
 
 
 def _order(reference: str) -> tuple[int, int]:

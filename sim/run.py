@@ -49,6 +49,7 @@ HIGHLIGHTS = {
     "duplicates": "duplicate",
     "webhooks refused 503": ": 503 (",
     "worker crashes": "worker crashed mid-dispatch",
+    "worker processes killed": "worker process killed",
     "connections dropped": "db connection dropped at",
     "refusals": "refused ",
 }
@@ -99,12 +100,13 @@ def settings_for(database_url: str) -> Settings:
     )
 
 
-async def simulate(database_url: str, seed: int, steps: int) -> Outcome:
-    """Run the seed on `database_url` (migrated and empty: ids must start from one)."""
+async def simulate(database_url: str, seed: int, steps: int, *, kills: int = 1) -> Outcome:
+    """Run the seed on `database_url` (migrated and empty: ids must start from one). The first
+    `kills` crashes kill a worker process; the others cancel the worker's task."""
     started = time.monotonic()
     outcome = Outcome(seed, steps)
     eco = await Economy.start(settings_for(database_url))
-    world = await World.build(eco, seed)
+    world = await World.build(eco, seed, database_url=database_url, kills=kills)
     try:
         await _run(world, outcome)
     finally:

@@ -42,6 +42,7 @@ from settings.payouts import PayoutPolicy
 from sim.clock import QUANTUM, SimClock
 from sim.dbfaults import ConnectionDropper, DroppedConnection
 from sim.gate import SimGate
+from sim.kill import KillPoint, NthRequest, run_until_killed
 from sim.providers import TIMEOUT_SECONDS, SimPayPal, SimProvider, SimStripe
 
 EVENT_EPOCH = datetime(2025, 1, 1, tzinfo=UTC)
@@ -95,9 +96,15 @@ class World:
     workers_started: int = 1
     outage: SimProvider | None = None
     step: int = 0
+    database_url: str = ""
+    """Where a worker in a child process connects."""
+    kills: int = 0
+    """How many crashes may still kill a worker process (the others cancel its task)."""
 
     @classmethod
-    async def build(cls, eco: Economy, seed: int) -> World:
+    async def build(
+        cls, eco: Economy, seed: int, *, database_url: str = "", kills: int = 0
+    ) -> World:
         rng = random.Random(seed)  # noqa: S311 - a simulation, not cryptography
         sims: list[SimProvider] = [SimPayPal(), SimStripe()]
         registry = ProviderRegistry({}, discover=False)
@@ -116,7 +123,9 @@ class World:
             dropper=ConnectionDropper(eco.db),
             admin=admin,
             finance=await eco.users.ensure("finance:sim"),
-            worker=_dispatcher(svc, 1),
+            worker=new_dispatcher(svc, 1),
+            database_url=database_url,
+            kills=kills,
         )
         async with eco.db.write() as conn:
             for name, coins in (("Rose", 10), ("Heart", 150), ("Lion", 2_500), ("Castle", 9_000)):
@@ -353,8 +362,12 @@ class World:
     async def worker_crashes(self) -> str:
         """The worker dies mid-dispatch (its task canceled while the provider hangs on the
         request, its memory abandoned) and a fresh one starts."""
-        if not await self.payouts_in(PayoutStatus.APPROVED, PayoutStatus.UNKNOWN):
+        in_flight = await self.payouts_in(PayoutStatus.APPROVED, PayoutStatus.UNKNOWN)
+        if not in_flight:
             return "crash: nothing in flight"
+        if self.kills > 0:
+            self.kills -= 1
+            return await self.worker_killed(len(in_flight))
         after = self.rng.random() < 0.7
         hangs = [
             sim.add_fault(
@@ -383,11 +396,61 @@ class World:
             await task
         self.end_round_faults()
         self.workers_started += 1
-        self.worker = _dispatcher(self.svc, self.workers_started)
+        self.worker = new_dispatcher(self.svc, self.workers_started)
         if not crashed:
             return "crash: the round ended before the hang"
         when = "after" if after else "before"
         return f"worker crashed mid-dispatch ({when} it took effect); {self.worker.name} started"
+
+    async def worker_killed(self, in_flight: int) -> str:
+        """The worker's round runs in a child process, killed (SIGKILL) while a provider holds
+        the n-th payout request of the round (after or before it took effect); a fresh worker
+        in this process takes over. Nothing of the child runs after the kill: no `finally`, no
+        rollback sent, no lease given back, its connections cut. (n is at most the payouts in
+        flight; one the lease or the backoff keeps back sends nothing, and the child ends.)"""
+        nth = self.rng.randint(1, in_flight)
+        point = KillPoint(nth, after_effect=self.rng.random() < 0.7)
+        stripe = next(sim for sim in self.providers if isinstance(sim, SimStripe))
+        for creator in self.creators:
+            stripe.payee(creator.id)  # the child pays through the accounts made here
+        for sim in self.providers:
+            sim.add_fault(
+                NthRequest(
+                    FaultKind.TIMEOUT,
+                    method="POST",
+                    path=sim.write_path,
+                    seconds=30,
+                    after_effect=point.after_effect,
+                    point=point,
+                    written=sim.written,
+                )
+            )
+        self.workers_started += 1
+        config = {
+            "database": self.database_url,
+            "number": self.workers_started,
+            "paypal": next(s for s in self.providers if isinstance(s, SimPayPal)).wiring(),
+            "stripe": stripe.wiring(),
+            "stripe_accounts": {str(user): acct for user, acct in stripe.accounts.items()},
+            "blocked": sorted(self.gate.blocked),
+        }
+        try:
+            ended = await run_until_killed(point, config)
+        finally:
+            self.end_round_faults()
+        child = f"sim-worker-{self.workers_started}"
+        self.workers_started += 1
+        self.worker = new_dispatcher(self.svc, self.workers_started)
+        if not ended.killed:
+            return (
+                f"kill: child {child} ended before payout request {nth} "
+                f"({point.seen} seen, {ended.handled} handled); {self.worker.name} started"
+            )
+        when = "after" if point.after_effect else "before"
+        return (
+            f"worker process killed at payout request {nth} ({when} it took effect); "
+            f"{self.worker.name} started"
+        )
 
     async def provider_moves(self) -> str:
         sim: SimProvider = self.pick(self.providers)
@@ -467,7 +530,7 @@ class World:
         return f"db connection dropped at write {nth} ('{where}'): {said}"
 
 
-def _dispatcher(svc: PayoutService, number: int) -> Dispatcher:
+def new_dispatcher(svc: PayoutService, number: int) -> Dispatcher:
     async def submit(provider: Any, instruction: Any) -> Any:
         return await submit_with_retries(provider, instruction, CALLS)
 

@@ -1,6 +1,6 @@
 """The seeded simulation of the money paths (`sim/`, docs/simulation.md) in CI: a fixed set of
 seeds, a bounded number of steps each, on SQLite and PostgreSQL; every invariant holds after
-every step, and running a seed again replays the same trace.
+every step (a worker process killed once per seed among them), and a seed replays its trace.
 """
 
 from __future__ import annotations
@@ -31,6 +31,7 @@ async def test_a_seed_keeps_every_invariant_after_every_step(database_url: str, 
     outcome = await simulate(database_url, seed, STEPS)
     assert outcome.ok, outcome.report()
     assert len(outcome.trace) > STEPS
+    assert outcome.highlights()["worker processes killed"] <= 1, "one child worker per seed"
     print(outcome.report())
 
 
@@ -39,6 +40,7 @@ async def test_running_a_seed_again_replays_the_same_trace(
 ) -> None:
     first = await simulate(database_url, 7, 40)
     second = await simulate(_fresh(request, tmp_path, database_url, "again"), 7, 40)
+    assert first.highlights()["worker processes killed"] == 1, first.report()
     assert first.trace == second.trace
     assert first.digest() == second.digest()
     different = await simulate(_fresh(request, tmp_path, database_url, "other"), 8, 10)
