@@ -824,14 +824,17 @@ async def run(opts: Options, url: str, logs: LogTally, began: float) -> dict[str
                 file=sys.stderr,
                 flush=True,
             )
+            cpu_setup_done = process_cpu()
             refused = await request_all(svc, creators, plan, opts.request_concurrency)
             requested = time.perf_counter()
+            cpu_requested = process_cpu()
             print(
                 f"requested in {requested - setup_done:.1f}s; {opts.workers} workers dispatching",
                 file=sys.stderr,
                 flush=True,
             )
             dispatched = await dispatch_all(svc, opts)
+            cpu_dispatched = process_cpu()
             check_began = time.perf_counter()
             statuses = await status_counts(eco)
             records = await fakes.records([c.stripe_account for c in creators])
@@ -942,8 +945,18 @@ async def run(opts: Options, url: str, logs: LogTally, began: float) -> dict[str
                 1,
             ),
         },
+        "cpu_ms_per_payout": {
+            "request": round((cpu_requested - cpu_setup_done) * 1000 / max(1, recorded), 2),
+            "dispatch": round((cpu_dispatched - cpu_requested) * 1000 / max(1, recorded), 2),
+        },
         "load": {"before": load_before, "after": machine_load()},
     }
+
+
+def process_cpu() -> float:
+    """Seconds of CPU this process (every thread of it) has used so far."""
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    return own.ru_utime + own.ru_stime
 
 
 def print_report(report: Mapping[str, Any], out: Path) -> None:
@@ -989,6 +1002,9 @@ def print_report(report: Mapping[str, Any], out: Path) -> None:
         f"  load (uptime)   {load['before']['load_1m']} -> {load['after']['load_1m']} on "
         f"{load['after']['cores']} cores; "
         f"cpu {report['cpu_s']['this_process']}s here, {report['cpu_s']['children']}s children",
+        f"  cpu per payout  request {report['cpu_ms_per_payout']['request']} ms, dispatch "
+        f"{report['cpu_ms_per_payout']['dispatch']} ms (this process; CPU probe "
+        f"{load['before']['cpu_probe_ms']} -> {load['after']['cpu_probe_ms']} ms)",
         f"  compliance      {report['compliance_gate']}",
     ]
     if report["gave_up"]:

@@ -10,9 +10,10 @@ import contextlib
 import logging
 import os
 import socket
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import TypeVar, cast
 
 from sqlalchemy import func, or_, select, update
 
@@ -26,7 +27,13 @@ from payouts.outcomes import ProviderNews, apply_news
 from payouts.reconciliation.daily import run_daily
 from payouts.service import PayoutService
 from payouts.states import PayoutStatus
-from payouts.store import Payout, PayoutTransitionRefused, StaleStatus, load_payout
+from payouts.store import (
+    Payout,
+    PayoutTransitionRefused,
+    StaleStatus,
+    load_payout,
+    load_payouts,
+)
 from payouts.tables import payout_attempts, payouts
 from providers.base import (
     Capability,
@@ -48,6 +55,8 @@ from providers.retry import submit_with_retries
 
 log = logging.getLogger(__name__)
 
+T = TypeVar("T")
+
 Submit = Callable[[PayoutProvider, PayoutInstruction], Awaitable[PayoutResult]]
 
 AMBIGUOUS_REFUSALS = frozenset({"IDEMPOTENCY_CONFLICT", "IDEMPOTENCY_ERROR"})
@@ -64,6 +73,16 @@ class OutsideIdempotencyWindow(Exception):
             "idempotency key; resubmitting could pay twice, so it waits for FINANCE "
             "(resolvePayout)"
         )
+
+
+async def _all(work: Iterable[Awaitable[T]]) -> list[T]:
+    """Run every awaitable concurrently and wait for all of them, even when one fails; then
+    raise the first failure, if any, so a round fails as a whole but leaves nothing running."""
+    results = await asyncio.gather(*work, return_exceptions=True)
+    for result in results:
+        if isinstance(result, BaseException):
+            raise result
+    return cast(list[T], results)
 
 
 def worker_name() -> str:
@@ -89,8 +108,7 @@ class Dispatcher:
     async def run_once(self) -> int:
         """Dispatch what is due now; returns how many payouts it handled."""
         claimed = await self.claim()
-        for payout in claimed:
-            await self.dispatch(payout)
+        await _all(self.dispatch(payout) for payout in claimed)
         if claimed:
             await self.flush_batch_files({p.provider for p in claimed})
         looked = await self.poll_pending()
@@ -182,20 +200,17 @@ class Dispatcher:
                     first_sent_at=func.coalesce(payouts.c.first_sent_at, moment),
                 )
             )
-            found = [await load_payout(conn, i) for i in ids]
+            found = await load_payouts(conn, ids)
             for payout in found:
-                if payout is not None:
-                    await conn.execute(
-                        update(payout_attempts)
-                        .where(
-                            payout_attempts.c.payout_id == payout.id,
-                            payout_attempts.c.number == payout.generation,
-                        )
-                        .values(
-                            first_sent_at=func.coalesce(payout_attempts.c.first_sent_at, moment)
-                        )
+                await conn.execute(
+                    update(payout_attempts)
+                    .where(
+                        payout_attempts.c.payout_id == payout.id,
+                        payout_attempts.c.number == payout.generation,
                     )
-        return [p for p in found if p is not None]
+                    .values(first_sent_at=func.coalesce(payout_attempts.c.first_sent_at, moment))
+                )
+        return found
 
     async def dispatch(self, payout: Payout) -> None:
         """One payout through its provider. No database lock is held during the call."""
@@ -347,32 +362,45 @@ class Dispatcher:
         return utcnow() < as_utc(payout.first_sent_at) + window * 0.9
 
     async def poll_pending(self) -> int:
-        """Look up submitted payouts that no webhook settled for a while."""
-        cutoff = utcnow() - timedelta(seconds=self.svc.policy.lookup_after_seconds)
-        async with self.svc.eco.db.read() as conn:
-            rows = (
-                await conn.scalars(
-                    select(payouts.c.id)
-                    .where(
-                        payouts.c.status == PayoutStatus.SUBMITTED.value,
-                        payouts.c.updated_at <= cutoff,
-                        payouts.c.next_attempt_at <= utcnow(),
-                    )
-                    .order_by(payouts.c.updated_at)
-                    .limit(self.batch)
+        """Look up submitted payouts that no webhook settled for a while, concurrently. The
+        payouts looked up are leased first (their `next_attempt_at` moved a lease ahead), so
+        that concurrent workers never ask the provider about the same payout twice at once; a
+        worker killed meanwhile leaves them to be looked up once the lease has passed."""
+        moment = utcnow()
+        cutoff = moment - timedelta(seconds=self.svc.policy.lookup_after_seconds)
+        async with self.svc.eco.db.write() as conn:
+            due = (
+                select(payouts.c.id)
+                .where(
+                    payouts.c.status == PayoutStatus.SUBMITTED.value,
+                    payouts.c.updated_at <= cutoff,
+                    payouts.c.next_attempt_at <= moment,
                 )
-            ).all()
-            pending = [p for p in [await load_payout(conn, int(i)) for i in rows] if p]
-        handled = 0
-        for payout in pending:
-            with log_scope(payout_id=payout.id):
-                handled += await self._poll(payout)
-        return handled
+                .order_by(payouts.c.updated_at)
+                .limit(self.batch)
+                .with_for_update(skip_locked=True)
+            )
+            ids = [int(i) for i in (await conn.scalars(due)).all()]
+            if not ids:
+                return 0
+            await conn.execute(
+                update(payouts)
+                .where(payouts.c.id.in_(ids))
+                .values(next_attempt_at=moment + timedelta(seconds=self.svc.policy.lease_seconds))
+            )
+            pending = await load_payouts(conn, ids)
+        asked = await _all(self._polled(payout) for payout in pending)
+        return sum(asked)
+
+    async def _polled(self, payout: Payout) -> int:
+        with log_scope(payout_id=payout.id):
+            return await self._poll(payout)
 
     async def _poll(self, payout: Payout) -> int:
         """Look one submitted payout up; 1 when the provider was asked."""
         provider = self.svc.find_provider(payout.provider)
         if provider is None or Capability.LOOKUP not in provider.capabilities:
+            await self._touch(payout, updated=False)
             return 0
         try:
             result = await provider.lookup(payout.reference, payout.provider_reference)
@@ -395,6 +423,8 @@ class Dispatcher:
         changes: dict[str, object] = {}
         if lease:
             changes.update(lease_owner=None, lease_until=None)
+        else:  # a lookup: release its lease (poll_pending)
+            changes["next_attempt_at"] = utcnow()
         if retry:
             changes["next_attempt_at"] = utcnow() + timedelta(
                 seconds=self.svc.policy.backoff_seconds(payout.attempts)
@@ -410,12 +440,17 @@ class Dispatcher:
                     update(payouts).where(payouts.c.id == payout.id).values(**changes)
                 )
 
-    async def _touch(self, payout: Payout) -> None:
+    async def _touch(self, payout: Payout, *, updated: bool = True) -> None:
+        """Release a lookup's lease; `updated` also restarts its wait of `lookup_after_seconds`."""
+        moment = utcnow()
+        changes: dict[str, object] = {"next_attempt_at": moment}
+        if updated:
+            changes["updated_at"] = moment
         async with self.svc.eco.db.write() as conn:
             await conn.execute(
                 update(payouts)
                 .where(payouts.c.id == payout.id, payouts.c.status == payout.status.value)
-                .values(updated_at=utcnow(), next_attempt_at=utcnow())
+                .values(**changes)
             )
 
     async def _park(self, payout: Payout, message: str) -> None:

@@ -5,7 +5,7 @@ row, and the ledger entries it books, each transaction linked to the payout.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -117,6 +117,15 @@ def payout_from_row(row: RowMapping) -> Payout:
 async def load_payout(conn: AsyncConnection, payout_id: int) -> Payout | None:
     row = (await conn.execute(select(payouts).where(payouts.c.id == payout_id))).first()
     return None if row is None else payout_from_row(row._mapping)
+
+
+async def load_payouts(conn: AsyncConnection, payout_ids: Sequence[int]) -> list[Payout]:
+    """The payouts of `payout_ids` that exist, in that order, read in one statement."""
+    if not payout_ids:
+        return []
+    rows = await conn.execute(select(payouts).where(payouts.c.id.in_(payout_ids)))
+    found = {int(r.id): payout_from_row(r._mapping) for r in rows}
+    return [found[i] for i in payout_ids if i in found]
 
 
 async def payout_history(conn: AsyncConnection, payout_id: int) -> list[PayoutEvent]:

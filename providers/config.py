@@ -88,12 +88,24 @@ class StripeConfig:
     """Bound on every HTTP call; a submit that runs past it is an unknown outcome."""
     webhook_tolerance_seconds: int = 300
     """How old (or how far in the future) a webhook's signed timestamp may be."""
+    max_concurrent_requests: int = 16
+    """Requests to Stripe in flight at once, over every payout this process dispatches."""
+    requests_per_second: float = 100.0
+    """Requests started per second at most (Stripe's live-mode limit is 100 reads and 100 writes
+    a second); 0 for no bound."""
+
+    def __post_init__(self) -> None:
+        if self.max_concurrent_requests < 1 or not self.requests_per_second >= 0:
+            raise ProviderConfigError(
+                "stripe", "max_concurrent_requests must be at least 1, requests_per_second >= 0"
+            )
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> StripeConfig:
         """From `DIAMONDS_STRIPE_API_KEY` (required), `DIAMONDS_STRIPE_API_BASE`,
-        `DIAMONDS_STRIPE_WEBHOOK_SECRET`, `DIAMONDS_STRIPE_TIMEOUT_SECONDS` and
-        `DIAMONDS_STRIPE_WEBHOOK_TOLERANCE_SECONDS`."""
+        `DIAMONDS_STRIPE_WEBHOOK_SECRET`, `DIAMONDS_STRIPE_TIMEOUT_SECONDS`,
+        `DIAMONDS_STRIPE_WEBHOOK_TOLERANCE_SECONDS`, `DIAMONDS_STRIPE_MAX_CONCURRENT_REQUESTS`
+        and `DIAMONDS_STRIPE_REQUESTS_PER_SECOND`."""
         read = ProviderEnv("stripe", env)
         api_key = read.required(
             "API_KEY", expect="a Stripe secret key (sk_... or rk_...)", prefixes=("sk_", "rk_")
@@ -104,6 +116,8 @@ class StripeConfig:
         )
         timeout = read.number("TIMEOUT_SECONDS", 20.0, 0.05, 600.0)
         tolerance = read.integer("WEBHOOK_TOLERANCE_SECONDS", 300, 1, 86_400)
+        concurrent = read.integer("MAX_CONCURRENT_REQUESTS", 16, 1, 256)
+        per_second = read.number("REQUESTS_PER_SECOND", 100.0, 0.0, 10_000.0)
         read.check()
         return cls(
             api_key=api_key,
@@ -111,4 +125,6 @@ class StripeConfig:
             webhook_secret=webhook_secret,
             timeout_seconds=timeout,
             webhook_tolerance_seconds=tolerance,
+            max_concurrent_requests=concurrent,
+            requests_per_second=per_second,
         )

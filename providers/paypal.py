@@ -50,6 +50,7 @@ from providers.errors import (
     UnknownOutcome,
     WebhookVerificationError,
 )
+from providers.pacing import TokenBucket
 from providers.paypal_records import records_from_batch, records_from_transactions
 from providers.paypal_signature import PRODUCTION_CERT_HOSTS, WebhookVerifier
 from providers.records import ProviderRecord
@@ -173,19 +174,24 @@ class PayPalConfig:
     """Size of the thread pool the synchronous SDK runs in."""
     webhook_tolerance_seconds: int = 300
     """How far a webhook's PAYPAL-TRANSMISSION-TIME may be from now."""
+    requests_per_second: float = 0.0
+    """Requests started per second at most (PayPal publishes no fixed limit); 0 for no bound.
+    The threads bound how many are in flight."""
 
     def __post_init__(self) -> None:
         if not self.client_id or not self.client_secret:
             raise ProviderConfigError(PROVIDER, "client id and client secret are required")
         if not self.timeout_seconds > 0 or not 1 <= self.threads <= 256:
             raise ProviderConfigError(PROVIDER, "timeout must be positive and threads 1 to 256")
+        if not self.requests_per_second >= 0:
+            raise ProviderConfigError(PROVIDER, "requests_per_second must not be negative")
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> PayPalConfig:
         """From `DIAMONDS_PAYPAL_CLIENT_ID` and `DIAMONDS_PAYPAL_CLIENT_SECRET` (required),
         `DIAMONDS_PAYPAL_API_BASE`, `DIAMONDS_PAYPAL_WEBHOOK_ID`, `DIAMONDS_PAYPAL_CERT_HOSTS`
-        (comma-separated), `DIAMONDS_PAYPAL_TIMEOUT_SECONDS`, `DIAMONDS_PAYPAL_THREADS` and
-        `DIAMONDS_PAYPAL_WEBHOOK_TOLERANCE_SECONDS`."""
+        (comma-separated), `DIAMONDS_PAYPAL_TIMEOUT_SECONDS`, `DIAMONDS_PAYPAL_THREADS`,
+        `DIAMONDS_PAYPAL_WEBHOOK_TOLERANCE_SECONDS` and `DIAMONDS_PAYPAL_REQUESTS_PER_SECOND`."""
         read = ProviderEnv(PROVIDER, env)
         client_id = read.required("CLIENT_ID", expect="the REST app's client id")
         client_secret = read.required("CLIENT_SECRET", expect="the REST app's client secret")
@@ -204,6 +210,7 @@ class PayPalConfig:
         timeout = read.number("TIMEOUT_SECONDS", 20.0, 0.05, 600.0)
         threads = read.integer("THREADS", 4, 1, 256)
         tolerance = read.integer("WEBHOOK_TOLERANCE_SECONDS", 300, 1, 86_400)
+        per_second = read.number("REQUESTS_PER_SECOND", 0.0, 0.0, 10_000.0)
         read.check()
         return cls(
             client_id=client_id,
@@ -214,6 +221,7 @@ class PayPalConfig:
             timeout_seconds=timeout,
             threads=threads,
             webhook_tolerance_seconds=tolerance,
+            requests_per_second=per_second,
         )
 
 
@@ -232,8 +240,14 @@ class _TimedApi(paypalrestsdk.Api):  # type: ignore[misc]
         self._calls = threading.local()
 
     def http_call(self, url: str, method: str, **kwargs: Any) -> Any:
+        """The SDK's exchange (it calls `requests.request`, a new session and a new connection
+        each time), on one `requests.Session` per pool thread, so connections are kept alive."""
         kwargs.setdefault("timeout", self._timeout)
-        return super().http_call(url, method, **kwargs)
+        session: requests.Session | None = getattr(self._calls, "session", None)
+        if session is None:
+            session = self._calls.session = requests.Session()
+        response = session.request(method, url, proxies=self.proxies, **kwargs)
+        return self.handle_response(response, response.content.decode("utf-8"))
 
     def request(self, *args: Any, **kwargs: Any) -> Any:
         # On a 401 the SDK drops its token and calls request() again, with no limit: a PayPal
@@ -550,6 +564,9 @@ class PayPalProvider(PayoutProvider):
             max_workers=config.threads, thread_name_prefix="paypal"
         )
         self._slots = asyncio.Semaphore(config.threads)
+        self._bucket = (
+            TokenBucket(config.requests_per_second) if config.requests_per_second else None
+        )
         self._deadline = config.timeout_seconds * 2 + 1.0
         self._verifier = WebhookVerifier(
             webhook_id=config.webhook_id,
@@ -833,6 +850,12 @@ class PayPalProvider(PayoutProvider):
         try:
             async with asyncio.timeout(self.config.timeout_seconds):
                 await self._slots.acquire()
+                if self._bucket is not None:
+                    try:
+                        await self._bucket.take()
+                    except BaseException:
+                        self._slots.release()
+                        raise
         except TimeoutError:
             raise TransientProviderError(
                 PROVIDER, f"all {self.config.threads} PayPal threads are busy; {what} not sent"

@@ -46,6 +46,7 @@ from providers.errors import (
     UnknownOutcome,
     WebhookVerificationError,
 )
+from providers.pacing import RequestPacer
 from providers.records import ProviderRecord
 from providers.stripe_records import payout_record, transfer_record
 
@@ -242,6 +243,7 @@ class StripeProvider(PayoutProvider):
             max_network_retries=0,
             http_client=self._http,
         )
+        self._pacer = RequestPacer(config.max_concurrent_requests, config.requests_per_second)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> StripeProvider:
@@ -645,9 +647,10 @@ class StripeProvider(PayoutProvider):
     async def _call(self, kind: _Call, what: str, call: Callable[[], Awaitable[T]]) -> T:
         """One request to Stripe, its failures turned into our typed errors. For a `write`, a
         timeout or a connection lost after the request went out is an unknown outcome; for a
-        `read` it is only transient."""
+        `read` it is only transient. Every request waits for the provider's pacer first."""
         try:
-            return await call()
+            async with self._pacer.slot():
+                return await call()
         except stripe.RateLimitError as exc:
             raise TransientProviderError(
                 SLUG, f"{what}: rate limited", retry_after=retry_after(exc.headers)
