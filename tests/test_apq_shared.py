@@ -66,9 +66,12 @@ async def instance(
 
 
 async def post(client: TestClient[Any, Any], body: dict[str, Any]) -> Any:
+    """The answer's data and errors (its `extensions.cost` report is tests/test_query_cost.py's)."""
     response = await client.post("/graphql", json=body)
     assert response.status == 200
-    return await response.json()
+    answer = await response.json()
+    answer.pop("extensions", None)
+    return answer
 
 
 async def test_a_hash_registered_on_one_instance_is_found_on_the_other(
