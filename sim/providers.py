@@ -11,9 +11,9 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, Protocol
 
-from diamonds_fakes.faults import Fault
+from diamonds_fakes.faults import Fault, FaultInjector
 from diamonds_fakes.paypal_server import FakeItem, FakePayPal
 from diamonds_fakes.stripe_server import FakeStripe
 
@@ -49,8 +49,35 @@ def payout_of(reference: str | None) -> int | None:
     return int(reference.split("-")[2])
 
 
+class _FakeServer(Protocol):
+    faults: FaultInjector
+
+    async def stop(self) -> None: ...
+
+    def add_fault(self, fault: Fault) -> Fault: ...
+
+
+class _OverHttp:
+    """What both simulated providers do alike with their fake server and client."""
+
+    fake: _FakeServer
+    provider: PayoutProvider | None
+
+    async def close(self) -> None:
+        self.fake.faults.clear()
+        if self.provider is not None:
+            await self.provider.close()
+        await self.fake.stop()
+
+    def add_fault(self, fault: Fault) -> Fault:
+        return self.fake.add_fault(fault)
+
+    def clear_faults(self) -> None:
+        self.fake.faults.clear()
+
+
 @dataclass
-class SimPayPal:
+class SimPayPal(_OverHttp):
     fake: FakePayPal = field(default_factory=FakePayPal)
     provider: PayPalProvider | None = None
     reached: list[tuple[FakeItem, str]] = field(default_factory=list)
@@ -76,18 +103,6 @@ class SimPayPal:
             "api_base": self.fake.url,
             "webhook_id": self.fake.settings.webhook_id,
         }
-
-    async def close(self) -> None:
-        self.fake.faults.clear()
-        if self.provider is not None:
-            await self.provider.close()
-        await self.fake.stop()
-
-    def add_fault(self, fault: Fault) -> Fault:
-        return self.fake.add_fault(fault)
-
-    def clear_faults(self) -> None:
-        self.fake.faults.clear()
 
     def written(self) -> int:
         """How many payout requests took effect: a crash waits for one more."""
@@ -157,7 +172,7 @@ class SimPayPal:
 
 
 @dataclass
-class SimStripe:
+class SimStripe(_OverHttp):
     fake: FakeStripe = field(default_factory=FakeStripe)
     provider: StripeProvider | None = None
     accounts: dict[int, str] = field(default_factory=dict)
@@ -183,18 +198,6 @@ class SimStripe:
             "api_base": self.fake.url,
             "webhook_secret": self.fake.webhook_secret,
         }
-
-    async def close(self) -> None:
-        self.fake.faults.clear()
-        if self.provider is not None:
-            await self.provider.close()
-        await self.fake.stop()
-
-    def add_fault(self, fault: Fault) -> Fault:
-        return self.fake.add_fault(fault)
-
-    def clear_faults(self) -> None:
-        self.fake.faults.clear()
 
     def written(self) -> int:
         return len(self.fake.payouts)
