@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import enum
 import time
-from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -14,6 +13,7 @@ from typing import Any
 import jwt
 
 from kernel import validation
+from kernel.bounded import BoundedCache
 from kernel.errors import DomainError
 from settings.service import Settings
 
@@ -96,8 +96,8 @@ def mint_token(
 
 VERIFIED_TOKENS_KEPT = 10_000
 """Tokens remembered per process once verified (least recently used forgotten first)."""
-_verified: OrderedDict[tuple[str, str | None, str | None, str], tuple[Principal, float]] = (
-    OrderedDict()
+_verified: BoundedCache[tuple[str, str | None, str | None, str], tuple[Principal, float]] = (
+    BoundedCache(VERIFIED_TOKENS_KEPT)
 )
 
 
@@ -113,15 +113,12 @@ def verify_token(settings: Settings, token: str) -> Principal:
     if known is not None:
         principal, expires_at = known
         if time.time() < expires_at:
-            _verified.move_to_end(key)
             return principal
-        del _verified[key]
+        _verified.pop(key)
         raise InvalidToken("the token has expired")
     principal, expires_at = _verify(settings, token)
     principal = replace(principal, expires_at=expires_at)
-    _verified[key] = (principal, expires_at)
-    if len(_verified) > VERIFIED_TOKENS_KEPT:
-        _verified.popitem(last=False)
+    _verified.put(key, (principal, expires_at))
     return principal
 
 

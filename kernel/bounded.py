@@ -33,6 +33,10 @@ class BoundedCache(Generic[K, V]):
         while len(self._entries) > self.capacity:
             self._entries.popitem(last=False)
 
+    def pop(self, key: K) -> V | None:
+        """Forget `key`; what it held, or None."""
+        return self._entries.pop(key, None)
+
     def __contains__(self, key: object) -> bool:
         return key in self._entries
 

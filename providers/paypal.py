@@ -17,7 +17,6 @@ import re
 import threading
 import time
 import urllib.parse
-from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
@@ -30,6 +29,7 @@ import requests
 import urllib3.exceptions
 from paypalrestsdk import exceptions as sdk_errors
 
+from kernel.bounded import BoundedCache
 from providers.base import (
     Capability,
     PayeeField,
@@ -574,9 +574,11 @@ class PayPalProvider(PayoutProvider):
             tolerance_seconds=config.webhook_tolerance_seconds,
             timeout_seconds=config.timeout_seconds,
         )
-        self._unsettled: OrderedDict[str, tuple[PayoutInstruction, float]] = OrderedDict()
+        self._unsettled: BoundedCache[str, tuple[PayoutInstruction, float]] = BoundedCache(
+            MAX_REMEMBERED
+        )
         """Instructions sent without learning their batch id (timeouts, dropped connections)."""
-        self._batch_ids: OrderedDict[str, str] = OrderedDict()
+        self._batch_ids: BoundedCache[str, str] = BoundedCache(MAX_REMEMBERED)
         """Batch ids learned, by payout id, so a lookup without one still finds the batch."""
         self._closed = False
 
@@ -592,12 +594,12 @@ class PayPalProvider(PayoutProvider):
         try:
             result = await self._create(instruction, body)
         except (PermanentProviderError, ProviderConfigError):
-            self._unsettled.pop(instruction.payout_id, None)
+            self._unsettled.pop(instruction.payout_id)
             raise
         # Anything else (transient, unknown, cancelled) leaves it for lookup() to re-submit.
-        self._unsettled.pop(instruction.payout_id, None)
+        self._unsettled.pop(instruction.payout_id)
         if result.provider_reference:
-            _remember(self._batch_ids, instruction.payout_id, result.provider_reference)
+            self._batch_ids.put(instruction.payout_id, result.provider_reference)
         log.info(
             "paypal payout %s: batch %s is %s (%s)",
             instruction.payout_id,
@@ -916,8 +918,9 @@ class PayPalProvider(PayoutProvider):
     def _remember(self, instruction: PayoutInstruction) -> None:
         """Keep an instruction until PayPal's answer about it is known; its first sending time
         bounds how long re-submitting it stays safe."""
-        first_sent = self._unsettled.get(instruction.payout_id, (instruction, time.monotonic()))[1]
-        _remember(self._unsettled, instruction.payout_id, (instruction, first_sent))
+        earlier = self._unsettled.get(instruction.payout_id)
+        first_sent = time.monotonic() if earlier is None else earlier[1]
+        self._unsettled.put(instruction.payout_id, (instruction, first_sent))
 
     @staticmethod
     def _warn_if_different(
@@ -934,14 +937,6 @@ class PayPalProvider(PayoutProvider):
                 "or receiver than the instruction; reporting the batch PayPal holds",
                 instruction.payout_id,
             )
-
-
-def _remember(memory: OrderedDict[str, T], key: str, value: T) -> None:
-    """Keep `value` under `key` in a bounded memory, forgetting the oldest first."""
-    memory[key] = value
-    memory.move_to_end(key)
-    while len(memory) > MAX_REMEMBERED:
-        memory.popitem(last=False)
 
 
 def _call_soon(loop: asyncio.AbstractEventLoop, callback: Callable[[], None]) -> None:

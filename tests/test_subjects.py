@@ -88,6 +88,10 @@ def test_a_bounded_cache_forgets_the_least_recently_used_entry() -> None:
     assert len(cache) == 2
     assert "b" not in cache
     assert (cache.get("a"), cache.get("c")) == (1, 3)
+    assert cache.pop("a") == 1
+    assert cache.pop("a") is None
+    assert "a" not in cache
+    assert len(cache) == 1
 
 
 async def test_the_user_directory_keeps_at_most_its_bound_of_users(
